@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Errors from finding and reading log files, worded for the operator.
+public enum AuditLogError: Error, CustomStringConvertible, Equatable {
+    case notFound(path: String)
+    case permissionDenied(path: String)
+    case noLogsInDirectory(path: String)
+    case unreadable(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let path):
+            return "\(path): no such file or directory"
+        case .permissionDenied(let path):
+            return "\(path): permission denied. Audit logs are readable by root (and by the group named by log_group in auditd.conf): run as root or add this user to that group."
+        case .noLogsInDirectory(let path):
+            return "\(path): no audit.log or rotated audit.log.N in this directory. Name the log files instead, or the directory auditd writes to (log_file in /etc/audit/auditd.conf)."
+        case .unreadable(let path, let reason):
+            return "\(path): cannot read: \(reason)"
+        }
+    }
+}
+
+/// One log file as found on disk: what identifies it across renames and what it holds now.
+public struct LogFile: Sendable, Equatable {
+    public var path: String
+    public var device: UInt64
+    public var inode: UInt64
+    public var size: Int64
+    /// Seconds since the file was last written; the last line of a file nobody is writing
+    /// is complete even without a newline.
+    public var modifiedAgo: Double
+
+    public static func at(_ path: String) throws(AuditLogError) -> LogFile {
+        guard let st = fileStatus(path) else { throw errnoError(path) }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let ago = Double(now.tv_sec - st.st_mtim.tv_sec) + Double(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9
+        return LogFile(path: path, device: UInt64(st.st_dev), inode: UInt64(st.st_ino),
+                       size: Int64(st.st_size), modifiedAgo: ago)
+    }
+}
+
+func fileStatus(_ path: String) -> stat? {
+    var st = stat()
+    return lstatOrStat(path, &st) == 0 ? st : nil
+}
+
+private func lstatOrStat(_ path: String, _ st: inout stat) -> Int32 {
+    stat(path, &st)
+}
+
+func errnoError(_ path: String) -> AuditLogError {
+    let e = errno
+    switch e {
+    case ENOENT, ENOTDIR: return .notFound(path: path)
+    case EACCES, EPERM: return .permissionDenied(path: path)
+    default: return .unreadable(path: path, reason: String(cString: strerror(e)))
+    }
+}
+
+public enum LogFileSet {
+    /// Expands the command line's paths into the files to read, oldest first: a directory
+    /// means its `audit.log.N … audit.log.1, audit.log` (rotation renames upwards, so the
+    /// highest number is the oldest). Files named explicitly are read in the order given.
+    public static func expand(_ paths: [String]) throws(AuditLogError) -> [String] {
+        var out: [String] = []
+        for path in paths {
+            guard let st = fileStatus(path) else { throw errnoError(path) }
+            if (st.st_mode & S_IFMT) == S_IFDIR {
+                out += try rotatedLogs(in: path)
+            } else {
+                out.append(path)
+            }
+        }
+        return out
+    }
+
+    static func rotatedLogs(in dir: String) throws(AuditLogError) -> [String] {
+        guard let d = opendir(dir) else { throw errnoError(dir) }
+        defer { closedir(d) }
+        var numbered: [(Int, String)] = []
+        var current: String?
+        while let entry = readdir(d) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name == "audit.log" {
+                current = name
+            } else if name.hasPrefix("audit.log."), let n = Int(name.dropFirst("audit.log.".count)), n > 0 {
+                numbered.append((n, name))
+            }
+        }
+        let base = dir.hasSuffix("/") ? dir : dir + "/"
+        var files = numbered.sorted { $0.0 > $1.0 }.map { base + $0.1 }
+        if let current { files.append(base + current) }
+        guard !files.isEmpty else { throw .noLogsInDirectory(path: dir) }
+        return files
+    }
+}
+
+/// The identity of a file's content: a hash of its first bytes. Rotation renames a file
+/// without changing them; a new file under an old name (or a reused inode) has others.
+public struct Fingerprint: Sendable, Equatable {
+    public static let maxLength = 4096
+    public var length: Int
+    public var hash: Int64
+
+    public init(length: Int, hash: Int64) {
+        self.length = length
+        self.hash = hash
+    }
+
+    /// Fingerprint of the first `length` bytes of the open file `fd`, nil if it is shorter.
+    public static func of(fd: Int32, length: Int) -> Fingerprint? {
+        guard length > 0 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: length)
+        let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, length, 0) }
+        guard got == length else { return nil }
+        return Fingerprint(length: length, hash: fnv1a(buffer))
+    }
+
+    static func fnv1a(_ bytes: [UInt8]) -> Int64 {
+        var h: UInt64 = 0xcbf29ce484222325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        return Int64(bitPattern: h)
+    }
+}

@@ -1,0 +1,192 @@
+import AuditDecoding
+
+/// The record types killdb cares about, recognised by name (`type=SYSCALL`) or by number
+/// (`type=1300`, as the kernel log prints them).
+public enum RecordKind: Sendable, Equatable {
+    case syscall
+    case objPID
+    case proctitle
+    case endOfEvent
+    /// auditd's own records (DAEMON_START, DAEMON_END, DAEMON_ROTATE ...): numbered by
+    /// auditd's counter, not the kernel's.
+    case daemon
+    case other
+}
+
+/// The fixed part of one audit log line:
+/// `[node=NAME ]type=TYPE msg=audit(SEC.MSEC:SERIAL): BODY[\x1dINTERPRETATIONS]`.
+/// Parsed straight from the bytes, without allocating, so every line of a large log can be
+/// classified cheaply before libauparse sees the few that matter.
+public struct RecordHeader: Sendable {
+    public var node: String
+    public var typeName: String
+    public var kind: RecordKind
+    public var seconds: Int64
+    public var milliseconds: Int32
+    public var serial: UInt32
+    /// Offsets into the line: the body after `): `, up to the ENRICHED separator or the end.
+    public var bodyStart: Int
+    public var bodyEnd: Int
+
+    public var eventID: EventID {
+        EventID(node: node, seconds: seconds, milliseconds: milliseconds, serial: serial)
+    }
+}
+
+/// Why a line is not an audit record.
+public enum LineProblem: String, Error, Sendable {
+    case notARecord = "not an audit record"
+    case badTimestamp = "malformed audit(...) time stamp"
+    case tooLong = "line too long"
+    case unparsable = "record libauparse could not parse"
+}
+
+@usableFromInline let enrichedSeparator: UInt8 = 0x1d
+
+extension RecordHeader {
+    /// Parses the header of `line` (without its newline). Returns nil with a reason for a line
+    /// that is not an audit record; blank lines are the caller's business.
+    public static func parse(_ line: UnsafeBufferPointer<UInt8>) -> Result<RecordHeader, LineProblem> {
+        let n = line.count
+        var i = 0
+        var node = ""
+        // Optional node= prefix, added by name_format or by the collector of forwarded events.
+        if n >= 5, line.starts(with: "node=") {
+            var j = 5
+            while j < n, line[j] != 0x20 { j += 1 }
+            node = String(decoding: UnsafeBufferPointer(rebasing: line[5..<j]), as: UTF8.self)
+            i = j
+            while i < n, line[i] == 0x20 { i += 1 }
+        }
+        // type=NAME. Tolerate a prefix (a syslog or kernel-log header) by searching for it.
+        guard let t = find(line, "type=", from: i, limit: min(n, i + 512)) else { return .failure(.notARecord) }
+        var j = t + 5
+        let typeStart = j
+        while j < n, line[j] != 0x20 { j += 1 }
+        guard j > typeStart else { return .failure(.notARecord) }
+        let typeBytes = UnsafeBufferPointer(rebasing: line[typeStart..<j])
+        // audit(SEC.MSEC:SERIAL):
+        guard let a = find(line, "audit(", from: j, limit: min(n, j + 64)) else { return .failure(.notARecord) }
+        var k = a + 6
+        guard let sec = readDecimal(line, &k), k < n, line[k] == 0x2e else { return .failure(.badTimestamp) }
+        k += 1
+        let msStart = k
+        guard let ms = readDecimal(line, &k), k - msStart <= 3, k < n, line[k] == 0x3a else {
+            return .failure(.badTimestamp)
+        }
+        k += 1
+        guard let serial = readDecimal(line, &k), serial <= UInt64(UInt32.max), k < n, line[k] == 0x29 else {
+            return .failure(.badTimestamp)
+        }
+        k += 1
+        if k < n, line[k] == 0x3a { k += 1 }
+        while k < n, line[k] == 0x20 { k += 1 }
+        var end = k
+        while end < n, line[end] != enrichedSeparator { end += 1 }
+        // A three-digit millisecond field; "5" would be odd but means 5 ms, as auparse reads it.
+        let header = RecordHeader(
+            node: node,
+            typeName: String(decoding: typeBytes, as: UTF8.self),
+            kind: kind(of: typeBytes),
+            seconds: Int64(sec),
+            milliseconds: Int32(ms),
+            serial: UInt32(serial),
+            bodyStart: k,
+            bodyEnd: end
+        )
+        return .success(header)
+    }
+
+    static func kind(of type: UnsafeBufferPointer<UInt8>) -> RecordKind {
+        switch type.count {
+        case 7 where type.starts(with: "SYSCALL"): return .syscall
+        case 7 where type.starts(with: "OBJ_PID"): return .objPID
+        case 9 where type.starts(with: "PROCTITLE"): return .proctitle
+        case 3 where type.starts(with: "EOE"): return .endOfEvent
+        case 4:
+            // Numeric types, as in the kernel log: 1300 SYSCALL, 1318 OBJ_PID, 1320 EOE,
+            // 1327 PROCTITLE, 1200-1299 auditd's own.
+            var v = 0
+            for b in type {
+                guard b >= 0x30, b <= 0x39 else { return .other }
+                v = v * 10 + Int(b - 0x30)
+            }
+            switch v {
+            case 1300: return .syscall
+            case 1318: return .objPID
+            case 1320: return .endOfEvent
+            case 1327: return .proctitle
+            case 1200...1299: return .daemon
+            default: return .other
+            }
+        default:
+            if type.count > 7, type.starts(with: "DAEMON_") { return .daemon }
+            return .other
+        }
+    }
+
+    /// The value of field `name` in the body (`name=value`, value up to the next space), or nil.
+    /// Only whole field names match: `uid` does not match `auid=`.
+    public static func field(_ name: StaticString, in line: UnsafeBufferPointer<UInt8>,
+                             header: RecordHeader) -> UnsafeBufferPointer<UInt8>? {
+        let nameLen = name.utf8CodeUnitCount
+        let namePtr = name.utf8Start
+        var i = header.bodyStart
+        let end = header.bodyEnd
+        while i < end {
+            // At the start of a token.
+            if i + nameLen < end, line[i + nameLen] == 0x3d {
+                var match = true
+                for k in 0..<nameLen where line[i + k] != namePtr[k] { match = false; break }
+                if match {
+                    let vs = i + nameLen + 1
+                    var ve = vs
+                    while ve < end, line[ve] != 0x20 { ve += 1 }
+                    return UnsafeBufferPointer(rebasing: line[vs..<ve])
+                }
+            }
+            while i < end, line[i] != 0x20 { i += 1 }
+            while i < end, line[i] == 0x20 { i += 1 }
+        }
+        return nil
+    }
+}
+
+@inline(__always)
+func readDecimal(_ line: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> UInt64? {
+    let start = i
+    var v: UInt64 = 0
+    while i < line.count, line[i] >= 0x30, line[i] <= 0x39 {
+        if i - start >= 19 { return nil }
+        v = v * 10 + UInt64(line[i] - 0x30)
+        i += 1
+    }
+    return i > start ? v : nil
+}
+
+func find(_ line: UnsafeBufferPointer<UInt8>, _ needle: StaticString, from: Int, limit: Int) -> Int? {
+    let m = needle.utf8CodeUnitCount
+    let p = needle.utf8Start
+    guard m > 0, limit - from >= m else { return nil }
+    var i = from
+    while i + m <= limit {
+        if line[i] == p[0] {
+            var k = 1
+            while k < m, line[i + k] == p[k] { k += 1 }
+            if k == m { return i }
+        }
+        i += 1
+    }
+    return nil
+}
+
+extension UnsafeBufferPointer where Element == UInt8 {
+    @inline(__always)
+    func starts(with s: StaticString) -> Bool {
+        let m = s.utf8CodeUnitCount
+        guard count >= m else { return false }
+        let p = s.utf8Start
+        for k in 0..<m where self[k] != p[k] { return false }
+        return true
+    }
+}

@@ -1,0 +1,111 @@
+import AuditDecoding
+
+/// Finds holes in each node's kernel serial sequence: events the kernel numbered that the
+/// log does not hold (lost to the backlog or rate limit). The kernel numbers events in the
+/// order they start but they reach the log in the order they end, so a hole is only
+/// reported once no record has filled it for `settle` seconds of log time.
+///
+/// A serial that falls far back while time moves on is a reboot (the counter restarts); a
+/// jump forward by more than `discontinuity` is treated the same way, not as millions of
+/// lost events. The counter wraps at 2^32.
+public struct SerialGapTracker {
+    static let settle: Int64 = 5
+    static let discontinuity: UInt32 = 1_000_000
+
+    struct Pending {
+        var after: EventID
+        var before: EventID
+        var low: UInt32     // first missing serial
+        var high: UInt32    // last missing serial
+        var seen: Set<UInt32> = []
+    }
+
+    struct Sequence {
+        var high: EventID
+        var pending: [Pending] = []
+    }
+
+    private var sequences: [String: Sequence] = [:]
+    private var newestSecond: Int64 = .min
+    public private(set) var found: [SerialGap] = []
+
+    public init(cursors: [String: EventID] = [:]) {
+        for (node, id) in cursors { sequences[node] = Sequence(high: id) }
+    }
+
+    /// Where each node's sequence stands, to carry into the next run.
+    public var cursors: [String: EventID] { sequences.mapValues(\.high) }
+
+    public mutating func observe(_ id: EventID) {
+        if id.seconds > newestSecond {
+            newestSecond = id.seconds
+            settleAll(final: false)
+        }
+        guard var seq = sequences[id.node] else {
+            sequences[id.node] = Sequence(high: id)
+            return
+        }
+        defer { sequences[id.node] = seq }
+        let forward = id.serial &- seq.high.serial
+        if forward == 0 { return }
+        if forward < 1 << 31 {
+            // Moving on; a jump of more than one leaves a hole, unless it is a new counter.
+            if forward > 1 && forward <= Self.discontinuity {
+                seq.pending.append(Pending(after: seq.high, before: id,
+                                           low: seq.high.serial &+ 1, high: id.serial &- 1))
+            }
+            if forward > Self.discontinuity { seq.pending.removeAll() }
+            seq.high = id
+            return
+        }
+        // Backwards: a late record that fills a hole, an old event, or a reboot.
+        for i in seq.pending.indices where inRange(id.serial, seq.pending[i]) {
+            seq.pending[i].seen.insert(id.serial)
+            return
+        }
+        let back = seq.high.serial &- id.serial
+        if back > Self.discontinuity && id.seconds >= seq.high.seconds {
+            settle(&seq, final: true)
+            seq.high = id
+        }
+    }
+
+    public mutating func finish() {
+        settleAll(final: true)
+    }
+
+    private func inRange(_ s: UInt32, _ p: Pending) -> Bool {
+        (s &- p.low) <= (p.high &- p.low)
+    }
+
+    private mutating func settleAll(final: Bool) {
+        for node in sequences.keys {
+            var seq = sequences[node]!
+            if seq.pending.isEmpty { continue }
+            settle(&seq, final: final)
+            sequences[node] = seq
+        }
+    }
+
+    private mutating func settle(_ seq: inout Sequence, final: Bool) {
+        var keep: [Pending] = []
+        for p in seq.pending {
+            if !final && p.before.seconds + Self.settle > newestSecond {
+                keep.append(p)
+                continue
+            }
+            let size = (p.high &- p.low) &+ 1
+            let missing = size &- UInt32(p.seen.count)
+            if missing > 0 {
+                found.append(SerialGap(after: p.after, before: p.before, missing: missing))
+            }
+        }
+        seq.pending = keep
+    }
+
+    /// Hands over the gaps found so far.
+    public mutating func takeFound() -> [SerialGap] {
+        defer { found.removeAll() }
+        return found
+    }
+}

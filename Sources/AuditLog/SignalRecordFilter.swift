@@ -1,0 +1,251 @@
+import AuditDecoding
+
+/// A record line kept because it may belong to a signal event, with where it came from so a
+/// checkpoint never moves past a line whose event is not yet stored.
+public struct HeldLine: Sendable {
+    public var bytes: [UInt8]
+    public var kind: RecordKind
+    public var file: Int
+    public var offset: Int64
+}
+
+/// All the records of one signal event seen so far, in log order.
+public struct SignalRecordGroup: Sendable {
+    public var id: EventID
+    public var lines: [HeldLine]
+    /// True when the group has the SYSCALL record; false for the later records of an event
+    /// whose SYSCALL an earlier run already stored.
+    public var hasSyscall: Bool
+}
+
+/// An auditd DAEMON_* record (start, end, rotate, abort ...).
+public struct DaemonRecord: Sendable, Equatable {
+    public var id: EventID
+    public var type: String
+    public var op: String?
+    public var body: [UInt8]
+}
+
+/// A hole in a node's kernel serial sequence.
+public struct SerialGap: Sendable, Equatable {
+    public var after: EventID
+    public var before: EventID
+    public var missing: UInt32
+}
+
+/// What was seen of one file: the coverage the store records per read.
+public struct FileCoverage: Sendable {
+    public var lines = 0
+    public var records = 0
+    public var events = 0
+    public var signalEvents = 0
+    public var badLines = 0
+    public var firstEventTime: Double?
+    public var lastEventTime: Double?
+    /// Per node: first and last event time, records.
+    public var nodes: [String: (first: Double, last: Double, records: Int)] = [:]
+
+    mutating func saw(_ id: EventID) {
+        let t = id.time
+        if firstEventTime == nil || t < firstEventTime! { firstEventTime = t }
+        if lastEventTime == nil || t > lastEventTime! { lastEventTime = t }
+        if var n = nodes[id.node] {
+            n.first = min(n.first, t); n.last = max(n.last, t); n.records += 1
+            nodes[id.node] = n
+        } else {
+            nodes[id.node] = (t, t, 1)
+        }
+    }
+}
+
+/// A line that was skipped, for `--verbose`.
+public struct SkippedLine: Sendable {
+    public var file: Int
+    public var offset: Int64
+    public var problem: LineProblem
+}
+
+/// The pre-filter between raw log lines and libauparse. It looks at every line's header
+/// (cheap byte scanning), keeps only the records of signal-sending syscall events
+/// (SYSCALL, OBJ_PID, PROCTITLE), and groups them by event, tolerating records of one event
+/// interleaved with others, out of order, or split across files of one stream.
+///
+/// Selection is by syscall number for the record's arch, never by rule key or by OBJ_PID
+/// alone (auditctl's CONFIG_CHANGE events carry the key; ptrace emits OBJ_PID).
+public struct SignalRecordFilter {
+    /// auditd's end_of_event_timeout: an event with no record for this long is complete.
+    public static let eventTimeout: Int64 = 2
+    /// OBJ_PID/PROCTITLE lines seen before their SYSCALL (only reordered logs do this) are
+    /// kept this many lines back.
+    static let lookbehind = 2048
+
+    private var open: [EventID: SignalRecordGroup] = [:]
+    private var unclaimed: [EventID: [HeldLine]] = [:]
+    private var unclaimedOrder: [EventID] = []
+    private var unclaimedHead = 0
+    private var unclaimedCount = 0
+    /// Signal events an earlier run stored; their late records are still wanted.
+    private var carried: Set<EventID>
+    private var newestSecond: Int64 = .min
+    private var lastSweepSecond: Int64 = .min
+    private var recentIDs = RecentIDs()
+    public private(set) var gaps: SerialGapTracker
+
+    public var coverage: [FileCoverage] = []
+    public var skipped: [SkippedLine] = []
+    public var skippedTotal = 0
+    public var daemonRecords: [DaemonRecord] = []
+    /// Groups complete and ready to decode.
+    public var ready: [SignalRecordGroup] = []
+
+    public init(carried: Set<EventID> = [], serialCursors: [String: EventID] = [:]) {
+        self.carried = carried
+        self.gaps = SerialGapTracker(cursors: serialCursors)
+    }
+
+    public mutating func beginFile() -> Int {
+        coverage.append(FileCoverage())
+        return coverage.count - 1
+    }
+
+    public mutating func skip(file: Int, offset: Int64, _ problem: LineProblem) {
+        coverage[file].badLines += 1
+        skippedTotal += 1
+        if skipped.count < 1000 { skipped.append(SkippedLine(file: file, offset: offset, problem: problem)) }
+    }
+
+    /// Offers one line (without newline) of file `file`.
+    public mutating func take(_ line: UnsafeBufferPointer<UInt8>, file: Int, offset: Int64) {
+        coverage[file].lines += 1
+        // Blank lines and comments (test fixtures, hand-edited logs) are not damage.
+        var first = 0
+        while first < line.count, line[first] == 0x20 || line[first] == 0x09 || line[first] == 0x0d { first += 1 }
+        if first == line.count || line[first] == 0x23 { return }
+        let header: RecordHeader
+        switch RecordHeader.parse(line) {
+        case .success(let h): header = h
+        case .failure(let problem):
+            skip(file: file, offset: offset, problem)
+            return
+        }
+        coverage[file].records += 1
+        let id = header.eventID
+        if recentIDs.insert(id) { coverage[file].events += 1 }
+        coverage[file].saw(id)
+        if header.seconds > newestSecond { newestSecond = header.seconds }
+        if header.kind != .daemon { gaps.observe(id) }
+
+        switch header.kind {
+        case .syscall:
+            guard isSignalSyscall(line, header) else { break }
+            var group = open[id] ?? SignalRecordGroup(id: id, lines: [], hasSyscall: false)
+            if !group.hasSyscall { coverage[file].signalEvents += 1 }
+            group.hasSyscall = true
+            if let early = unclaimed.removeValue(forKey: id) {
+                unclaimedCount -= early.count
+                group.lines += early
+            }
+            group.lines.append(hold(line, header, file, offset))
+            open[id] = group
+        case .objPID, .proctitle:
+            if open[id] != nil {
+                open[id]!.lines.append(hold(line, header, file, offset))
+            } else if carried.contains(id) {
+                open[id] = SignalRecordGroup(id: id, lines: [hold(line, header, file, offset)], hasSyscall: false)
+            } else {
+                remember(hold(line, header, file, offset), id)
+            }
+        case .endOfEvent:
+            if let group = open.removeValue(forKey: id) { ready.append(group) }
+        case .daemon:
+            let body = Array(UnsafeBufferPointer(rebasing: line[header.bodyStart..<header.bodyEnd]))
+            let op = RecordHeader.field("op", in: line, header: header).map { String(decoding: $0, as: UTF8.self) }
+            daemonRecords.append(DaemonRecord(id: id, type: header.typeName, op: op, body: body))
+        case .other:
+            break
+        }
+        if newestSecond > lastSweepSecond { sweep() }
+    }
+
+    /// End of the stream: every open event is as complete as it will get in this run.
+    public mutating func finish() {
+        for (_, group) in open { ready.append(group) }
+        open.removeAll()
+        unclaimed.removeAll()
+        unclaimedOrder.removeAll()
+        unclaimedHead = 0
+        unclaimedCount = 0
+        gaps.finish()
+    }
+
+    /// Serial gaps confirmed since the last call.
+    public mutating func takeGaps() -> [SerialGap] { gaps.takeFound() }
+
+    /// The earliest offset, per file, of a line still held: a checkpoint must not pass it.
+    public func heldOffsets() -> [Int: Int64] {
+        var out: [Int: Int64] = [:]
+        func note(_ l: HeldLine) { out[l.file] = min(out[l.file] ?? .max, l.offset) }
+        for group in open.values { group.lines.forEach(note) }
+        for lines in unclaimed.values { lines.forEach(note) }
+        for group in ready { group.lines.forEach(note) }
+        return out
+    }
+
+    /// Events whose SYSCALL record is a signal syscall for its arch.
+    func isSignalSyscall(_ line: UnsafeBufferPointer<UInt8>, _ header: RecordHeader) -> Bool {
+        guard let archField = RecordHeader.field("arch", in: line, header: header),
+              let arch = AuditArch(field: archField),
+              let sc = RecordHeader.field("syscall", in: line, header: header) else { return false }
+        var i = 0
+        if let n = readDecimal(sc, &i), i == sc.count {
+            return arch.signalSyscall(number: Int(n)) != nil
+        }
+        // Pre-interpreted logs name the syscall.
+        return SignalSyscall(name: sc) != nil
+    }
+
+    private func hold(_ line: UnsafeBufferPointer<UInt8>, _ header: RecordHeader, _ file: Int, _ offset: Int64) -> HeldLine {
+        HeldLine(bytes: Array(line), kind: header.kind, file: file, offset: offset)
+    }
+
+    private mutating func remember(_ line: HeldLine, _ id: EventID) {
+        unclaimed[id, default: []].append(line)
+        unclaimedOrder.append(id)
+        unclaimedCount += 1
+        while unclaimedCount > Self.lookbehind, unclaimedHead < unclaimedOrder.count {
+            let old = unclaimedOrder[unclaimedHead]
+            unclaimedHead += 1
+            if let lines = unclaimed.removeValue(forKey: old) { unclaimedCount -= lines.count }
+        }
+        if unclaimedHead > 4096 {
+            unclaimedOrder.removeFirst(unclaimedHead)
+            unclaimedHead = 0
+        }
+    }
+
+    /// Completes events that have seen no record for `eventTimeout` seconds of log time.
+    private mutating func sweep() {
+        lastSweepSecond = newestSecond
+        guard !open.isEmpty else { return }
+        let cutoff = newestSecond - Self.eventTimeout
+        for (id, group) in open where id.seconds < cutoff {
+            ready.append(group)
+            open.removeValue(forKey: id)
+        }
+    }
+}
+
+/// Distinct-event counting without a set of every id: consecutive records of one event share
+/// an id, and interleaving is shallow, so a small window of recent ids is enough.
+struct RecentIDs {
+    private var ring: [EventID?] = Array(repeating: nil, count: 16)
+    private var next = 0
+
+    /// False if `id` was seen among the last few distinct ids.
+    mutating func insert(_ id: EventID) -> Bool {
+        for case let seen? in ring where seen.serial == id.serial && seen == id { return false }
+        ring[next] = id
+        next = (next + 1) % ring.count
+        return true
+    }
+}

@@ -1,0 +1,23 @@
+import AuditLog
+import SignalStore
+
+/// Sorts errors from every module into what the CLI reports them as.
+public enum Failure {
+    public enum Kind: Sendable { case usage, logs, database, busy }
+
+    public static func kind(of error: any Error) -> Kind {
+        switch error {
+        case is AuditLogError: return .logs
+        case let e as IngestError:
+            if case .locked = e { return .busy }
+            return .database
+        case let e as StoreError:
+            if case .busy = e { return .busy }
+            return .database
+        default: return .usage
+        }
+    }
+}
+
+/// Where the database lives unless --db or KILLDB_DB says otherwise.
+public let defaultDatabasePath = SignalStore.defaultPath

@@ -1,0 +1,93 @@
+import Foundation
+import KillDB
+
+public enum Bytes {
+    /// `1.5 MB` style sizes (powers of 1000, as df -H and most tools print them).
+    public static func format(_ n: Int64) -> String {
+        let units = ["B", "kB", "MB", "GB", "TB"]
+        var v = Double(n)
+        var u = 0
+        while v >= 1000 && u < units.count - 1 { v /= 1000; u += 1 }
+        return u == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[u])
+    }
+}
+
+/// What `killdb ingest` prints when it is done.
+public enum IngestReport {
+    public static func text(_ s: IngestSummary, database: String, verbose: Bool) -> String {
+        let t = s.totals
+        var out = "ingested \(t.files) file\(t.files == 1 ? "" : "s"), \(Bytes.format(t.bytes)) new: "
+        out += "\(t.signalEvents) signal event\(t.signalEvents == 1 ? "" : "s") read, \(t.newEvents) new"
+        if s.mergedEvents > 0 { out += ", \(s.mergedEvents) already stored" }
+        out += "\n"
+        out += "database: \(SafeText.line(database))\n"
+        if s.skippedTotal > 0 {
+            out += "skipped \(s.skippedTotal) line\(s.skippedTotal == 1 ? "" : "s") that could not be read as audit records"
+            out += verbose ? ":\n" : " (--verbose names them)\n"
+            if verbose {
+                for line in s.skipped {
+                    out += "  \(SafeText.line(line.path)) at byte \(line.offset): \(line.reason)\n"
+                }
+                if s.skipped.count < s.skippedTotal { out += "  ... and \(s.skippedTotal - s.skipped.count) more\n" }
+            }
+        }
+        if s.unparsableEvents > 0 {
+            out += "\(s.unparsableEvents) signal event\(s.unparsableEvents == 1 ? "" : "s") could not be parsed by libauparse and were skipped\n"
+        }
+        if !s.serialGaps.isEmpty {
+            let missing = s.serialGaps.reduce(0) { $0 + Int($1.missing) }
+            out += "warning: \(missing) event\(missing == 1 ? "" : "s") missing from the logs' serial sequence (lost or filtered); see the lost_events view\n"
+        }
+        if verbose {
+            for f in s.files {
+                out += "  \(SafeText.line(f.path)): "
+                if f.resumed { out += "resumed at byte \(f.startOffset), " }
+                out += "\(Bytes.format(f.endOffset - f.startOffset)) read, \(f.coverage.lines) lines, \(f.coverage.signalEvents) signal events"
+                if let first = f.coverage.firstEventTime, let last = f.coverage.lastEventTime {
+                    out += ", events from \(Time.iso(first)) to \(Time.iso(last))"
+                }
+                out += "\n"
+            }
+        }
+        return out
+    }
+
+    public static func json(_ s: IngestSummary, database: String) -> String {
+        var files: [[String: Any]] = []
+        for f in s.files {
+            var o: [String: Any] = [
+                "path": f.path, "start_offset": f.startOffset, "end_offset": f.endOffset,
+                "resumed": f.resumed, "lines": f.coverage.lines, "records": f.coverage.records,
+                "signal_events": f.coverage.signalEvents, "bad_lines": f.coverage.badLines,
+            ]
+            o["first_event_time"] = f.coverage.firstEventTime ?? NSNull()
+            o["last_event_time"] = f.coverage.lastEventTime ?? NSNull()
+            files.append(o)
+        }
+        let object: [String: Any] = [
+            "database": database,
+            "run_id": s.runID,
+            "files": files,
+            "bytes": s.totals.bytes,
+            "lines": s.totals.lines,
+            "signal_events": s.totals.signalEvents,
+            "new_events": s.totals.newEvents,
+            "already_stored": s.mergedEvents,
+            "skipped_lines": s.skippedTotal,
+            "unparsable_events": s.unparsableEvents,
+            "lost_events": s.serialGaps.reduce(0) { $0 + Int($1.missing) },
+            "skipped": s.skipped.map { ["path": $0.path, "offset": $0.offset, "reason": $0.reason] as [String: Any] },
+        ]
+        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+public enum Time {
+    /// `2026-11-24T19:02:30.123Z`.
+    public static func iso(_ epoch: Double) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date(timeIntervalSince1970: epoch))
+    }
+}

@@ -1,0 +1,172 @@
+import AuditDecoding
+import AuditLog
+import Foundation
+import GRDB
+
+/// Errors from the database, worded for the operator.
+public enum StoreError: Error, CustomStringConvertible {
+    case cannotCreateDirectory(path: String, reason: String)
+    case cannotOpen(path: String, reason: String)
+    case notFound(path: String)
+    case newerSchema(path: String)
+    case busy(path: String)
+    case sqlite(String)
+
+    public var description: String {
+        switch self {
+        case .cannotCreateDirectory(let path, let reason):
+            return "cannot create the database directory \(path): \(reason). Run as root for the default location, or choose another with --db PATH or KILLDB_DB."
+        case .cannotOpen(let path, let reason):
+            return "cannot open the database \(path): \(reason)"
+        case .notFound(let path):
+            return "no database at \(path). Run `killdb ingest` first, or point --db (or KILLDB_DB) at an existing database."
+        case .newerSchema(let path):
+            return "the database \(path) was written by a newer killdb; upgrade killdb to read it."
+        case .busy(let path):
+            return "the database \(path) stayed locked by another process; try again."
+        case .sqlite(let message):
+            return "database error: \(message)"
+        }
+    }
+}
+
+/// The killdb database: signal events, checkpoints and coverage, in one SQLite file.
+///
+/// It runs in WAL mode, so `killdb sql` and `killdb who` can read while an ingest writes;
+/// every write goes through `transaction`, which is where a checkpoint and the events it
+/// covers are committed together.
+public final class SignalStore {
+    public let path: String
+    let queue: DatabaseQueue
+    private var interned: [[UInt8]: Int64] = [:]
+
+    /// The default location, used when neither --db nor KILLDB_DB is given.
+    public static let defaultPath = "/var/lib/killdb/killdb.sqlite"
+
+    /// Opens (creating if needed, mode 0600) the database for writing, and brings its
+    /// schema up to date.
+    public static func openForWriting(path: String) throws(StoreError) -> SignalStore {
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty && !FileManager.default.fileExists(atPath: dir) {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o750])
+            } catch {
+                throw .cannotCreateDirectory(path: dir, reason: describe(error))
+            }
+        }
+        // Create the file ourselves so it is private from the first byte: it holds every
+        // command line that sent a signal. SQLite gives its -wal and -shm files the same mode.
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        close(fd)
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        let queue: DatabaseQueue
+        do {
+            queue = try DatabaseQueue(path: path, configuration: config)
+        } catch {
+            throw .cannotOpen(path: path, reason: describe(error))
+        }
+        try migrate(queue, path: path)
+        return SignalStore(path: path, queue: queue)
+    }
+
+    /// Opens an existing database read-only: the connection itself refuses writes.
+    public static func openReadOnly(path: String) throws(StoreError) -> SignalStore {
+        guard FileManager.default.fileExists(atPath: path) else { throw .notFound(path: path) }
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(10)
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: config)
+            let migrator = makeMigrator()
+            if try queue.read({ try migrator.hasBeenSuperseded($0) }) { throw StoreError.newerSchema(path: path) }
+            return SignalStore(path: path, queue: queue)
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw .cannotOpen(path: path, reason: describe(error))
+        }
+    }
+
+    private init(path: String, queue: DatabaseQueue) {
+        self.path = path
+        self.queue = queue
+    }
+
+    static func makeMigrator() -> DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for migration in embeddedMigrations {
+            migrator.registerMigration(migration.name) { db in try db.execute(sql: migration.sql) }
+        }
+        return migrator
+    }
+
+    private static func migrate(_ queue: DatabaseQueue, path: String) throws(StoreError) {
+        let migrator = makeMigrator()
+        do {
+            if try queue.read({ try migrator.hasBeenSuperseded($0) }) { throw StoreError.newerSchema(path: path) }
+            try migrator.migrate(queue)
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw .sqlite(describe(error))
+        }
+    }
+
+    /// The names of the migrations applied, oldest first.
+    public func appliedMigrations() throws(StoreError) -> [String] {
+        try read { db in try Self.makeMigrator().appliedIdentifiers(db).sorted() }
+    }
+
+    /// Runs `body` in one write transaction.
+    public func transaction<T>(_ body: (StoreTransaction) throws -> T) throws(StoreError) -> T {
+        do {
+            return try queue.write { db in
+                let tx = StoreTransaction(db: db, store: self)
+                return try body(tx)
+            }
+        } catch let e as StoreError {
+            throw e
+        } catch let e as DatabaseError where e.resultCode == .SQLITE_BUSY {
+            throw .busy(path: path)
+        } catch {
+            interned.removeAll()  // ids from a rolled-back transaction are not in the file
+            throw .sqlite(describe(error))
+        }
+    }
+
+    /// Runs `body` on a read-only view of the database.
+    public func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try queue.read(body)
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw .sqlite(describe(error))
+        }
+    }
+
+    func intern(_ bytes: [UInt8], _ db: Database) throws -> Int64 {
+        if let id = interned[bytes] { return id }
+        let data = Data(bytes)
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO strings(value) VALUES (?)").execute(arguments: [data])
+        let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM strings WHERE value = ?"), arguments: [data])!
+        if interned.count > 100_000 { interned.removeAll(keepingCapacity: true) }
+        interned[bytes] = id
+        return id
+    }
+}
+
+func describe(_ error: any Error) -> String {
+    if let e = error as? DatabaseError { return e.message ?? "\(e.resultCode)" }
+    if let e = error as? CocoaError, let u = e.userInfo[NSUnderlyingErrorKey] as? NSError {
+        return u.localizedDescription
+    }
+    return "\(error)"
+}

@@ -1,0 +1,311 @@
+import AuditDecoding
+import AuditLog
+import Foundation
+import GRDB
+
+/// Where reading of one log file stopped, and how to recognise that file again.
+public struct Checkpoint: Sendable, Equatable {
+    public var rowID: Int64?
+    public var device: UInt64
+    public var inode: UInt64
+    public var fingerprint: Fingerprint
+    public var offset: Int64
+    public var path: String
+
+    public init(rowID: Int64? = nil, device: UInt64, inode: UInt64, fingerprint: Fingerprint, offset: Int64, path: String) {
+        self.rowID = rowID
+        self.device = device
+        self.inode = inode
+        self.fingerprint = fingerprint
+        self.offset = offset
+        self.path = path
+    }
+}
+
+/// What storing one event did.
+public enum EventOutcome: Sendable, Equatable {
+    case inserted
+    /// The event was already stored; records it lacked were added (or nothing was new).
+    case merged
+    /// Later records (OBJ_PID, PROCTITLE) of an event the database does not hold.
+    case orphan
+}
+
+/// Totals of one file read, as the `file_reads` table keeps them.
+public struct FileRead: Sendable {
+    public var path: String
+    public var device: UInt64
+    public var inode: UInt64
+    public var startOffset: Int64
+    public var endOffset: Int64
+    public var coverage: FileCoverage
+
+    public init(path: String, device: UInt64, inode: UInt64, startOffset: Int64, endOffset: Int64, coverage: FileCoverage) {
+        self.path = path
+        self.device = device
+        self.inode = inode
+        self.startOffset = startOffset
+        self.endOffset = endOffset
+        self.coverage = coverage
+    }
+}
+
+/// Totals of one ingest run.
+public struct RunTotals: Sendable, Equatable {
+    public var files = 0
+    public var bytes: Int64 = 0
+    public var lines = 0
+    public var badLines = 0
+    public var signalEvents = 0
+    public var newEvents = 0
+    public init() {}
+}
+
+/// The writes of one transaction. Everything here is idempotent: storing the same records
+/// again, in any order, changes nothing.
+public struct StoreTransaction {
+    let db: Database
+    let store: SignalStore
+
+    // MARK: events
+
+    public func store(_ event: SignalEvent) throws -> EventOutcome {
+        let nodeID = try store.intern(Array(event.id.node.utf8), db)
+        let existing = try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT id FROM events WHERE node_id = ? AND sec = ? AND msec = ? AND serial = ?"),
+            arguments: [nodeID, event.id.seconds, event.id.milliseconds, Int64(event.id.serial)])
+        let s = event.sender
+        func id(_ b: [UInt8]?) throws -> Int64? { try b.map { try store.intern($0, db) } }
+        let cmdline = try id(s.proctitle.map(AuditField.commandLine))
+        let argv = try id(s.proctitle)
+        let rowID: Int64
+        let outcome: EventOutcome
+        if let existing {
+            rowID = existing
+            outcome = .merged
+            // Fill only what is missing: the first complete copy of a record wins.
+            try db.cachedStatement(sql: """
+                UPDATE events SET
+                  sender_cmdline_id = COALESCE(sender_cmdline_id, ?),
+                  sender_argv_id = COALESCE(sender_argv_id, ?)
+                WHERE id = ?
+                """).execute(arguments: [cmdline, argv, rowID])
+        } else {
+            guard let call = event.call else { return .orphan }
+            let arch = try store.intern(Array(call.arch.name.utf8), db)
+            let syscall = try store.intern(Array(call.syscall.rawValue.utf8), db)
+            let signalName = try call.signal.map { try store.intern(Array(call.arch.signalName($0).utf8), db) }
+            let errnoName = try call.exit.flatMap(AuditField.errnoName).map { try store.intern(Array($0.utf8), db) }
+            let a = call.arguments.map { Int64(bitPattern: $0) } + [Int64](repeating: 0, count: max(0, 4 - call.arguments.count))
+            let values: [(any DatabaseValueConvertible)?] = [
+                nodeID, event.id.seconds, event.id.milliseconds, Int64(event.id.serial),
+                Int64(call.arch.code), arch, call.syscallNumber, syscall,
+                call.signal, signalName, call.success.map { $0 ? 1 : 0 }, call.exit, errnoName,
+                call.targetArgument, call.threadGroupArgument, call.pidfd,
+                a[0], a[1], a[2], a[3],
+                s.pid, s.ppid, s.uid, s.auid, s.euid, s.ses,
+                try id(s.tty), try id(s.comm), try id(s.exe), cmdline, argv, try id(s.subject),
+                try id(s.uidName), try id(s.auidName), try id(s.euidName), try id(event.key),
+            ]
+            try db.cachedStatement(sql: """
+                INSERT INTO events (node_id, sec, msec, serial, arch, arch_name_id, syscall, syscall_name_id,
+                  signal, signal_name_id, success, exit, errno_id, target_arg, tgid_arg, pidfd,
+                  a0, a1, a2, a3, sender_pid, sender_ppid, sender_uid, sender_auid, sender_euid, sender_ses,
+                  sender_tty_id, sender_comm_id, sender_exe_id, sender_cmdline_id, sender_argv_id, sender_subj_id,
+                  sender_uid_name_id, sender_auid_name_id, sender_euid_name_id, key_id)
+                VALUES (\(Array(repeating: "?", count: 36).joined(separator: ",")))
+                """).execute(arguments: StatementArguments(values))
+            rowID = db.lastInsertedRowID
+            outcome = .inserted
+        }
+        for t in event.targets {
+            try db.cachedStatement(sql: """
+                INSERT OR IGNORE INTO targets (event_id, pid, uid, auid, ses, comm_id, obj_id, uid_name_id, auid_name_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [rowID, t.pid, t.uid, t.auid, t.ses, try id(t.comm), try id(t.object),
+                                         try id(t.uidName), try id(t.auidName)])
+        }
+        return outcome
+    }
+
+    // MARK: coverage
+
+    public func store(_ record: DaemonRecord) throws {
+        try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO daemon_events (node_id, sec, msec, serial, type, op, fields)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [try store.intern(Array(record.id.node.utf8), db), record.id.seconds,
+                                     record.id.milliseconds, Int64(record.id.serial), record.type, record.op,
+                                     Data(record.body)])
+    }
+
+    public func store(_ gap: SerialGap) throws {
+        try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO serial_gaps (node_id, after_sec, after_msec, after_serial,
+              before_sec, before_msec, before_serial, missing) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [try store.intern(Array(gap.after.node.utf8), db),
+                                     gap.after.seconds, gap.after.milliseconds, Int64(gap.after.serial),
+                                     gap.before.seconds, gap.before.milliseconds, Int64(gap.before.serial),
+                                     Int64(gap.missing)])
+    }
+
+    public func saveSerialCursors(_ cursors: [String: EventID]) throws {
+        for (node, id) in cursors {
+            try db.cachedStatement(sql: """
+                INSERT INTO serial_cursors (node_id, sec, msec, serial) VALUES (?, ?, ?, ?)
+                ON CONFLICT(node_id) DO UPDATE SET sec = excluded.sec, msec = excluded.msec, serial = excluded.serial
+                WHERE excluded.sec > serial_cursors.sec
+                   OR (excluded.sec = serial_cursors.sec AND excluded.msec >= serial_cursors.msec)
+                """).execute(arguments: [try store.intern(Array(node.utf8), db), id.seconds, id.milliseconds, Int64(id.serial)])
+        }
+    }
+
+    /// Inserts (rowID nil) or updates one file read; returns its row id.
+    public func save(_ read: FileRead, run: Int64, rowID: Int64?) throws -> Int64 {
+        let c = read.coverage
+        let values: [(any DatabaseValueConvertible)?] = [
+            run, Data(read.path.utf8), Int64(bitPattern: read.device), Int64(bitPattern: read.inode),
+            read.startOffset, read.endOffset, c.lines, c.records, c.events, c.signalEvents, c.badLines,
+            c.firstEventTime, c.lastEventTime,
+        ]
+        let id: Int64
+        if let rowID {
+            try db.execute(sql: """
+                UPDATE file_reads SET run_id = ?, path = ?, device = ?, inode = ?, start_offset = ?, end_offset = ?,
+                  lines = ?, records = ?, events = ?, signal_events = ?, bad_lines = ?,
+                  first_event_time = ?, last_event_time = ? WHERE id = \(rowID)
+                """, arguments: StatementArguments(values))
+            id = rowID
+        } else {
+            try db.execute(sql: """
+                INSERT INTO file_reads (run_id, path, device, inode, start_offset, end_offset, lines, records,
+                  events, signal_events, bad_lines, first_event_time, last_event_time)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: StatementArguments(values))
+            id = db.lastInsertedRowID
+        }
+        for (node, span) in c.nodes {
+            try db.execute(sql: """
+                INSERT INTO node_spans (file_read_id, node_id, first_event_time, last_event_time, records)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(file_read_id, node_id) DO UPDATE SET first_event_time = excluded.first_event_time,
+                  last_event_time = excluded.last_event_time, records = excluded.records
+                """, arguments: [id, try store.intern(Array(node.utf8), db), span.first, span.last, span.records])
+        }
+        return id
+    }
+
+    // MARK: checkpoints
+
+    /// Saves `checkpoint`; returns its row id.
+    public func save(_ checkpoint: Checkpoint) throws -> Int64 {
+        let values: [(any DatabaseValueConvertible)?] = [
+            Int64(bitPattern: checkpoint.device), Int64(bitPattern: checkpoint.inode),
+            checkpoint.fingerprint.length, checkpoint.fingerprint.hash, checkpoint.offset,
+            Data(checkpoint.path.utf8), Date().timeIntervalSince1970,
+        ]
+        // Another row may already claim this fingerprint (a copy of the file read earlier):
+        // one row per content is enough.
+        if let rowID = checkpoint.rowID {
+            try db.execute(sql: """
+                DELETE FROM checkpoints WHERE fingerprint_length = ? AND fingerprint = ? AND id != ?
+                """, arguments: [checkpoint.fingerprint.length, checkpoint.fingerprint.hash, rowID])
+            try db.execute(sql: """
+                UPDATE checkpoints SET device = ?, inode = ?, fingerprint_length = ?, fingerprint = ?, offset = ?,
+                  path = ?, updated_at = ? WHERE id = \(rowID)
+                """, arguments: StatementArguments(values))
+            if db.changesCount > 0 { return rowID }
+        }
+        try db.execute(sql: """
+            INSERT INTO checkpoints (device, inode, fingerprint_length, fingerprint, offset, path, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(fingerprint_length, fingerprint) DO UPDATE SET device = excluded.device,
+              inode = excluded.inode, offset = MAX(offset, excluded.offset), path = excluded.path,
+              updated_at = excluded.updated_at
+            """, arguments: StatementArguments(values))
+        return try Int64.fetchOne(db, sql: "SELECT id FROM checkpoints WHERE fingerprint_length = ? AND fingerprint = ?",
+                                  arguments: [checkpoint.fingerprint.length, checkpoint.fingerprint.hash])!
+    }
+
+    // MARK: runs
+
+    public func beginRun(version: String, hostname: String?) throws -> Int64 {
+        try db.execute(sql: """
+            INSERT INTO ingest_runs (started_at, status, killdb_version, hostname) VALUES (?, 'running', ?, ?)
+            """, arguments: [Date().timeIntervalSince1970, version, hostname])
+        return db.lastInsertedRowID
+    }
+
+    /// Runs still marked running were killed: only the lock holder may call this.
+    public func markInterruptedRuns() throws {
+        try db.execute(sql: "UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running'")
+    }
+
+    public func updateRun(_ id: Int64, totals: RunTotals, status: String, finished: Bool) throws {
+        try db.execute(sql: """
+            UPDATE ingest_runs SET status = ?, finished_at = ?, files = ?, bytes = ?, lines = ?, bad_lines = ?,
+              signal_events = ?, new_events = ? WHERE id = ?
+            """, arguments: [status, finished ? Date().timeIntervalSince1970 : nil, totals.files, totals.bytes,
+                             totals.lines, totals.badLines, totals.signalEvents, totals.newEvents, id])
+    }
+}
+
+extension SignalStore {
+    /// The checkpoint of the file open as `fd`, if it was read before under any name: found
+    /// by its first bytes, or by device and inode when it has grown past the bytes it was
+    /// fingerprinted by. nil when the file is new, or was truncated or replaced.
+    public func checkpoint(for file: LogFile, fd: Int32) throws(StoreError) -> Checkpoint? {
+        try read { db -> Checkpoint? in
+            func row(_ r: Row) -> Checkpoint {
+                Checkpoint(rowID: r["id"], device: UInt64(bitPattern: r["device"]), inode: UInt64(bitPattern: r["inode"]),
+                           fingerprint: Fingerprint(length: r["fingerprint_length"], hash: r["fingerprint"]),
+                           offset: r["offset"], path: String(decoding: (r["path"] as Data?) ?? Data(), as: UTF8.self))
+            }
+            let length = Int(min(Int64(Fingerprint.maxLength), file.size))
+            if let fp = Fingerprint.of(fd: fd, length: length),
+               let r = try Row.fetchOne(db, sql: "SELECT * FROM checkpoints WHERE fingerprint_length = ? AND fingerprint = ?",
+                                        arguments: [fp.length, fp.hash]) {
+                let c = row(r)
+                if c.offset <= file.size { return c }
+            }
+            let candidates = try Row.fetchAll(db, sql: "SELECT * FROM checkpoints WHERE device = ? AND inode = ?",
+                                              arguments: [Int64(bitPattern: file.device), Int64(bitPattern: file.inode)])
+            for r in candidates {
+                let c = row(r)
+                if c.offset <= file.size, Fingerprint.of(fd: fd, length: c.fingerprint.length) == c.fingerprint {
+                    return c
+                }
+            }
+            return nil
+        }
+    }
+
+    /// Signal events near the end of what is stored: a record of theirs still to come (the
+    /// rest of an event that was being written when the last run read the log) is merged.
+    public func recentEventIDs(window: Int64 = 30) throws(StoreError) -> Set<EventID> {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT CAST(s.value AS TEXT) AS node, e.sec, e.msec, e.serial FROM events e
+                JOIN strings s ON s.id = e.node_id
+                WHERE e.sec >= (SELECT MAX(sec) FROM events) - ?
+                """, arguments: [window])
+            return Set(rows.map { EventID(node: $0["node"], seconds: $0["sec"], milliseconds: $0["msec"],
+                                          serial: UInt32(truncatingIfNeeded: $0["serial"] as Int64)) })
+        }
+    }
+
+    public func serialCursors() throws(StoreError) -> [String: EventID] {
+        try read { db in
+            var out: [String: EventID] = [:]
+            for r in try Row.fetchAll(db, sql: """
+                SELECT CAST(s.value AS TEXT) AS node, c.sec, c.msec, c.serial FROM serial_cursors c
+                JOIN strings s ON s.id = c.node_id
+                """) {
+                let node: String = r["node"]
+                out[node] = EventID(node: node, seconds: r["sec"], milliseconds: r["msec"],
+                                    serial: UInt32(truncatingIfNeeded: r["serial"] as Int64))
+            }
+            return out
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import KillDB
+import Output
+
+/// Exit codes, documented in the README and in `killdb --help`.
+enum Exit {
+    static let ok: Int32 = 0
+    static let nothingFound: Int32 = 1
+    static let usageOrDatabase: Int32 = 2
+    static let logsUnreadable: Int32 = 3
+    /// EX_TEMPFAIL: another ingest holds the database; a scheduler may simply retry.
+    static let busy: Int32 = 75
+}
+
+@main
+struct Killdb: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "killdb",
+        abstract: "Find out who sent SIGKILL: audit logs kept in SQLite, past log rotation.",
+        discussion: """
+            killdb reads the Linux audit logs (auditd's /var/log/audit/audit.log and its \
+            rotated audit.log.N) and keeps every signal-sending syscall it finds (kill, tkill, \
+            tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal) in an SQLite \
+            database, so the evidence outlives auditd's log rotation.
+
+            The kernel only logs these syscalls when audit rules ask for them, for example:
+              auditctl -a always,exit -F arch=b64 -S kill,tkill,tgkill,rt_sigqueueinfo,rt_tgsigqueueinfo,pidfd_send_signal -k killdb
+              auditctl -a always,exit -F arch=b32 -S kill,tkill,tgkill,rt_sigqueueinfo,rt_tgsigqueueinfo,pidfd_send_signal -k killdb
+
+            The database is /var/lib/killdb/killdb.sqlite unless --db or KILLDB_DB says \
+            otherwise. Its `signals` view is the public SQL interface.
+
+            Exit codes: 0 success; 1 nothing found; 2 usage or database error; \
+            3 a log could not be read; 75 another ingest holds the database (retry later).
+            """,
+        version: Ingest.version,
+        subcommands: [IngestCommand.self]
+    )
+
+    static func main() {
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(Exit.usageOrDatabase)
+        }
+        do {
+            try command.run()
+        } catch let code as ExitCode {
+            Foundation.exit(code.rawValue)
+        } catch {
+            fail(error)
+        }
+    }
+}
+
+/// Prints `error` for the operator and exits with the documented code.
+func fail(_ error: any Error) -> Never {
+    let code: Int32
+    switch Failure.kind(of: error) {
+    case .logs: code = Exit.logsUnreadable
+    case .busy: code = Exit.busy
+    case .usage, .database: code = Exit.usageOrDatabase
+    }
+    FileHandle.standardError.write(Data("killdb: \(SafeText.line(String(describing: error)))\n".utf8))
+    Foundation.exit(code)
+}
+
+/// The database path: --db, else KILLDB_DB, else the default.
+struct DatabaseOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "The SQLite database.", discussion: "Default: $KILLDB_DB, else /var/lib/killdb/killdb.sqlite.",
+        valueName: "path"))
+    var db: String?
+
+    var path: String {
+        if let db { return db }
+        if let env = ProcessInfo.processInfo.environment["KILLDB_DB"], !env.isEmpty { return env }
+        return defaultDatabasePath
+    }
+}
