@@ -25,12 +25,12 @@ let package = Package(
         .target(name: "AuditLog", dependencies: ["AuditDecoding"]),
         // The SQLite store; its schema is Schema/*.sql, embedded at build time.
         .target(
-            name: "SignalStore",
+            name: "Store",
             dependencies: ["AuditDecoding", "AuditLog", .product(name: "GRDB", package: "GRDB.swift")],
             plugins: ["EmbedSchema"]
         ),
         // The library the CLI and tests call: ingest and, later, queries.
-        .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "SignalStore"]),
+        .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "Store"]),
         // Output: text that is safe on a terminal, reports, tables, JSON and CSV.
         .target(name: "Output", dependencies: ["KillDB"]),
         .executableTarget(
@@ -42,7 +42,7 @@ let package = Package(
         .plugin(name: "EmbedSchema", capability: .buildTool(), dependencies: ["schema-embedder"]),
         .testTarget(
             name: "KillDBTests",
-            dependencies: ["KillDB", "AuditDecoding", "AuditLog", "SignalStore", "Output",
+            dependencies: ["KillDB", "AuditDecoding", "AuditLog", "Store", "Output",
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]

@@ -36,6 +36,7 @@ public struct RecordHeader: Sendable {
 /// Why a line is not an audit record.
 public enum LineProblem: String, Error, Sendable {
     case notARecord = "not an audit record"
+    case missingTimestamp = "no audit(...) time stamp"
     case badTimestamp = "malformed audit(...) time stamp"
     case tooLong = "line too long"
     case unparsable = "record libauparse could not parse"
@@ -66,7 +67,7 @@ extension RecordHeader {
         guard j > typeStart else { return .failure(.notARecord) }
         let typeBytes = UnsafeBufferPointer(rebasing: line[typeStart..<j])
         // audit(SEC.MSEC:SERIAL):
-        guard let a = find(line, "audit(", from: j, limit: min(n, j + 64)) else { return .failure(.notARecord) }
+        guard let a = find(line, "audit(", from: j, limit: min(n, j + 64)) else { return .failure(.missingTimestamp) }
         var k = a + 6
         guard let sec = readDecimal(line, &k), k < n, line[k] == 0x2e else { return .failure(.badTimestamp) }
         k += 1

@@ -70,8 +70,14 @@ public struct SerialGapTracker {
         }
     }
 
-    public mutating func finish() {
-        settleAll(final: true)
+    /// End of a run. A hole near the end of a log that is still being written may yet be
+    /// filled by a record the next run reads, so it is only reported when `complete` says no
+    /// more records can come (or it is `settle` seconds old); otherwise it is forgotten:
+    /// better to miss a lost event than to claim one that was not lost.
+    public mutating func finish(complete: Bool) {
+        settleAll(final: false)
+        if complete { settleAll(final: true) }
+        for node in sequences.keys { sequences[node]!.pending.removeAll() }
     }
 
     private func inRange(_ s: UInt32, _ p: Pending) -> Bool {

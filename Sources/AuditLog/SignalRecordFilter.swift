@@ -168,14 +168,15 @@ public struct SignalRecordFilter {
     }
 
     /// End of the stream: every open event is as complete as it will get in this run.
-    public mutating func finish() {
+    /// `complete` says whether the logs are finished (nobody is writing them).
+    public mutating func finish(complete: Bool) {
         for (_, group) in open { ready.append(group) }
         open.removeAll()
         unclaimed.removeAll()
         unclaimedOrder.removeAll()
         unclaimedHead = 0
         unclaimedCount = 0
-        gaps.finish()
+        gaps.finish(complete: complete)
     }
 
     /// Serial gaps confirmed since the last call.

@@ -1,5 +1,5 @@
 import AuditLog
-import SignalStore
+import Store
 
 /// Sorts errors from every module into what the CLI reports them as.
 public enum Failure {
@@ -21,3 +21,7 @@ public enum Failure {
 
 /// Where the database lives unless --db or KILLDB_DB says otherwise.
 public let defaultDatabasePath = SignalStore.defaultPath
+
+// The errors callers may need to tell apart, without importing every module.
+public typealias AuditLogError = AuditLog.AuditLogError
+public typealias StoreError = Store.StoreError

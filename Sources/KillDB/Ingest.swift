@@ -1,7 +1,7 @@
 import AuditDecoding
 import AuditLog
 import Foundation
-import SignalStore
+import Store
 
 /// Errors of the ingest as a whole, worded for the operator.
 public enum IngestError: Error, CustomStringConvertible {
@@ -129,7 +129,8 @@ struct Ingestion {
         }
         do {
             for st in stats { try read(st) }
-            filter.finish()
+            // Logs nobody has written to for a while are complete.
+            filter.finish(complete: stats.allSatisfy { $0.modifiedAgo >= 10 })
             try commit(final: true)
         } catch {
             _ = try? store.transaction { tx in

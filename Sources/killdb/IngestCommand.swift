@@ -30,9 +30,9 @@ struct IngestCommand: ParsableCommand {
 
     @OptionGroup var database: DatabaseOption
 
-    @Argument(help: ArgumentHelp("Log files, or directories holding audit.log and audit.log.N.",
+    @Argument(help: ArgumentHelp("Log files, or directories holding audit.log and audit.log.N (default: /var/log/audit).",
                                  valueName: "path"))
-    var paths: [String] = ["/var/log/audit"]
+    var paths: [String] = []
 
     @Option(help: ArgumentHelp("Seconds to wait for another ingest to finish.", valueName: "seconds"))
     var wait: Double = 10
@@ -57,7 +57,21 @@ struct IngestCommand: ParsableCommand {
         options.lockWait = wait
         let progress = ProgressLine(enabled: !quiet && isatty(STDERR_FILENO) == 1)
         options.progress = { p in progress.update(p) }
-        let summary = try Ingest.run(paths: paths, databasePath: database.path, options: options)
+        let summary: IngestSummary
+        do {
+            summary = try Ingest.run(paths: paths.isEmpty ? ["/var/log/audit"] : paths,
+                                     databasePath: database.path, options: options)
+        } catch let error as AuditLogError where paths.isEmpty {
+            // The default place being empty is a set-up problem to point out, not a failed run.
+            guard case .noLogsInDirectory = error else { throw error }
+            FileHandle.standardError.write(Data("""
+                killdb: /var/log/audit holds no audit.log yet: nothing to ingest. Is auditd running \
+                (`auditctl -s` shows its pid)? Start it (`systemctl start auditd`, or `auditd` where \
+                there is no systemd) and load signal rules (see `killdb --help`).
+
+                """.utf8))
+            return
+        }
         progress.clear()
         if quiet { return }
         switch format {
