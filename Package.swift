@@ -29,20 +29,22 @@ let package = Package(
             dependencies: ["AuditDecoding", "AuditLog", .product(name: "GRDB", package: "GRDB.swift")],
             plugins: ["EmbedSchema"]
         ),
-        // The library the CLI and tests call: ingest and, later, queries.
+        // The library the CLI and tests call: ingest.
         .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "Store"]),
+        // Questions asked of the database: who, report, ad hoc SQL; time expressions.
+        .target(name: "Queries", dependencies: ["AuditDecoding", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
         // Output: text that is safe on a terminal, reports, tables, JSON and CSV.
-        .target(name: "Output", dependencies: ["KillDB"]),
+        .target(name: "Output", dependencies: ["KillDB", "Queries"]),
         .executableTarget(
             name: "killdb",
-            dependencies: ["KillDB", "Output", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["KillDB", "Store", "Queries", "Output", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Build-time tool: turns Schema/*.sql into Swift string literals.
         .executableTarget(name: "schema-embedder"),
         .plugin(name: "EmbedSchema", capability: .buildTool(), dependencies: ["schema-embedder"]),
         .testTarget(
             name: "KillDBTests",
-            dependencies: ["KillDB", "AuditDecoding", "AuditLog", "Store", "Output",
+            dependencies: ["KillDB", "AuditDecoding", "AuditLog", "Store", "Queries", "Output",
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]

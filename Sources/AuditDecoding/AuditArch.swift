@@ -1,38 +1,214 @@
-// TEMPORARY STUB, replaced by the real tables.
+/// An audit `arch=` value (AUDIT_ARCH_* from linux/audit.h), e.g. 0xc000003e for x86_64.
+/// It decides how the record's syscall number and signal number read.
 public struct AuditArch: Hashable, Sendable {
     public let code: UInt32
+
     public init(code: UInt32) { self.code = code }
+
+    public static let x86_64 = AuditArch(code: 0xc000_003e)
+    public static let i386 = AuditArch(code: 0x4000_0003)
+    public static let aarch64 = AuditArch(code: 0xc000_00b7)
+    public static let arm = AuditArch(code: 0x4000_0028)
+    public static let ppc64le = AuditArch(code: 0xc000_0015)
+    public static let s390x = AuditArch(code: 0x8000_0016)
+    public static let riscv64 = AuditArch(code: 0xc000_00f3)
+
+    /// Parses the logged field: a hex code (`c000003e`, also with `0x`), or an arch name
+    /// as pre-interpreted logs print it (`x86_64`). Unknown names, and the rule syntax
+    /// `b64`/`b32` (not an arch), give nil; an unknown hex code is kept.
+    ///
+    /// ausearch prints `armeb` for both ARM endiannesses; it is taken as big-endian. The
+    /// two number syscalls and signals alike, so at worst the name is off.
     public init?(field: some Collection<UInt8>) {
-        guard let v = AuditField.hexUInt64(field) else { return nil }
-        code = UInt32(truncatingIfNeeded: v)
+        guard let code = withBytes(field, Self.parseCode) else { return nil }
+        self.code = code
     }
-    public var name: String { code == 0xc000003e ? "x86_64" : code == 0x40000003 ? "i386" : "unknown" }
+
+    public var name: String {
+        if let t = traits { return t.name }
+        let hex = String(code, radix: 16)
+        return "unknown(0x\(String(repeating: "0", count: 8 - hex.count))\(hex))"
+    }
+
+    /// `__AUDIT_ARCH_64BIT`.
+    public var is64Bit: Bool { code & 0x8000_0000 != 0 }
+
+    public var isKnown: Bool { traits != nil }
+
+    /// Which signal syscall `number` is on this arch; nil if none or the arch is unknown.
+    /// On x86_64 this includes the x32 ABI, whose numbers carry bit 0x40000000.
     public func signalSyscall(number: Int) -> SignalSyscall? {
-        let t: [Int: SignalSyscall] = code == 0xc000003e ? [62: .kill, 200: .tkill, 234: .tgkill, 129: .rt_sigqueueinfo, 297: .rt_tgsigqueueinfo, 424: .pidfd_send_signal] : [37: .kill, 238: .tkill, 270: .tgkill, 178: .rt_sigqueueinfo, 335: .rt_tgsigqueueinfo, 424: .pidfd_send_signal]
-        return t[number]
+        guard let t = traits else { return nil }
+        if code == Self.x86_64.code, number & Self.x32SyscallBit != 0 {
+            return Traits.x32Numbers.firstIndex(of: number & ~Self.x32SyscallBit).map { SignalSyscall.tableOrder[$0] }
+        }
+        return t.numbers.firstIndex(of: number).map { SignalSyscall.tableOrder[$0] }
     }
-    public func number(of s: SignalSyscall) -> Int? { nil }
-    public static func intArgument(_ raw: UInt64) -> Int64 { Int64(Int32(truncatingIfNeeded: raw)) }
-    public func signalName(_ n: Int32) -> String { n == 9 ? "SIGKILL" : "SIG\(n)" }
+
+    /// The native syscall number on this arch (for x86_64 the 64-bit ABI's, not x32's).
+    public func number(of syscall: SignalSyscall) -> Int? {
+        traits?.numbers[syscall.tableIndex]
+    }
+
+    /// Syscall arguments are logged as raw register values; an int argument (pid,
+    /// signal) is the low 32 bits, sign-extended: kill(-1) from a 64-bit process logs
+    /// `a0=ffffffffffffffff`, from i386 `a0=ffffffff`.
+    public static func intArgument(_ raw: UInt64) -> Int64 {
+        Int64(Int32(truncatingIfNeeded: raw))
+    }
+
+    /// The signal's name on this arch: "SIGKILL", "SIGRTMIN+3". 32 and 33 are "SIG32" and
+    /// "SIG33" (glibc keeps them, so its SIGRTMIN is 34); anything without a name,
+    /// including 0 and every number on an unknown arch, is "SIG<n>".
+    public func signalName(_ number: Int32) -> String {
+        guard let numbering = traits?.signals else { return "SIG\(number)" }
+        switch number {
+        case 1..<Int32(numbering.names.count): return "SIG" + numbering.names[Int(number)]
+        case Self.rtMin: return "SIGRTMIN"
+        case (Self.rtMin + 1)...Self.rtMax: return "SIGRTMIN+\(number - Self.rtMin)"
+        default: return "SIG\(number)"
+        }
+    }
+
+    /// The inverse of `signalName`, accepting the spellings people type: "9", "KILL",
+    /// "SIGKILL", "sigkill", "SIGRTMIN", "RTMIN+3", "SIGRTMAX-2", "SIG32", the aliases
+    /// IOT, POLL and CLD. nil for an unknown name. It is on the arch because arches may
+    /// number signals differently (mips, sparc, alpha).
+    public func signalNumber(named name: String) -> Int32? {
+        var s = Substring(name.uppercased())
+        if s.hasPrefix("SIG"), s.count > 3 { s = s.dropFirst(3) }
+        if let n = Int32(s) { return n }
+        guard let numbering = traits?.signals else { return nil }
+        if let i = numbering.names.firstIndex(where: { $0 == s }), i > 0 { return Int32(i) }
+        if let n = numbering.aliases[String(s)] { return n }
+        let span = Self.rtMax - Self.rtMin
+        if s == "RTMIN" { return Self.rtMin }
+        if s == "RTMAX" { return Self.rtMax }
+        if s.hasPrefix("RTMIN+"), let n = Int32(s.dropFirst(6)), (0...span).contains(n) { return Self.rtMin + n }
+        if s.hasPrefix("RTMAX-"), let n = Int32(s.dropFirst(6)), (0...span).contains(n) { return Self.rtMax - n }
+        return nil
+    }
 }
+
+// MARK: - Tables
+
+extension AuditArch {
+    /// What an arch needs to read a signal record. Arches sharing a syscall table share
+    /// one value.
+    private struct Traits: Sendable {
+        var name: String
+        /// Syscall numbers in `SignalSyscall.allCases` order.
+        var numbers: [Int]
+        var signals: SignalNumbering = .generic
+
+        //                              kill tkill tgkill rt_sigqueueinfo rt_tgsigqueueinfo pidfd_send_signal
+        static let x86_64Numbers = [62, 200, 234, 129, 297, 424]
+        /// x86_64 x32 ABI, without the 0x40000000 bit; the rt_ calls have x32-only entries.
+        static let x32Numbers = [62, 200, 234, 524, 536, 424]
+        static let i386Numbers = [37, 238, 270, 178, 335, 424]
+        static let genericNumbers = [129, 130, 131, 138, 240, 424]  // asm-generic: aarch64, riscv
+        static let armNumbers = [37, 238, 268, 178, 363, 424]  // EABI
+        static let ppcNumbers = [37, 208, 250, 177, 322, 424]
+        static let s390Numbers = [37, 237, 241, 178, 330, 424]
+    }
+
+    private static let x32SyscallBit = 0x4000_0000
+    /// The kernel's SIGRTMIN is 32, but glibc reserves 32 and 33, and people say
+    /// SIGRTMIN for 34.
+    private static let rtMin: Int32 = 34
+    private static let rtMax: Int32 = 64
+
+    private static let known: [(code: UInt32, traits: Traits)] = [
+        (0xc000_003e, Traits(name: "x86_64", numbers: Traits.x86_64Numbers)),
+        (0x4000_0003, Traits(name: "i386", numbers: Traits.i386Numbers)),
+        (0xc000_00b7, Traits(name: "aarch64", numbers: Traits.genericNumbers)),
+        (0x4000_0028, Traits(name: "arm", numbers: Traits.armNumbers)),
+        (0x0000_0028, Traits(name: "armeb", numbers: Traits.armNumbers)),
+        (0xc000_0015, Traits(name: "ppc64le", numbers: Traits.ppcNumbers)),
+        (0x8000_0015, Traits(name: "ppc64", numbers: Traits.ppcNumbers)),
+        (0x0000_0014, Traits(name: "ppc", numbers: Traits.ppcNumbers)),
+        (0x8000_0016, Traits(name: "s390x", numbers: Traits.s390Numbers)),
+        (0x0000_0016, Traits(name: "s390", numbers: Traits.s390Numbers)),
+        (0xc000_00f3, Traits(name: "riscv64", numbers: Traits.genericNumbers)),
+        (0x4000_00f3, Traits(name: "riscv32", numbers: Traits.genericNumbers)),
+    ]
+
+    /// Names as byte arrays, so parsing a field needs no String.
+    private static let knownNames: [(name: [UInt8], code: UInt32)] = known.map { (Array($0.traits.name.utf8), $0.code) }
+
+    private var traits: Traits? {
+        // A linear scan of 12 entries beats hashing here.
+        for entry in Self.known where entry.code == code { return entry.traits }
+        return nil
+    }
+
+    private static func parseCode(_ b: UnsafeBufferPointer<UInt8>) -> UInt32? {
+        // The rule syntax spells valid hex, and the kernel logs short codes unpadded
+        // (ppc is `arch=14`), so these two need naming.
+        if b.elementsEqual("b64".utf8) || b.elementsEqual("b32".utf8) { return nil }
+        if let v = AuditField.hexUInt64(bytes: b) { return UInt32(exactly: v) }
+        for entry in knownNames where b.elementsEqual(entry.name) { return entry.code }
+        return nil
+    }
+}
+
+/// How an arch numbers signals 1...31. All arches known so far use the asm-generic
+/// numbering; mips, sparc, alpha and parisc would each need their own.
+private enum SignalNumbering: Sendable {
+    case generic
+
+    /// Names without "SIG", indexed by number; index 0 is unused.
+    var names: [String] {
+        switch self {
+        case .generic: Self.genericNames
+        }
+    }
+
+    var aliases: [String: Int32] {
+        switch self {
+        case .generic: Self.genericAliases
+        }
+    }
+
+    private static let genericAliases: [String: Int32] = ["IOT": 6, "POLL": 29, "CLD": 17]
+
+    private static let genericNames = [
+        "", "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1",
+        "SEGV", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP",
+        "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    ]
+}
+
+/// The syscalls that send a signal to another process or thread.
 public enum SignalSyscall: String, CaseIterable, Sendable {
     case kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal
-    public var signalArgumentIndex: Int { self == .tgkill || self == .rt_tgsigqueueinfo ? 2 : 1 }
-    public init?(name: some Collection<UInt8>) { self.init(rawValue: String(decoding: Array(name), as: UTF8.self)) }
-}
-public enum AuditField {
-    public static func decodeString(_ v: some Collection<UInt8>) -> [UInt8]? {
-        let a = Array(v)
-        if a.count >= 2, a.first == 0x22, a.last == 0x22 { return Array(a.dropFirst().dropLast()) }
-        if a == Array("(null)".utf8) || a == Array("(none)".utf8) { return nil }
-        var out: [UInt8] = []
-        var i = 0
-        while i + 1 < a.count, let h = UInt8(String(decoding: a[i...i+1], as: UTF8.self), radix: 16) { out.append(h); i += 2 }
-        return i == a.count ? out : a
+
+    /// Which of a0...a3 holds the signal number.
+    public var signalArgumentIndex: Int {
+        switch self {
+        case .kill, .tkill, .rt_sigqueueinfo, .pidfd_send_signal: 1
+        case .tgkill, .rt_tgsigqueueinfo: 2
+        }
     }
-    public static func hexUInt64(_ v: some Collection<UInt8>) -> UInt64? { UInt64(String(decoding: Array(v), as: UTF8.self), radix: 16) }
-    public static func decimal(_ v: some Collection<UInt8>) -> Int64? { Int64(String(decoding: Array(v), as: UTF8.self)) }
-    public static func auditID(_ v: some Collection<UInt8>) -> Int64? { decimal(v).map { $0 == -1 ? 4294967295 : $0 } }
-    public static func errnoName(_ e: Int64) -> String? { e == -1 ? "EPERM" : e == -3 ? "ESRCH" : e < 0 ? "E\(-e)" : nil }
-    public static func commandLine(_ p: [UInt8]) -> [UInt8] { p.map { $0 == 0 ? 0x20 : $0 } }
+
+    /// The syscall named in a pre-interpreted log (`syscall=kill`).
+    public init?(name: some Collection<UInt8>) {
+        let index = withBytes(name) { b in Self.tableOrder.firstIndex { b.elementsEqual($0.rawValue.utf8) } }
+        guard let index else { return nil }
+        self = Self.tableOrder[index]
+    }
+
+    /// The order of the per-arch number tables; stored, as `allCases` builds an array per call.
+    fileprivate static let tableOrder = allCases
+
+    fileprivate var tableIndex: Int {
+        switch self {
+        case .kill: 0
+        case .tkill: 1
+        case .tgkill: 2
+        case .rt_sigqueueinfo: 3
+        case .rt_tgsigqueueinfo: 4
+        case .pidfd_send_signal: 5
+        }
+    }
 }

@@ -152,6 +152,12 @@ public final class SignalStore {
         }
     }
 
+    /// Like `read`, but lets database errors through as they are (for ad hoc SQL, whose
+    /// errors are the user's to see).
+    public func readRaw<T>(_ body: (Database) throws -> T) throws -> T {
+        try queue.read(body)
+    }
+
     func intern(_ bytes: [UInt8], _ db: Database) throws -> Int64 {
         if let id = interned[bytes] { return id }
         let data = Data(bytes)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KillDB
 import Output
+import Queries
 
 /// Exit codes, documented in the README and in `killdb --help`.
 enum Exit {
@@ -35,7 +36,7 @@ struct Killdb: ParsableCommand {
             3 a log could not be read; 75 another ingest holds the database (retry later).
             """,
         version: Ingest.version,
-        subcommands: [IngestCommand.self]
+        subcommands: [IngestCommand.self, WhoCommand.self, SQLCommand.self]
     )
 
     static func main() {
