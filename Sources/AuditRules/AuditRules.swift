@@ -1,0 +1,1 @@
+// Placeholder: the audit rule generator and linter (killdb rules) goes here.
