@@ -84,10 +84,18 @@ public struct SignalRecordFilter {
     private var unclaimedOrder: [EventID] = []
     private var unclaimedHead = 0
     private var unclaimedCount = 0
-    /// Signal events an earlier run stored; their late records are still wanted.
+    /// Signal events already handed on (by an earlier run, or earlier in this one): a
+    /// record of theirs that comes late is still wanted, and the store merges it.
     private var carried: Set<EventID>
+    private var carriedOrder: [EventID] = []
+    private var carriedHead = 0
+    /// Newest log time per node: hosts' clocks differ in aggregated logs, so each node's
+    /// events time out against its own clock.
+    private var newest: [String: Int64] = [:]
     private var newestSecond: Int64 = .min
     private var lastSweepSecond: Int64 = .min
+    /// How long (log seconds) a finished event still accepts late records.
+    static let lateWindow: Int64 = 60
     private var recentIDs = RecentIDs()
     public private(set) var gaps: SerialGapTracker
 
@@ -132,6 +140,7 @@ public struct SignalRecordFilter {
         let id = header.eventID
         if recentIDs.insert(id) { coverage[file].events += 1 }
         coverage[file].saw(id)
+        if header.seconds > newest[id.node, default: .min] { newest[id.node] = header.seconds }
         if header.seconds > newestSecond { newestSecond = header.seconds }
         if header.kind != .daemon { gaps.observe(id) }
 
@@ -156,7 +165,7 @@ public struct SignalRecordFilter {
                 remember(hold(line, header, file, offset), id)
             }
         case .endOfEvent:
-            if let group = open.removeValue(forKey: id) { ready.append(group) }
+            if let group = open.removeValue(forKey: id) { handOn(group) }
         case .daemon:
             let body = Array(UnsafeBufferPointer(rebasing: line[header.bodyStart..<header.bodyEnd]))
             let op = RecordHeader.field("op", in: line, header: header).map { String(decoding: $0, as: UTF8.self) }
@@ -170,7 +179,7 @@ public struct SignalRecordFilter {
     /// End of the stream: every open event is as complete as it will get in this run.
     /// `complete` says whether the logs are finished (nobody is writing them).
     public mutating func finish(complete: Bool) {
-        for (_, group) in open { ready.append(group) }
+        for (_, group) in open { handOn(group) }
         open.removeAll()
         unclaimed.removeAll()
         unclaimedOrder.removeAll()
@@ -224,14 +233,28 @@ public struct SignalRecordFilter {
         }
     }
 
-    /// Completes events that have seen no record for `eventTimeout` seconds of log time.
+    private mutating func handOn(_ group: SignalRecordGroup) {
+        ready.append(group)
+        if carried.insert(group.id).inserted { carriedOrder.append(group.id) }
+    }
+
+    /// Completes events that have seen no record for `eventTimeout` seconds of their node's
+    /// log time, and forgets finished events too old to get late records.
     private mutating func sweep() {
         lastSweepSecond = newestSecond
-        guard !open.isEmpty else { return }
-        let cutoff = newestSecond - Self.eventTimeout
-        for (id, group) in open where id.seconds < cutoff {
-            ready.append(group)
+        for (id, group) in open where id.seconds < newest[id.node, default: .min] - Self.eventTimeout {
             open.removeValue(forKey: id)
+            handOn(group)
+        }
+        while carriedHead < carriedOrder.count {
+            let id = carriedOrder[carriedHead]
+            guard id.seconds < newest[id.node, default: .min] - Self.lateWindow else { break }
+            carried.remove(id)
+            carriedHead += 1
+        }
+        if carriedHead > 4096 {
+            carriedOrder.removeFirst(carriedHead)
+            carriedHead = 0
         }
     }
 }
