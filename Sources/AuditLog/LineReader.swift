@@ -61,6 +61,8 @@ public struct LineReader {
                     if skipping {
                         skipping = false
                         try body(.overlong(offset: skipStart))
+                    } else if end - start > maxLineLength {
+                        try body(.overlong(offset: bufferOffset + Int64(start)))
                     } else {
                         try body(.line(UnsafeBufferPointer(rebasing: buf[start..<end]),
                                        offset: bufferOffset + Int64(start)))

@@ -168,7 +168,7 @@ struct Ingestion {
             case .overlong(let offset):
                 filter.skip(file: index, offset: offset, .tooLong)
             }
-            if bytesSinceCommit >= options.commitBytes {
+            if bytesSinceCommit >= options.commitBytes || filter.ready.count >= 4096 {
                 try commit(final: false)
             }
             if let progress = options.progress, files[slot].consumed - progressBytes > 4 << 20 {

@@ -102,6 +102,26 @@ struct IngestTests {
         #expect(r["sender_comm"] as String? == "systemd")
     }
 
+    @Test("tkill takes the thread id from a0 and the signal from a1")
+    func tkill() throws {
+        try TestLogs.withScratch { dir in
+            let stamp = "1700000450.000:851"
+            let log = dir.appendingPathComponent("tkill.log")
+            try TestLogs.write(AuditLine.killSyscall(stamp, target: 4321, signal: 11)
+                                .replacingOccurrences(of: "syscall=62", with: "syscall=200")
+                               + AuditLine.objPID(stamp, pid: 4321, comm: "crashme"), to: log)
+            let db = dir.appendingPathComponent("killdb.sqlite")
+            _ = try TestLogs.ingest([log], db: db)
+            let rows = try TestLogs.signals(db)
+            try #require(rows.count == 1)
+            #expect(rows[0]["syscall"] as String? == "tkill")
+            #expect(rows[0]["target_arg"] as Int64? == 4321)
+            #expect(rows[0]["tgid_arg"] as Int64? == nil)
+            #expect(rows[0]["signal_name"] as String? == "SIGSEGV")
+            #expect(rows[0]["target_comm"] as String? == "crashme")
+        }
+    }
+
     @Test("aarch64 syscall 129 is kill; its a1 is the signal")
     func aarch64Kill() throws {
         let (summary, rows) = try rows(of: "aarch64-kill.log")
@@ -209,6 +229,28 @@ struct IngestTests {
         // A log without node= has no node.
         let (_, plain) = try self.rows(of: "proctitle-argv.log")
         #expect(plain.first?["node"] as String? == nil)
+    }
+
+    @Test("events of two hosts with the same time stamp and serial are two events, told apart by node")
+    func sameStampOnTwoNodes() throws {
+        try TestLogs.withScratch { dir in
+            let log = dir.appendingPathComponent("aggregated.log")
+            let stamp = "1700001450.000:1850"
+            try TestLogs.write(AuditLine.killSyscall(stamp, target: 7101, signal: 9, node: "web-01")
+                               + AuditLine.killSyscall(stamp, target: 7102, signal: 15, node: "db-01")
+                               + AuditLine.objPID(stamp, pid: 7102, node: "db-01")
+                               + AuditLine.objPID(stamp, pid: 7101, node: "web-01"), to: log)
+            let db = dir.appendingPathComponent("killdb.sqlite")
+            let summary = try TestLogs.ingest([log], db: db)
+            #expect(summary.totals.newEvents == 2)
+            let rows = try TestLogs.signals(db)
+            try #require(rows.count == 2)
+            let byNode = Dictionary(uniqueKeysWithValues: rows.map { ($0["node"] as String? ?? "", $0) })
+            #expect(byNode["web-01"]?["target_pid"] as Int64? == 7101)
+            #expect(byNode["web-01"]?["signal"] as Int64? == 9)
+            #expect(byNode["db-01"]?["target_pid"] as Int64? == 7102)
+            #expect(byNode["db-01"]?["signal"] as Int64? == 15)
+        }
     }
 
     @Test("ENRICHED logs keep the user names the logging host resolved")

@@ -66,7 +66,14 @@ final class AuditSandbox {
         a.auditd = auditd
         a.auditctl = auditctl
         do {
-            let status = try auditStatus(auditctl)
+            var status = try auditStatus(auditctl)
+            if let pid = status["pid"], pid != 0, !isAlive(pid_t(pid)), let enabled = status["enabled"] {
+                // A dead daemon's registration lingers until the kernel next fails to send it a
+                // record; setting `enabled` to its current value logs one and changes nothing.
+                _ = try? run(auditctl, ["-e", String(enabled)])
+                usleep(200_000)
+                status = try auditStatus(auditctl)
+            }
             if let pid = status["pid"], pid != 0 {
                 a.reason = "another audit daemon (pid \(pid)) owns the kernel audit socket; not touching it"
             } else if status["enabled"] == 2 {
@@ -114,7 +121,8 @@ final class AuditSandbox {
         self.key = "killdbtest-\(UInt32.random(in: 0...UInt32.max))"
         var template = Array((NSTemporaryDirectory() + "/killdb-audit-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { throw Failure("mkdtemp failed: errno \(errno)") }
-        directory = String(cString: made)
+        // Canonical, as the kernel logs exe paths (NSTemporaryDirectory() ends in "/").
+        directory = realpath(made, nil).map { p in defer { free(p) }; return String(cString: p) } ?? String(cString: made)
         logDirectory = directory + "/log"
     }
 
@@ -171,11 +179,10 @@ final class AuditSandbox {
         priorEnabled = before["enabled"]
         stopped = false
 
-        // auditd daemonizes: its launcher exits once the daemon is up. Output goes to a file,
-        // not a pipe, so the daemon cannot hold our pipe open.
-        let launch = try Self.run(a.auditd, ["-c", directory], outputFile: directory + "/auditd.out")
-        guard launch.status == 0 else {
-            throw Failure("auditd -c \(directory) exited \(launch.status): \(readText(directory + "/auditd.out"))")
+        // auditd daemonizes: its launcher exits once the daemon is up.
+        let status = try Self.spawnDaemonLauncher(a.auditd, ["-c", directory], output: directory + "/auditd.out")
+        guard status == 0 else {
+            throw Failure("auditd -c \(directory) exited with wait status \(status): \(readText(directory + "/auditd.out"))")
         }
         let deadline = Date().addingTimeInterval(10)
         while auditdPID == 0 {
@@ -238,10 +245,8 @@ final class AuditSandbox {
             // Not our child (it daemonized), so poll /proc rather than waitpid.
             Glibc.kill(auditdPID, SIGTERM)
             let deadline = Date().addingTimeInterval(10)
-            while FileManager.default.fileExists(atPath: "/proc/\(auditdPID)"), Date() < deadline {
-                usleep(20_000)
-            }
-            if FileManager.default.fileExists(atPath: "/proc/\(auditdPID)") {
+            while Self.isAlive(auditdPID), Date() < deadline { usleep(20_000) }
+            if Self.isAlive(auditdPID) {
                 Self.loud("*** our auditd (pid \(auditdPID)) did not exit after SIGTERM ***")
             }
             auditdPID = 0
@@ -329,22 +334,14 @@ final class AuditSandbox {
 
     struct RunResult { var status: Int32; var stdout: String; var stderr: String }
 
-    /// Runs a tool to completion. With `outputFile`, stdout and stderr go there instead of pipes.
-    static func run(_ path: String, _ args: [String], outputFile: String? = nil) throws -> RunResult {
+    /// Runs a tool to completion. Not for daemons: Foundation's Process notices an exit only
+    /// when every holder of an inherited socket has closed it, so a daemonizing child hangs
+    /// waitUntilExit (see spawnDaemonLauncher).
+    static func run(_ path: String, _ args: [String]) throws -> RunResult {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
         p.standardInput = FileHandle.nullDevice
-        if let outputFile {
-            _ = FileManager.default.createFile(atPath: outputFile, contents: nil)
-            let h = try FileHandle(forWritingTo: URL(fileURLWithPath: outputFile))
-            p.standardOutput = h
-            p.standardError = h
-            try p.run()
-            p.waitUntilExit()
-            try h.close()
-            return RunResult(status: p.terminationStatus, stdout: "", stderr: "")
-        }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -361,6 +358,50 @@ final class AuditSandbox {
         p.waitUntilExit()
         return RunResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                          stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Starts a program that daemonizes and waits for the launcher (not the daemon) to exit.
+    /// posix_spawn directly, because Foundation's Process would (1) hand the daemon our
+    /// blocked signal mask, so SIGTERM and SIGUSR1 never reach it, and (2) wait for the
+    /// daemon's exit, not the launcher's. Fds above 2 are closed so the daemon holds none of ours.
+    static func spawnDaemonLauncher(_ path: String, _ args: [String], output: String) throws -> Int32 {
+        var attr = posix_spawnattr_t()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawnattr_init(&attr)
+        posix_spawn_file_actions_init(&actions)
+        defer {
+            posix_spawnattr_destroy(&attr)
+            posix_spawn_file_actions_destroy(&actions)
+        }
+        var empty = sigset_t(), defaults = sigset_t()
+        sigemptyset(&empty)
+        sigemptyset(&defaults)
+        for sig: Int32 in 1..<32 where sig != SIGKILL && sig != SIGSTOP { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for fd in fds.compactMap({ Int32($0) }) where fd > 2 {
+            posix_spawn_file_actions_addclose(&actions, fd)  // glibc ignores EBADF here
+        }
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + args).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, path, &actions, &attr, argv, environ)
+        guard rc == 0 else { throw Failure("posix_spawn \(path): \(String(cString: strerror(rc)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        return status
+    }
+
+    /// Running and not a zombie (a daemon's parent is init, which may reap late).
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return !stat[close...].hasPrefix(") Z")
     }
 
     static let senderSource: String = {

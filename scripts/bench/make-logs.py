@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Makes the benchmark's inputs from real audit records, repeated with shifted times and
+serials so every event id stays unique:
+
+  mixed.log   ~SIZE MB of execve/file noise (records from the public corpus) with one
+              signal event (kill, OBJ_PID, PROCTITLE, as the kernel writes them) per 1000 events
+  dense.log   N signal events and nothing else (for the database size and query speed)
+"""
+import os, re, sys
+
+def events_of(path):
+    groups, order = {}, []
+    for line in open(path, encoding="latin-1"):
+        line = line.rstrip("\n")
+        m = re.search(r"audit\(\d+\.\d+:\d+\)", line)
+        if not line.startswith("type=") or not m:
+            continue
+        groups.setdefault(m.group(0), []).append(line)
+        if m.group(0) not in order:
+            order.append(m.group(0))
+    return [groups[k] for k in order]
+
+def signal_event(i):
+    pid = 2000 + i % 30000
+    comm = ["java", "postgres", "nginx", "python3", "sleep"][i % 5]
+    sender = ["bash", "systemd", "kill", "cleanup.sh"][i % 4]
+    argv = f"{sender}\0-9\0{pid}".encode().hex().upper()
+    return [
+        f"type=SYSCALL msg=STAMP: arch=c000003e syscall=62 success=yes exit=0 a0={pid:x} a1=9 a2=0 a3=0 "
+        f"items=0 ppid=1 pid={100 + i % 500} auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 "
+        f"fsgid=0 tty=pts0 ses=3 comm=\"{sender}\" exe=\"/usr/bin/{sender}\" key=\"killdb\"",
+        f"type=OBJ_PID msg=STAMP: opid={pid} oauid=-1 ouid=998 oses=-1 ocomm=\"{comm}\"",
+        f"type=PROCTITLE msg=STAMP: proctitle={argv}",
+    ]
+
+def write(path, size_limit, count_limit, noise, every):
+    t, serial, n, size, signals = 1_700_000_000.0, 1000, 0, 0, 0
+    with open(path, "w", encoding="latin-1") as out:
+        while size < size_limit and signals < count_limit:
+            serial += 1
+            t += 0.0007
+            stamp = "audit(%d.%03d:%d)" % (int(t), int(t * 1000) % 1000, serial)
+            if noise is None or n % every == 0:
+                group = signal_event(signals)
+                signals += 1
+            else:
+                group = noise[n % len(noise)]
+            n += 1
+            for line in group:
+                line = re.sub(r"audit\(\d+\.\d+:\d+\)|STAMP", stamp, line, count=1)
+                out.write(line + "\n")
+                size += len(line) + 1
+    return n, signals, size
+
+if __name__ == "__main__":
+    corpus, outdir, mb, dense = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    noise = []
+    for name in ["laurel/proc-trace-dpkg-l.txt", "laurel/shell-proc-trace.txt", "go-libaudit/normal.log",
+                 "audit-userspace/test4.log", "SPADE/kill.bin.log"]:
+        noise += [g for g in events_of(os.path.join(corpus, name)) if not any("syscall=62 " in l for l in g)]
+    n, s, size = write(os.path.join(outdir, "mixed.log"), mb * 1_000_000, 1 << 62, noise, 1000)
+    print(f"mixed.log: {size / 1e6:.0f} MB, {n} events, {s} signal events")
+    n, s, size = write(os.path.join(outdir, "dense.log"), 1 << 62, dense, None, 1)
+    print(f"dense.log: {size / 1e6:.0f} MB, {s} signal events")
