@@ -57,6 +57,7 @@ CREATE TABLE events (
 );
 CREATE INDEX events_time ON events (sec);
 CREATE INDEX events_sender_pid ON events (sender_pid);
+CREATE INDEX events_target_arg ON events (target_arg);  -- failed kills have no OBJ_PID
 
 -- One row per OBJ_PID record: a process the signal reached or was refused for.
 -- A process-group kill has several; kill(-1) can have hundreds; ESRCH has none.
