@@ -102,8 +102,9 @@ public enum JSON {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where s.value < 0x20 || s.value == 0x7f || (0x80...0x9f).contains(s.value)
-                || (0x2028...0x2029).contains(s.value):
+            // Controls, and the invisible or direction-changing code points text output
+            // escapes too: JSON allows them raw, but a terminal showing it would obey them.
+            case _ where s.value < 0x20 || s.value == 0x7f || SafeText.isUnsafe(s):
                 out += String(format: "\\u%04x", s.value)
             default: out.unicodeScalars.append(s)
             }

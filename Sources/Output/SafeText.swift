@@ -60,7 +60,7 @@ public enum SafeText {
 
     /// C1 controls, zero-width and bidirectional formatting characters, line and paragraph
     /// separators: invisible, or able to change how the rest of the line reads.
-    static func isUnsafe(_ s: Unicode.Scalar) -> Bool {
+    public static func isUnsafe(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
         case 0x80...0x9f, 0xad, 0x200b...0x200f, 0x2028...0x202e, 0x2060...0x2069, 0xfeff, 0xfff9...0xfffb:
             return true

@@ -181,8 +181,12 @@ public enum Clock {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = zone
-        f.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS zzz"
-        return f.string(from: Date(timeIntervalSince1970: epoch))
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss.SSS"
+        let date = Date(timeIntervalSince1970: epoch)
+        // Foundation calls UTC "GMT"; operators read UTC.
+        let name = zone.secondsFromGMT(for: date) == 0 && ["UTC", "GMT", "Etc/UTC", "Etc/GMT", "Universal", "Zulu"]
+            .contains(zone.identifier) ? "UTC" : (zone.abbreviation(for: date) ?? zone.identifier)
+        return f.string(from: date) + " " + name
     }
 
     /// `2026-11-24T19:02:30.123Z`.

@@ -25,9 +25,9 @@ struct Killdb: ParsableCommand {
             tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal) in an SQLite \
             database, so the evidence outlives auditd's log rotation.
 
-            The kernel only logs these syscalls when audit rules ask for them, for example:
-              auditctl -a always,exit -F arch=b64 -S kill,tkill,tgkill,rt_sigqueueinfo,rt_tgsigqueueinfo,pidfd_send_signal -k killdb
-              auditctl -a always,exit -F arch=b32 -S kill,tkill,tgkill,rt_sigqueueinfo,rt_tgsigqueueinfo,pidfd_send_signal -k killdb
+            The kernel logs these syscalls only when audit rules ask for them: \
+            `killdb rules install` loads killdb's rules, `killdb rules print` shows them, \
+            and `auditctl -l` lists what is loaded.
 
             The database is /var/lib/killdb/killdb.sqlite unless --db or KILLDB_DB says \
             otherwise. Its `signals` view is the public SQL interface.
@@ -40,19 +40,18 @@ struct Killdb: ParsableCommand {
     )
 
     static func main() {
-        var command: any ParsableCommand
         do {
-            command = try parseAsRoot()
-        } catch {
-            if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-            Foundation.exit(Exit.usageOrDatabase)
-        }
-        do {
+            var command = try parseAsRoot()
             try command.run()
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
         } catch {
+            // Help, version and usage errors are the argument parser's to print.
+            if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+                if exitCode(for: error) == .success { exit(withError: error) }
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(Exit.usageOrDatabase)
+            }
             fail(error)
         }
     }

@@ -1,0 +1,453 @@
+import Foundation
+import Queries
+
+/// What `killdb report` prints: the incident report as text (80 columns), Markdown (for a
+/// ticket or a wiki) or JSON.
+///
+/// Every string the kernel logged (names, paths, command lines, tty, key, node, user names)
+/// was chosen by whoever ran a process, so it goes through `SafeText` in text and Markdown;
+/// Markdown further puts it in a code span, so it cannot open a table cell, a heading or a
+/// link either.
+public enum IncidentReport {
+    public struct Context: Sendable {
+        /// The database as the operator named it.
+        public var database: String
+        public var generatedAt: Double
+        public var timeZone: TimeZone
+        public var users: UserNames
+        public init(database: String, generatedAt: Double = Date().timeIntervalSince1970,
+                    timeZone: TimeZone = .current, users: @escaping UserNames = LocalUsers.lookup) {
+            self.database = database
+            self.generatedAt = generatedAt
+            self.timeZone = timeZone
+            self.users = users
+        }
+    }
+
+    // MARK: - Text
+
+    public static func text(_ r: Incident, _ ctx: Context) -> String {
+        let s = Style.text
+        var out = "killdb incident report\n======================\n"
+        out += header(r, ctx, s).map { label, value in
+            value.enumerated().map { i, v in (i == 0 ? label + ":" : "").padding(toLength: 11, withPad: " ", startingAt: 0) + v }
+                .joined(separator: "\n")
+        }.joined(separator: "\n") + "\n"
+
+        out += heading("1. " + killsTitle(r, s))
+        if r.kills.isEmpty {
+            out += noKills(r, s) + "\n"
+        } else {
+            if r.killsTotal > r.kills.count {
+                out += "The \(r.kills.count) newest of \(r.killsTotal) are shown; narrow the window or the target for the rest.\n\n"
+            }
+            out += r.kills.map { k in
+                headline(k, ctx, s) + "\n" + details(k, ctx, s).map { "  " + $0.0.padding(toLength: 10, withPad: " ", startingAt: 0) + $0.1 + "\n" }.joined()
+            }.joined(separator: "\n")
+        }
+
+        out += heading("2. Other signals from these senders")
+        if r.senders.isEmpty {
+            out += "No kills, so no senders to follow.\n"
+        } else {
+            out += "Every other signal each sender sent in the window (liveness probes left out).\n"
+            for sender in r.senders {
+                out += "\n" + senderName(sender, s) + "\n"
+                if sender.activity.isEmpty { out += "  nothing else in the window\n" }
+                for a in sender.activity {
+                    out += "  \(a.count)x \(signal(a.signalName, a.signal, s)) to \(target(a, s)): \(outcome(a.success, a.errno, s))\n"
+                    out += "     " + when(a.first, a.last, ctx) + "\n"
+                }
+            }
+        }
+
+        out += heading("3. Repeated kills")
+        if r.patterns.isEmpty {
+            out += "No sender \(killVerb(r)) processes of the same name twice in the window.\n"
+        } else {
+            for p in r.patterns {
+                out += "\(patternSender(p, s)) \(killVerb(r)) \(s.value(p.targetComm)) \(p.count) times\n"
+                out += "  \(p.processes) process\(p.processes == 1 ? "" : "es"), \(p.senderProcesses) sender pid\(p.senderProcesses == 1 ? "" : "s")"
+                out += "; " + when(p.first, p.last, ctx) + "\n"
+            }
+        }
+
+        out += heading("4. Failed attempts")
+        if r.failed.isEmpty {
+            out += "No failed attempt \(r.query.hasTarget ? "on the target " : "")in the window.\n"
+        } else {
+            if r.failedTotal > r.failed.count { out += "The \(r.failed.count) newest of \(r.failedTotal) are shown.\n" }
+            for f in r.failed {
+                out += "\(Clock.local(f.eventTime, ctx.timeZone))  \(signal(f.signalName, f.signal, s)) to \(target(f, s)): \(outcome(f.success, f.errno, s))\n"
+                out += "  by \(sender(f, s)), \(user(f, ctx, s))\n"
+                if let cmd = f.senderCmdline { out += "  command \(s.value(cmd))\n" }
+            }
+        }
+
+        out += heading("5. Coverage")
+        out += coverage(r.coverage, ctx, s).map { $0 + "\n" }.joined()
+        return out
+    }
+
+    static func heading(_ title: String) -> String {
+        "\n" + title + "\n" + String(repeating: "-", count: title.count) + "\n"
+    }
+
+    // MARK: - Markdown
+
+    public static func markdown(_ r: Incident, _ ctx: Context) -> String {
+        let s = Style.markdown, t = Style.markdownTable
+        var out = "# killdb incident report\n\n"
+        for (label, value) in header(r, ctx, s) { out += "- **\(label):** " + value.joined(separator: " — ") + "\n" }
+
+        out += "\n## 1. " + killsTitle(r, s) + "\n\n"
+        if r.kills.isEmpty {
+            out += noKills(r, s) + "\n"
+        } else {
+            if r.killsTotal > r.kills.count {
+                out += "The \(r.kills.count) newest of \(r.killsTotal) are shown; narrow the window or the target for the rest.\n\n"
+            }
+            out += r.kills.map { k in
+                "### " + headline(k, ctx, s) + "\n\n" + details(k, ctx, s).map { "- **\($0.0):** \($0.1)\n" }.joined()
+            }.joined(separator: "\n")
+        }
+
+        out += "\n## 2. Other signals from these senders\n\n"
+        if r.senders.isEmpty {
+            out += "No kills, so no senders to follow.\n"
+        } else {
+            out += "Every other signal each sender sent in the window (liveness probes left out).\n\n"
+            out += "| Sender | Count | Signal | Target | Result | First | Last |\n|---|--:|---|---|---|---|---|\n"
+            for sender in r.senders {
+                let name = senderName(sender, t)
+                if sender.activity.isEmpty { out += "| \(name) | 0 | | | nothing else in the window | | |\n" }
+                for a in sender.activity {
+                    out += "| \(name) | \(a.count) | \(signal(a.signalName, a.signal, t)) | \(target(a, t)) | \(outcome(a.success, a.errno, t)) | "
+                    out += "\(Clock.local(a.first, ctx.timeZone)) | \(Clock.local(a.last, ctx.timeZone)) |\n"
+                }
+            }
+        }
+
+        out += "\n## 3. Repeated kills\n\n"
+        if r.patterns.isEmpty {
+            out += "No sender \(killVerb(r)) processes of the same name twice in the window.\n"
+        } else {
+            out += "| Sender | Target name | Kills | Processes | Sender pids | First | Last |\n|---|---|--:|--:|--:|---|---|\n"
+            for p in r.patterns {
+                out += "| \(patternSender(p, t)) | \(t.value(p.targetComm)) | \(p.count) | \(p.processes) | \(p.senderProcesses) | "
+                out += "\(Clock.local(p.first, ctx.timeZone)) | \(Clock.local(p.last, ctx.timeZone)) |\n"
+            }
+        }
+
+        out += "\n## 4. Failed attempts\n\n"
+        if r.failed.isEmpty {
+            out += "No failed attempt \(r.query.hasTarget ? "on the target " : "")in the window.\n"
+        } else {
+            if r.failedTotal > r.failed.count { out += "The \(r.failed.count) newest of \(r.failedTotal) are shown.\n\n" }
+            out += "| Time | Signal | Target | Result | Sender | User | Command |\n|---|---|---|---|---|---|---|\n"
+            for f in r.failed {
+                out += "| \(Clock.local(f.eventTime, ctx.timeZone)) | \(signal(f.signalName, f.signal, t)) | \(target(f, t)) | "
+                out += "\(outcome(f.success, f.errno, t)) | \(sender(f, t)) | \(user(f, ctx, t)) | \(f.senderCmdline.map(t.value) ?? "") |\n"
+            }
+        }
+
+        out += "\n## 5. Coverage\n\n"
+        out += coverage(r.coverage, ctx, s).map { "- " + $0 + "\n" }.joined()
+        return out
+    }
+
+    // MARK: - JSON
+
+    /// One object; events use the `signals` view's column names, as `who --format json`.
+    public static func json(_ r: Incident, _ ctx: Context) -> String {
+        func real(_ v: Double?) -> String { v.map { JSON.value(.real($0)) } ?? "null" }
+        func int(_ v: Int64?) -> String { v.map(String.init) ?? "null" }
+        func text(_ b: [UInt8]?) -> String { b.map(JSON.string) ?? "null" }
+        func str(_ s: String?) -> String { s.map { JSON.string(Array($0.utf8)) } ?? "null" }
+        func bool(_ b: Bool?) -> String { b.map { $0 ? "true" : "false" } ?? "null" }
+        func events(_ rows: [SignalRow]) -> String {
+            rows.isEmpty ? "[]" : "[\n" + rows.map { "  " + JSON.object(zip(SignalRow.columns, $0.cells.map(JSON.value)).map { ($0, $1) }) }
+                .joined(separator: ",\n") + "\n]"
+        }
+        let q = r.query
+        let signals: String
+        switch q.signals {
+        case .all: signals = "\"all\""
+        case .only(let n): signals = "[" + n.map(String.init).joined(separator: ",") + "]"
+        }
+        let c = r.coverage
+        var members: [(String, String)] = [
+            ("report", str("killdb incident report")),
+            ("generated_at", real(ctx.generatedAt)),
+            ("database", str(ctx.database)),
+            ("window", JSON.object([("start", real(q.start)), ("end", real(q.before)), ("seconds", real(q.window)),
+                                    ("start_utc", str(Clock.utc(q.start))), ("end_utc", str(Clock.utc(q.before)))])),
+            ("target", JSON.object([("pid", int(q.targetPid)), ("comm", str(q.targetComm)), ("signals", signals),
+                                    ("node", str(q.node))])),
+            ("kills_total", String(r.killsTotal)),
+            ("kills", events(r.kills)),
+            ("sender_activity", "[" + r.senders.map { sndr in
+                "\n  " + JSON.object([
+                    ("node", text(sndr.node)), ("sender_pid", int(sndr.pid)), ("sender_comm", text(sndr.comm)),
+                    ("sender_exe", text(sndr.exe)),
+                    ("signals", "[" + sndr.activity.map { a in
+                        JSON.object([("signal", int(a.signal)), ("signal_name", str(a.signalName)), ("target_pid", int(a.targetPid)),
+                                     ("target_comm", text(a.targetComm)), ("target_arg", int(a.targetArg)), ("success", bool(a.success)),
+                                     ("errno", str(a.errno)), ("count", String(a.count)), ("first_time", real(a.first)),
+                                     ("last_time", real(a.last))])
+                    }.joined(separator: ",") + "]"),
+                ])
+            }.joined(separator: ",") + (r.senders.isEmpty ? "]" : "\n]")),
+            ("repeated_kills", "[" + r.patterns.map { p in
+                "\n  " + JSON.object([
+                    ("node", text(p.node)), ("sender_exe", text(p.senderExe)), ("sender_comm", text(p.senderComm)),
+                    ("target_comm", text(p.targetComm)), ("count", String(p.count)), ("processes", String(p.processes)),
+                    ("sender_processes", String(p.senderProcesses)), ("first_time", real(p.first)), ("last_time", real(p.last)),
+                ])
+            }.joined(separator: ",") + (r.patterns.isEmpty ? "]" : "\n]")),
+            ("failed_total", String(r.failedTotal)),
+            ("failed", events(r.failed)),
+            ("coverage", JSON.object([
+                ("first_event_time", real(c.database.firstEventTime)), ("last_event_time", real(c.database.lastEventTime)),
+                ("last_ingest", real(c.database.lastIngest)), ("signal_events", String(c.database.signalEvents)),
+                ("uncovered", "[" + c.uncovered.map { JSON.object([("start", real($0.start)), ("end", real($0.end))]) }.joined(separator: ",") + "]"),
+                ("lost_events", "[" + c.database.lostEvents.map {
+                    JSON.object([("node", str($0.node)), ("after_time", real($0.after)), ("before_time", real($0.before)),
+                                 ("missing", String($0.missing))])
+                }.joined(separator: ",") + "]"),
+            ])),
+        ]
+        // Names looked up on this host for uids the log did not name (not evidence: this
+        // host's user database may differ from the one that logged the event).
+        var resolved: [Int64: String] = [:]
+        for row in r.kills + r.failed {
+            for (uid, logged) in [(row.senderUid, row.senderUidName), (row.senderAuid, row.senderAuidName),
+                                  (row.senderEuid, row.senderEuidName), (row.targetUid, row.targetUidName),
+                                  (row.targetAuid, row.targetAuidName)] {
+                if let uid, logged == nil, uid != 4294967295, resolved[uid] == nil, let name = ctx.users(uid) { resolved[uid] = name }
+            }
+        }
+        members.append(("users_resolved_here", JSON.object(resolved.sorted { $0.key < $1.key }.map { (String($0.key), str($0.value)) })))
+        return "{\n" + members.map { JSON.string(Array($0.0.utf8)) + ": " + $0.1 }.joined(separator: ",\n") + "\n}\n"
+    }
+
+    // MARK: - Pieces shared by text and Markdown
+
+    /// How untrusted bytes are shown: escaped for a terminal, and in Markdown also made inert.
+    struct Style: Sendable {
+        var value: @Sendable ([UInt8]) -> String
+        /// killdb's own words that still come from the database (signal and errno names).
+        var word: @Sendable (String) -> String
+        var markdown: Bool
+
+        static let text = Style(value: { SafeText.escape($0) }, word: { SafeText.line($0) }, markdown: false)
+        static let markdown = Style(value: { MarkdownText.code(SafeText.escape($0), inTable: false) },
+                                    word: { MarkdownText.code(SafeText.line($0), inTable: false) }, markdown: true)
+        static let markdownTable = Style(value: { MarkdownText.code(SafeText.escape($0), inTable: true) },
+                                         word: { MarkdownText.code(SafeText.line($0), inTable: true) }, markdown: true)
+    }
+
+    static func header(_ r: Incident, _ ctx: Context, _ s: Style) -> [(String, [String])] {
+        let q = r.query
+        var target = q.signals.names
+        if let p = q.targetPid { target += " to pid \(p)" }
+        if let c = q.targetComm { target += " to processes named " + s.value(Array(c.utf8)) }
+        if !q.hasTarget { target += " to any process" }
+        if let n = q.node { target += " on node " + s.value(Array(n.utf8)) }
+        return [
+            ("Window", ["\(Clock.local(q.start, ctx.timeZone)) to \(Clock.local(q.before, ctx.timeZone)) (\(duration(q.window)))",
+                        "\(Clock.utc(q.start)) to \(Clock.utc(q.before))"]),
+            ("Target", [target]),
+            ("Database", [s.value(Array(ctx.database.utf8))]),
+            ("Generated", [Clock.local(ctx.generatedAt, ctx.timeZone)]),
+        ]
+    }
+
+    static func killsTitle(_ r: Incident, _ s: Style) -> String {
+        let what = r.query.signals == .only([9]) ? "Kills" : "\(r.query.signals.names) delivered"
+        return "\(what) \(r.query.hasTarget ? "of the target" : "of any process") in the window: \(r.killsTotal)"
+    }
+
+    static func killVerb(_ r: Incident) -> String {
+        r.query.signals == .only([9]) ? "killed" : "signalled (\(r.query.signals.names))"
+    }
+
+    static func noKills(_ r: Incident, _ s: Style) -> String {
+        var line = "Nothing found: no \(r.query.signals.names) was delivered \(r.query.hasTarget ? "to the target" : "to any process") in the window."
+        if !r.failed.isEmpty { line += " See the failed attempts below." }
+        if !r.coverage.uncovered.isEmpty || !r.coverage.database.lostEvents.isEmpty {
+            line += " The database does not cover all of the window: see the coverage below."
+        }
+        return line
+    }
+
+    /// `SIGKILL to pid 5001 (java) at <local> (<UTC>)`, as `who` puts it.
+    static func headline(_ r: SignalRow, _ ctx: Context, _ s: Style) -> String {
+        var line = "\(signal(r.signalName, r.signal, s)) to \(target(r, s)) at \(Clock.local(r.eventTime, ctx.timeZone)) (\(Clock.utc(r.eventTime)))"
+        if r.success == false { line += ": FAILED (\(s.word(r.errno ?? "error")))" }
+        return line
+    }
+
+    static func signal(_ name: String?, _ number: Int64?, _ s: Style) -> String {
+        if let name { return s.word(name) }
+        return number.map { "signal \($0)" } ?? "signal ?"
+    }
+
+    static func target(_ r: SignalRow, _ s: Style) -> String {
+        if let pid = r.targetPid { return "pid \(pid)" + (r.targetComm.map { " (\(s.value($0)))" } ?? "") }
+        return requested(r.targetArg, r.pidfd)
+    }
+
+    static func target(_ a: Incident.Activity, _ s: Style) -> String {
+        if let pid = a.targetPid { return "pid \(pid)" + (a.targetComm.map { " (\(s.value($0)))" } ?? "") }
+        return requested(a.targetArg, nil)
+    }
+
+    /// What the sender asked for when no process was reached.
+    static func requested(_ arg: Int64?, _ pidfd: Int64?) -> String {
+        if let arg {
+            if arg == -1 { return "every process it may signal (pid -1)" }
+            if arg < -1 { return "process group \(-arg)" }
+            return "pid \(arg)"
+        }
+        if let pidfd { return "the process behind pidfd \(pidfd)" }
+        return "an unrecorded target"
+    }
+
+    static func outcome(_ success: Bool?, _ errno: String?, _ s: Style) -> String {
+        success == false ? "failed, " + s.word(errno ?? "error") : "delivered"
+    }
+
+    static func sender(_ r: SignalRow, _ s: Style) -> String {
+        var out = "pid \(r.senderPid.map(String.init) ?? "?")"
+        if let c = r.senderComm { out += " (\(s.value(c)))" }
+        if let e = r.senderExe { out += " " + s.value(e) }
+        return out
+    }
+
+    static func senderName(_ a: Incident.SenderActivity, _ s: Style) -> String {
+        var out = "pid \(a.pid.map(String.init) ?? "?")"
+        if let c = a.comm { out += " (\(s.value(c)))" }
+        if let e = a.exe { out += " " + s.value(e) }
+        if let n = a.node { out += " on node " + s.value(n) }
+        return out
+    }
+
+    static func patternSender(_ p: Incident.RepeatedKill, _ s: Style) -> String {
+        var out = p.senderExe.map(s.value) ?? p.senderComm.map { "a process named " + s.value($0) } ?? "?"
+        if p.senderExe != nil, let c = p.senderComm { out += " (\(s.value(c)))" }
+        if let n = p.node { out += " on node " + s.value(n) }
+        return out
+    }
+
+    static func when(_ first: Double, _ last: Double, _ ctx: Context) -> String {
+        first == last ? "at \(Clock.local(first, ctx.timeZone))"
+            : "first \(Clock.local(first, ctx.timeZone)), last \(Clock.local(last, ctx.timeZone))"
+    }
+
+    /// The kill's context, as `who` details it, with names and values through `s`.
+    static func details(_ r: SignalRow, _ ctx: Context, _ s: Style) -> [(String, String)] {
+        var out: [(String, String)] = [("sent by", sender(r, s))]
+        if let cmd = r.senderCmdline { out.append(("command", s.value(cmd))) }
+        out.append(("user", user(r, ctx, s)))
+        var session = "session \(id(r.senderSes)), tty " + (r.senderTty.map(s.value) ?? "none")
+        if let ppid = r.senderPpid { session += ", parent pid \(ppid)" }
+        out.append(("context", session))
+        var via = "\(s.word(r.syscall))("
+        switch r.syscall {
+        case "tgkill", "rt_tgsigqueueinfo": via += "\(r.tgidArg.map(String.init) ?? "?"), \(r.targetArg.map(String.init) ?? "?")"
+        case "pidfd_send_signal": via += "pidfd \(r.pidfd.map(String.init) ?? "?")"
+        default: via += r.targetArg.map(String.init) ?? "?"
+        }
+        via += ", \(signal(r.signalName, r.signal, s))) on \(s.word(r.arch)): "
+        via += r.success == false ? "failed, " + s.word(r.errno ?? "exit \(r.exit.map(String.init) ?? "?")") : "delivered"
+        out.append(("via", via))
+        if let uid = r.targetUid {
+            out.append(("target", "uid \(name(uid, r.targetUidName, ctx, s)), login uid \(name(r.targetAuid, r.targetAuidName, ctx, s)), session \(id(r.targetSes))"))
+        }
+        var event = "audit event \(s.word(r.eventID))"
+        if let node = r.node { event += " on node \(s.value(node))" }
+        if let key = r.key { event += ", rule key \(s.value(key))" }
+        out.append(("evidence", event))
+        return out
+    }
+
+    static func user(_ r: SignalRow, _ ctx: Context, _ s: Style) -> String {
+        var out = "uid \(name(r.senderUid, r.senderUidName, ctx, s))"
+        if r.senderEuid != r.senderUid { out += ", euid \(name(r.senderEuid, r.senderEuidName, ctx, s))" }
+        return out + ", login uid \(name(r.senderAuid, r.senderAuidName, ctx, s))"
+    }
+
+    /// `0 (root)` from the log's ENRICHED names; `1000 (alice, resolved here)` from this
+    /// host, which may not be the host that logged it.
+    static func name(_ uid: Int64?, _ logged: [UInt8]?, _ ctx: Context, _ s: Style) -> String {
+        guard let uid else { return "?" }
+        if uid == 4294967295 { return "unset" }
+        if let logged { return "\(uid) (\(s.value(logged)))" }
+        if let local = ctx.users(uid) { return "\(uid) (\(s.value(Array(local.utf8))), resolved here)" }
+        return String(uid)
+    }
+
+    static func id(_ v: Int64?) -> String {
+        guard let v else { return "?" }
+        return v == 4294967295 ? "unset" : String(v)
+    }
+
+    static func coverage(_ c: WindowCoverage, _ ctx: Context, _ s: Style) -> [String] {
+        var lines: [String] = []
+        let d = c.database
+        if let first = d.firstEventTime, let last = d.lastEventTime {
+            var line = "Ingested logs hold events from \(Clock.local(first, ctx.timeZone)) to \(Clock.local(last, ctx.timeZone))"
+            line += ", \(d.signalEvents) signal event\(d.signalEvents == 1 ? "" : "s") in all"
+            if let ingest = d.lastIngest { line += "; last ingest \(Clock.local(ingest, ctx.timeZone))" }
+            lines.append(line + ".")
+        } else {
+            lines.append("The database holds no ingested logs: run `killdb ingest`.")
+        }
+        if c.uncovered.isEmpty {
+            lines.append("The whole window lies within the ingested logs.")
+        }
+        for span in c.uncovered {
+            lines.append("NOT COVERED: \(Clock.local(span.start, ctx.timeZone)) to \(Clock.local(span.end, ctx.timeZone)) (\(duration(span.end - span.start))): no logs of that time were ingested, so nothing can be said about it.")
+        }
+        if d.lostEvents.isEmpty {
+            lines.append("No lost events are recorded in the window.")
+        }
+        for lost in d.lostEvents {
+            var line = "LOST: \(lost.missing) audit event\(lost.missing == 1 ? "" : "s") missing between \(Clock.local(lost.after, ctx.timeZone)) and \(Clock.local(lost.before, ctx.timeZone))"
+            if let n = lost.node { line += " on node " + s.value(Array(n.utf8)) }
+            lines.append(line + " (lost or never logged): the report may be incomplete there.")
+        }
+        return lines
+    }
+
+    /// `1h`, `1h 30m`, `45s`, `2d 3h`.
+    static func duration(_ seconds: Double) -> String {
+        var rest = Int(seconds.rounded())
+        if rest <= 0 { return String(format: "%.3fs", seconds) }
+        var parts: [String] = []
+        for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] where rest >= size {
+            parts.append("\(rest / size)\(unit)")
+            rest %= size
+        }
+        return parts.joined(separator: " ")
+    }
+}
+
+/// Markdown that cannot be turned into markup by the text it carries.
+public enum MarkdownText {
+    /// `text` as an inline code span: nothing inside is markup. The fence is one backtick
+    /// longer than any run of backticks inside; in a table cell `|` is written `\|`, which
+    /// GFM takes out before it reads the cell (so it does not split it).
+    public static func code(_ text: String, inTable: Bool) -> String {
+        if text.isEmpty { return "*(empty)*" }
+        var body = inTable ? text.replacingOccurrences(of: "|", with: "\\|") : text
+        var longest = 0, run = 0
+        for ch in body { run = ch == "`" ? run + 1 : 0; longest = max(longest, run) }
+        let fence = String(repeating: "`", count: longest + 1)
+        // A leading or trailing backtick would merge with the fence; a space on each side is
+        // stripped again by the parser (and keeps leading/trailing spaces as they were).
+        if body.first == "`" || body.last == "`" || body.first == " " || body.last == " " { body = " " + body + " " }
+        return fence + body + fence
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `killdb` binary as a user runs it: exit codes and messages.
+enum CLI {
+    /// The binary beside the test bundle (`.build/debug/killdb`).
+    static let binary: String = {
+        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var dir = runner.deletingLastPathComponent()
+        // On some platforms the runner sits inside the .xctest bundle.
+        while !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("killdb").path) && dir.path != "/" {
+            dir.deleteLastPathComponent()
+        }
+        return dir.appendingPathComponent("killdb").path
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ args: [String], environment: [String: String] = [:], asUser user: String? = nil) throws -> Result {
+        let p = Process()
+        if let user {
+            p.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+            p.arguments = ["-u", user, "--", binary] + args
+        } else {
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = args
+        }
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "KILLDB_DB")
+        env["TZ"] = "UTC"
+        for (k, v) in environment { env[k] = v }
+        p.environment = env
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                      stderr: String(decoding: e, as: UTF8.self))
+    }
+}
+
+@Suite("the killdb command: exit codes and messages")
+struct CLITests {
+    let fixture = TestLogs.testsDirectory.appendingPathComponent("Fixtures/who/pid-reuse.log").path
+
+    @Test("--help teaches: commands, exit codes, where the database is")
+    func help() throws {
+        let r = try CLI.run(["--help"])
+        #expect(r.status == 0)
+        for word in ["ingest", "who", "sql", "Exit codes", "KILLDB_DB", "auditctl"] {
+            #expect(r.stdout.contains(word), "help lacks \(word)")
+        }
+        let ingest = try CLI.run(["ingest", "--help"])
+        #expect(ingest.stdout.contains("audit.log.N"))
+    }
+
+    @Test("ingest, then who finds the sender (exit 0); an unknown pid is exit 1")
+    func ingestAndWho() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite").path
+            let ingest = try CLI.run(["ingest", "--db", db, fixture])
+            #expect(ingest.status == 0, "\(ingest.stderr)")
+            #expect(ingest.stdout.contains("6 new"))
+            let who = try CLI.run(["who", "--db", db, "4242"])
+            #expect(who.status == 0)
+            #expect(who.stdout.hasPrefix("SIGKILL to pid 4242 (nginx)"))
+            let none = try CLI.run(["who", "--db", db, "1234"])
+            #expect(none.status == 1)
+            #expect(none.stdout.contains("No SIGKILL sent to pid 1234 is on record."))
+            // The database path may come from the environment.
+            let env = try CLI.run(["who", "--format", "json", "4242"], environment: ["KILLDB_DB": db])
+            #expect(env.status == 0)
+            #expect(env.stdout.contains("\"sender_comm\":\"systemd\""))
+        }
+    }
+
+    @Test("a missing log is exit 3 and names the file")
+    func missingLog() throws {
+        try TestLogs.withScratch { dir in
+            let r = try CLI.run(["ingest", "--db", dir.appendingPathComponent("k.sqlite").path, "/nonexistent/audit.log"])
+            #expect(r.status == 3)
+            #expect(r.stderr.contains("/nonexistent/audit.log: no such file or directory"))
+        }
+    }
+
+    @Test("an unreadable log is exit 3 and says what permission it needs",
+          .enabled(if: geteuid() == 0 && FileManager.default.fileExists(atPath: "/usr/sbin/runuser")))
+    func unreadableLog() throws {
+        try TestLogs.withScratch { dir in
+            chmod(dir.path, 0o777)
+            let log = dir.appendingPathComponent("audit.log")
+            try Data("type=DAEMON_START msg=audit(1.000:1): op=start\n".utf8).write(to: log)
+            chmod(log.path, 0o600)
+            let r = try CLI.run(["ingest", "--db", dir.appendingPathComponent("k.sqlite").path, log.path], asUser: "nobody")
+            #expect(r.status == 3)
+            #expect(r.stderr.contains("permission denied"))
+            #expect(r.stderr.contains("log_group"))
+        }
+    }
+
+    @Test("queries on a missing database are exit 2 and say to ingest first")
+    func missingDatabase() throws {
+        let r = try CLI.run(["who", "--db", "/nonexistent/k.sqlite", "1"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("killdb ingest"))
+    }
+
+    @Test("sql is read-only: a write is refused by SQLite, exit 2")
+    func sqlReadOnly() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite").path
+            _ = try CLI.run(["ingest", "--db", db, fixture])
+            let w = try CLI.run(["sql", "--db", db, "DELETE FROM events"])
+            #expect(w.status == 2)
+            #expect(w.stderr.contains("read-only"))
+            let n = try CLI.run(["sql", "--db", db, "--format", "csv", "SELECT COUNT(*) AS n FROM signals"])
+            #expect(n.status == 0)
+            #expect(n.stdout == "n\r\n6\r\n")
+            let empty = try CLI.run(["sql", "--db", db, "SELECT * FROM signals WHERE 0"])
+            #expect(empty.status == 1)
+            let bad = try CLI.run(["sql", "--db", db, "SELEC 1"])
+            #expect(bad.status == 2)
+            #expect(bad.stderr.contains("SQL error"))
+        }
+    }
+
+    @Test("usage errors are exit 2 and show what is accepted")
+    func usage() throws {
+        let unknown = try CLI.run(["who", "--no-such-option"])
+        #expect(unknown.status == 2)
+        let badTime = try CLI.run(["who", "--db", "/nonexistent", "--before", "yesterdy", "1"])
+        #expect(badTime.status == 2)
+        #expect(badTime.stderr.contains("Accepted:"))
+        let badSignal = try CLI.run(["who", "--db", "/nonexistent", "--signal", "KILLL", "1"])
+        #expect(badSignal.status == 2)
+        #expect(badSignal.stderr.contains("unknown signal"))
+    }
+
+    @Test("a second ingest while one holds the database exits 75 (retry later)")
+    func busy() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite").path
+            let fd = open(db + ".lock", O_RDWR | O_CREAT, 0o600)
+            defer { close(fd) }
+            #expect(flock(fd, LOCK_EX) == 0)
+            let r = try CLI.run(["ingest", "--db", db, "--wait", "0", fixture])
+            #expect(r.status == 75)
+            #expect(r.stderr.contains("another killdb ingest"))
+        }
+    }
+
+    @Test("ingest --format json is a machine-readable summary")
+    func ingestJSON() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite").path
+            let r = try CLI.run(["ingest", "--db", db, "--format", "json", fixture])
+            let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            #expect(obj?["new_events"] as? Int == 6)
+            #expect(obj?["skipped_lines"] as? Int == 0)
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import GRDB
+import KillDB
+import Output
+import Queries
+import Store
+import Testing
+
+/// A database built by the real ingester from `Tests/Fixtures/who/pid-reuse.log`: pid 4242
+/// was a java process killed by cleanup.sh at 10:00 UTC, then reused by nginx, which got a
+/// SIGTERM and later a SIGKILL from systemd, a refused SIGKILL from an unprivileged kill, and
+/// a liveness probe; a hostile sender killed pid 8000.
+enum WhoFixture {
+    static func database(_ dir: URL) throws -> SignalStore {
+        let db = dir.appendingPathComponent("who.sqlite").path
+        _ = try Ingest.run(paths: [TestLogs.testsDirectory.appendingPathComponent("Fixtures/who/pid-reuse.log").path],
+                           databasePath: db)
+        // Golden outputs must not depend on when the test ran.
+        let queue = try DatabaseQueue(path: db)
+        try queue.write { try $0.execute(sql: "UPDATE ingest_runs SET finished_at = 1795605000, started_at = 1795605000") }
+        return try SignalStore.openReadOnly(path: db)
+    }
+
+    static let context = WhoReport.Context(
+        question: "SIGKILL sent to pid 4242", timeZone: TimeZone(identifier: "UTC")!,
+        users: { uid in [0: "root", 33: "www-data", 998: "tomcat", 1000: "alice", 1001: "bob"][uid] })
+}
+
+enum Golden {
+    /// Compares `actual` with `Tests/Fixtures/golden/NAME`; KILLDB_UPDATE_GOLDENS=1 rewrites it.
+    static func check(_ actual: String, _ name: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let url = TestLogs.testsDirectory.appendingPathComponent("Fixtures/golden/\(name)")
+        if ProcessInfo.processInfo.environment["KILLDB_UPDATE_GOLDENS"] == "1" {
+            try actual.write(to: url, atomically: true, encoding: .utf8)
+            return
+        }
+        let expected = try String(contentsOf: url, encoding: .utf8)
+        #expect(actual == expected, "output differs from \(name); KILLDB_UPDATE_GOLDENS=1 rewrites it", sourceLocation: sourceLocation)
+    }
+}
+
+@Suite("who: the answer to 'who killed pid X'")
+struct WhoTests {
+    @Test("the newest kill of the pid comes first, with its sender; an earlier process with the same pid is marked")
+    func pidReuse() throws {
+        try TestLogs.withScratch { dir in
+            let store = try WhoFixture.database(dir)
+            var q = SignalQuery()
+            q.targetPid = 4242
+            let answer = try Who.ask(q, in: store)
+            #expect(answer.rows.map(\.eventID) == ["1795604400.300:505", "1795600800.100:501"])
+            #expect(answer.rows.first?.senderComm == Array("systemd".utf8))
+            #expect(answer.hiddenFailed == 1)
+            try Golden.check(WhoReport.text(answer, WhoFixture.context), "who-pid-4242.txt")
+        }
+    }
+
+    @Test("--include-failed shows the refused attempt with its errno; --signal all adds the SIGTERM")
+    func failedAndOtherSignals() throws {
+        try TestLogs.withScratch { dir in
+            let store = try WhoFixture.database(dir)
+            var q = SignalQuery()
+            q.targetPid = 4242
+            q.includeFailed = true
+            q.signals = .all
+            let answer = try Who.ask(q, in: store)
+            #expect(answer.rows.map(\.signalName) == ["SIGKILL", "SIGKILL", "SIGTERM", "SIGKILL"])
+            #expect(answer.rows[1].errno == "EPERM")
+            #expect(answer.hiddenProbes == 1)
+            q.includeProbes = true
+            #expect(try Who.ask(q, in: store).rows.contains { $0.probe })
+        }
+    }
+
+    @Test("--before picks the process that had the pid at that time")
+    func before() throws {
+        try TestLogs.withScratch { dir in
+            let store = try WhoFixture.database(dir)
+            var q = SignalQuery()
+            q.targetPid = 4242
+            q.before = 1795601000
+            let answer = try Who.ask(q, in: store)
+            #expect(answer.rows.count == 1)
+            #expect(answer.rows.first?.targetComm == Array("java".utf8))
+            #expect(answer.rows.first?.senderCmdline == Array("/bin/bash /opt/ops/cleanup.sh --force".utf8))
+        }
+    }
+
+    @Test("by name, with a glob")
+    func byName() throws {
+        try TestLogs.withScratch { dir in
+            let store = try WhoFixture.database(dir)
+            var q = SignalQuery()
+            q.targetComm = "ngi*"
+            #expect(try Who.ask(q, in: store).rows.map(\.eventID) == ["1795604400.300:505"])
+            q.targetComm = "java"
+            #expect(try Who.ask(q, in: store).rows.map(\.eventID) == ["1795600800.100:501"])
+        }
+    }
+
+    @Test("nothing found says so, and what the database covers")
+    func nothingFound() throws {
+        try TestLogs.withScratch { dir in
+            let store = try WhoFixture.database(dir)
+            var q = SignalQuery()
+            q.targetPid = 1234
+            let answer = try Who.ask(q, in: store)
+            #expect(answer.rows.isEmpty)
+            let ctx = WhoReport.Context(question: "SIGKILL sent to pid 1234", timeZone: TimeZone(identifier: "UTC")!, users: { _ in nil })
+            try Golden.check(WhoReport.text(answer, ctx), "who-nothing-found.txt")
+        }
+    }
+
+    @Test("a hostile sender cannot move the cursor or fake a line, in any format")
+    func hostileNames() throws {
+        try TestLogs.withScratch { dir in
+            let store = try WhoFixture.database(dir)
+            var q = SignalQuery()
+            q.targetPid = 8000
+            let answer = try Who.ask(q, in: store)
+            let text = WhoReport.text(answer, WhoFixture.context)
+            let json = JSON.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells))
+            let csv = CSV.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells))
+            let table = Table.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells))
+            for output in [text, json, csv, table] {
+                #expect(!output.utf8.contains(0x1b), "raw ESC in output")
+                #expect(!output.utf8.contains(0x07), "raw BEL in output")
+                #expect(!output.unicodeScalars.contains("\u{202E}"), "raw bidi override in output")
+            }
+            #expect(text.contains("evil\\e[2J\\nroot ok"))
+            #expect(!text.contains("\nroot ok"), "a newline in a name must not start a line")
+            try Golden.check(text, "who-hostile.txt")
+            try Golden.check(json + "\n", "who-hostile.json")
+            try Golden.check(csv, "who-hostile.csv")
+            // JSON stays valid and carries the name as JSON escapes.
+            let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]]
+            #expect(parsed?.first?["sender_comm"] as? String == "evil\u{1b}[2J\nroot ok")
+        }
+    }
+
+    @Test("signal lists: names with or without SIG, numbers, several, all")
+    func signalSets() throws {
+        #expect(try SignalSet.parse("KILL") == .only([9]))
+        #expect(try SignalSet.parse("sigterm,9") == .only([15, 9]))
+        #expect(try SignalSet.parse("RTMIN+2") == .only([36]))
+        #expect(try SignalSet.parse("all") == .all)
+        #expect(throws: QueryError.self) { try SignalSet.parse("KILLL") }
+    }
+}
