@@ -35,13 +35,22 @@ public struct LogFile: Sendable, Equatable {
     /// is complete even without a newline.
     public var modifiedAgo: Double
 
-    public static func at(_ path: String) throws(AuditLogError) -> LogFile {
-        guard let st = fileStatus(path) else { throw errnoError(path) }
+    /// Opens `path` for reading. The descriptor keeps the file readable under its original
+    /// content even if rotation renames or deletes it while killdb works.
+    public static func open(_ path: String) throws(AuditLogError) -> (LogFile, fd: Int32) {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw errnoError(path) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let e = errnoError(path)
+            close(fd)
+            throw e
+        }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let ago = Double(now.tv_sec - st.st_mtim.tv_sec) + Double(now.tv_nsec - st.st_mtim.tv_nsec) / 1e9
-        return LogFile(path: path, device: UInt64(st.st_dev), inode: UInt64(st.st_ino),
-                       size: Int64(st.st_size), modifiedAgo: ago)
+        return (LogFile(path: path, device: UInt64(st.st_dev), inode: UInt64(st.st_ino),
+                        size: Int64(st.st_size), modifiedAgo: ago), fd)
     }
 }
 

@@ -114,22 +114,24 @@ struct Ingestion {
     }
 
     mutating func run(_ paths: [String]) throws -> IngestSummary {
+        // Open every file before reading any: a rotation during the run then renames files
+        // under open descriptors instead of shifting names between reads.
+        var opened: [(LogFile, Int32)] = []
+        defer { for (_, fd) in opened { close(fd) } }
+        for path in paths {
+            let (file, fd) = try LogFile.open(path)
+            opened.append((file, fd))
+            bytesTotal += file.size
+        }
         runID = try store.transaction { tx in
             // We hold the lock: a run still marked running was killed.
             try tx.markInterruptedRuns()
             return try tx.beginRun(version: Ingest.version, hostname: ProcessInfo.processInfo.hostName)
         }
         summary.runID = runID
-        defer { for f in files { close(f.fd) } }
-        var stats: [LogFile] = []
-        for path in paths {
-            let st = try LogFile.at(path)
-            stats.append(st)
-            bytesTotal += st.size
-        }
+        let stats = opened.map(\.0)
         do {
-            for st in stats { try read(st) }
-            // Logs nobody has written to for a while are complete.
+            for (file, fd) in opened { try read(file, fd: fd) }
             filter.finish(complete: stats.allSatisfy { $0.modifiedAgo >= 10 })
             try commit(final: true)
         } catch {
@@ -141,13 +143,7 @@ struct Ingestion {
         return summary
     }
 
-    private mutating func read(_ stat: LogFile) throws {
-        let fd = open(stat.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let e = errno
-            throw e == EACCES || e == EPERM ? AuditLogError.permissionDenied(path: stat.path)
-                : AuditLogError.unreadable(path: stat.path, reason: String(cString: strerror(e)))
-        }
+    private mutating func read(_ stat: LogFile, fd: Int32) throws {
         let checkpoint = try store.checkpoint(for: stat, fd: fd)
         let start = checkpoint?.offset ?? 0
         let index = filter.beginFile()
