@@ -1,1 +1,0 @@
-// Placeholder: the audit rule generator and linter (killdb rules) goes here.
