@@ -35,18 +35,20 @@ let package = Package(
         .target(name: "Queries", dependencies: ["AuditDecoding", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
         // Audit rules: generating killdb's rules, installing them, linting the loaded ones.
         .target(name: "AuditRules", dependencies: ["AuditDecoding"]),
+        // Health checks of the whole chain, for killdb doctor.
+        .target(name: "Doctor", dependencies: ["AuditRules", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
         // Output: text that is safe on a terminal, reports, tables, JSON and CSV.
         .target(name: "Output", dependencies: ["KillDB", "Queries"]),
         .executableTarget(
             name: "killdb",
-            dependencies: ["KillDB", "Store", "Queries", "AuditRules", "Output", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["KillDB", "Store", "Queries", "AuditRules", "Doctor", "Output", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Build-time tool: turns Schema/*.sql into Swift string literals.
         .executableTarget(name: "schema-embedder"),
         .plugin(name: "EmbedSchema", capability: .buildTool(), dependencies: ["schema-embedder"]),
         .testTarget(
             name: "KillDBTests",
-            dependencies: ["KillDB", "AuditDecoding", "AuditLog", "Store", "Queries", "AuditRules", "Output",
+            dependencies: ["KillDB", "AuditDecoding", "AuditLog", "Store", "Queries", "AuditRules", "Doctor", "Output",
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]

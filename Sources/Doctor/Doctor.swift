@@ -1,0 +1,1 @@
+// Placeholder: killdb doctor's checks go here.
