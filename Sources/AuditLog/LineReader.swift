@@ -29,8 +29,9 @@ public struct LineReader {
         public var bytesRead: Int64
     }
 
-    /// Reads `fd` from `offset` to end of file, calling `body` for each line.
-    public static func read(fd: Int32, from offset: Int64,
+    /// Reads `fd` from `offset` to end of file, calling `body` for each line. A `stream`
+    /// (a pipe from a decompressor) is read from where it is, and offsets count from there.
+    public static func read(fd: Int32, from offset: Int64, stream: Bool = false,
                             _ body: (Event) throws -> Void) throws -> Outcome {
         var buffer = [UInt8](repeating: 0, count: chunkSize + maxLineLength)
         var filled = 0              // bytes in buffer
@@ -42,7 +43,8 @@ public struct LineReader {
         while true {
             let room = buffer.count - filled
             let got = buffer.withUnsafeMutableBytes { raw -> Int in
-                pread(fd, raw.baseAddress! + filled, min(room, chunkSize), off_t(bufferOffset + Int64(filled)))
+                stream ? Glibc.read(fd, raw.baseAddress! + filled, min(room, chunkSize))
+                    : pread(fd, raw.baseAddress! + filled, min(room, chunkSize), off_t(bufferOffset + Int64(filled)))
             }
             if got < 0 {
                 if errno == EINTR { continue }

@@ -92,23 +92,43 @@ public enum LogFileSet {
     static func rotatedLogs(in dir: String) throws(AuditLogError) -> [String] {
         guard let d = opendir(dir) else { throw errnoError(dir) }
         defer { closedir(d) }
-        var numbered: [(Int, String)] = []
-        var current: String?
+        var names: [String] = []
         while let entry = readdir(d) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            names.append(withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            if name == "audit.log" {
-                current = name
-            } else if name.hasPrefix("audit.log."), let n = Int(name.dropFirst("audit.log.".count)), n > 0 {
-                numbered.append((n, name))
-            }
+            })
         }
         let base = dir.hasSuffix("/") ? dir : dir + "/"
-        var files = numbered.sorted { $0.0 > $1.0 }.map { base + $0.1 }
-        if let current { files.append(base + current) }
+        let files = rotationOrder(names)
         guard !files.isEmpty else { throw .noLogsInDirectory(path: dir) }
-        return files
+        return files.map { base + $0 }
+    }
+
+    /// The audit logs among `names`, oldest first: logrotate's dated copies
+    /// (`audit.log-20261124[.gz]`), then `audit.log.N … audit.log.1` (auditd renames upwards,
+    /// so the highest number is the oldest), each possibly compressed, then `audit.log`.
+    public static func rotationOrder(_ names: [String]) -> [String] {
+        var dated: [String] = []
+        var numbered: [(Int, Int, String)] = []
+        var current: [String] = []
+        for name in names {
+            if name == "audit.log" {
+                current.append(name)
+            } else if name.hasPrefix("audit.log.") {
+                var rest = name.dropFirst("audit.log.".count)
+                var compressed = 0
+                if let dot = rest.firstIndex(of: "."), Decompressor.kind(of: String(rest[dot...])) != nil {
+                    rest = rest[..<dot]
+                    compressed = 1
+                }
+                // A plain and a compressed copy of one rotation (logrotate mid-way): read
+                // both; the second adds nothing.
+                if let n = Int(rest), n > 0 { numbered.append((n, compressed, name)) }
+            } else if name.hasPrefix("audit.log-") {
+                dated.append(name)
+            }
+        }
+        return dated.sorted() + numbered.sorted { ($0.0, $0.1) > ($1.0, $1.1) }.map(\.2) + current
     }
 }
 

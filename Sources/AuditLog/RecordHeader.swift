@@ -40,6 +40,7 @@ public enum LineProblem: String, Error, Sendable {
     case badTimestamp = "malformed audit(...) time stamp"
     case tooLong = "line too long"
     case unparsable = "record libauparse could not parse"
+    case damagedArchive = "compressed file damaged here; the rest of it could not be read"
 }
 
 @usableFromInline let enrichedSeparator: UInt8 = 0x1d

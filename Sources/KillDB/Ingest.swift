@@ -95,6 +95,10 @@ struct Ingestion {
         var consumed: Int64
         var fileReadRow: Int64?
         var index: Int
+        /// Read through a decompressor: offsets count decompressed bytes, and the file is
+        /// checkpointed only once read to the end (a compressed file never grows).
+        var compressed = false
+        var done = false
     }
 
     let store: SignalStore
@@ -145,41 +149,65 @@ struct Ingestion {
 
     private mutating func read(_ stat: LogFile, fd: Int32) throws {
         let checkpoint = try store.checkpoint(for: stat, fd: fd)
-        let start = checkpoint?.offset ?? 0
+        let compression = Decompressor.kind(of: stat.path)
+        // A compressed file is either wholly read (its checkpoint is its size) or read again.
+        var start = checkpoint?.offset ?? 0
+        if compression != nil && start < stat.size { start = 0 }
         let index = filter.beginFile()
         files.append(OpenFile(file: stat, fd: fd,
                               fingerprint: Fingerprint.of(fd: fd, length: Int(min(Int64(Fingerprint.maxLength), stat.size))),
                               checkpointRow: checkpoint?.rowID, startOffset: start, consumed: start,
-                              fileReadRow: nil, index: index))
+                              fileReadRow: nil, index: index, compressed: compression != nil))
         let slot = files.count - 1
         summary.totals.files += 1
+        if compression != nil && start >= stat.size && stat.size > 0 {
+            files[slot].done = true
+            return
+        }
         var progressBytes: Int64 = 0
-        let outcome = try LineReader.read(fd: fd, from: start) { event in
-            switch event {
-            case .line(let line, let offset):
-                filter.take(line, file: index, offset: offset)
-                let next = offset + Int64(line.count) + 1
-                bytesSinceCommit += next - files[slot].consumed
-                files[slot].consumed = next
-            case .overlong(let offset):
-                filter.skip(file: index, offset: offset, .tooLong)
+        var decompressor: Decompressor?
+        if let compression { decompressor = try Decompressor.start(compression, input: fd, path: stat.path) }
+        let outcome: LineReader.Outcome
+        do {
+            outcome = try LineReader.read(fd: decompressor?.fd ?? fd, from: start, stream: decompressor != nil) { event in
+                switch event {
+                case .line(let line, let offset):
+                    filter.take(line, file: index, offset: offset)
+                    let next = offset + Int64(line.count) + 1
+                    bytesSinceCommit += next - files[slot].consumed
+                    files[slot].consumed = next
+                case .overlong(let offset):
+                    filter.skip(file: index, offset: offset, .tooLong)
+                }
+                if bytesSinceCommit >= options.commitBytes || filter.ready.count >= 4096 {
+                    try commit(final: false)
+                }
+                if let progress = options.progress, files[slot].consumed - progressBytes > 4 << 20 {
+                    progressBytes = files[slot].consumed
+                    progress(IngestProgress(bytesRead: summary.totals.bytes + files[slot].consumed - start,
+                                            bytesTotal: bytesTotal, signalEvents: summary.totals.signalEvents,
+                                            file: stat.path))
+                }
             }
-            if bytesSinceCommit >= options.commitBytes || filter.ready.count >= 4096 {
-                try commit(final: false)
-            }
-            if let progress = options.progress, files[slot].consumed - progressBytes > 4 << 20 {
-                progressBytes = files[slot].consumed
-                progress(IngestProgress(bytesRead: summary.totals.bytes + files[slot].consumed - start,
-                                        bytesTotal: bytesTotal, signalEvents: summary.totals.signalEvents,
-                                        file: stat.path))
-            }
+        } catch {
+            decompressor?.abandon()
+            throw error
         }
         // A last line without a newline is complete only if nobody is still writing it.
-        if !outcome.trailing.isEmpty && stat.modifiedAgo >= 2 {
+        if !outcome.trailing.isEmpty && (stat.modifiedAgo >= 2 || decompressor != nil) {
             outcome.trailing.withUnsafeBufferPointer { filter.take($0, file: index, offset: outcome.endOfLastLine) }
             files[slot].consumed = outcome.endOfLastLine + Int64(outcome.trailing.count)
         } else {
             files[slot].consumed = outcome.endOfLastLine
+        }
+        if let decompressor {
+            do {
+                try decompressor.finish(path: stat.path)
+                files[slot].done = true
+            } catch {
+                // What came out before the damage is kept; the file is read again next time.
+                filter.skip(file: index, offset: files[slot].consumed, .damagedArchive)
+            }
         }
         summary.totals.bytes += files[slot].consumed - start
         try commit(final: false)
@@ -232,7 +260,8 @@ struct Ingestion {
                                     startOffset: f.startOffset, endOffset: f.consumed, coverage: coverage[f.index])
                 fileRows.append(try tx.save(read, run: runID, rowID: f.fileReadRow))
                 // Never past a line whose event is not stored yet: a crash now must not lose it.
-                let safe = min(f.consumed, held[f.index] ?? .max)
+                var safe = min(f.consumed, held[f.index] ?? .max)
+                if f.compressed { safe = f.done && held[f.index] == nil ? f.file.size : 0 }
                 if let fp = f.fingerprint, safe > f.startOffset || f.checkpointRow != nil {
                     checkpointRows.append(try tx.save(Checkpoint(
                         rowID: f.checkpointRow, device: f.file.device, inode: f.file.inode,
