@@ -33,11 +33,19 @@ public enum WhoReport {
         public var question: String
         public var timeZone: TimeZone
         public var users: UserNames
-        public init(question: String, timeZone: TimeZone = .current, users: @escaping UserNames = LocalUsers.lookup) {
+        /// ANSI colour: only on a terminal and never with NO_COLOR (`Terminal.colour`).
+        public var colour: Bool
+        public init(question: String, timeZone: TimeZone = .current, users: @escaping UserNames = LocalUsers.lookup,
+                    colour: Bool = false) {
             self.question = question
             self.timeZone = timeZone
             self.users = users
+            self.colour = colour
         }
+
+        func bold(_ s: String) -> String { colour ? "\u{1b}[1m\(s)\u{1b}[0m" : s }
+        func red(_ s: String) -> String { colour ? "\u{1b}[1;31m\(s)\u{1b}[0m" : s }
+        func yellow(_ s: String) -> String { colour ? "\u{1b}[33m\(s)\u{1b}[0m" : s }
     }
 
     public static func text(_ answer: WhoAnswer, _ ctx: Context) -> String {
@@ -47,7 +55,7 @@ public enum WhoReport {
             out += notes(answer, ctx)
             return out
         }
-        out += headline(first, ctx) + "\n"
+        out += ctx.bold(headline(first, ctx)) + "\n"
         out += details(first, ctx)
         let others = answer.rows.dropFirst()
         if !others.isEmpty {
@@ -62,7 +70,7 @@ public enum WhoReport {
     static func headline(_ r: SignalRow, _ ctx: Context) -> String {
         let sig = r.signalName ?? "signal ?"
         var line = "\(sig) to \(target(r)) at \(Clock.local(r.eventTime, ctx.timeZone)) (\(Clock.utc(r.eventTime)))"
-        if r.success == false { line += ": FAILED (\(r.errno ?? "error"))" }
+        if r.success == false { line += ": " + ctx.red("FAILED (\(r.errno ?? "error"))") }
         return line
     }
 
@@ -167,7 +175,7 @@ public enum WhoReport {
             out += "Searched: nothing. The database holds no ingested logs: run `killdb ingest`.\n"
         }
         for lost in c.lostEvents {
-            out += "Warning: \(lost.missing) audit event\(lost.missing == 1 ? "" : "s") missing from the logs between \(Clock.local(lost.after, ctx.timeZone)) and \(Clock.local(lost.before, ctx.timeZone))"
+            out += ctx.yellow("Warning:") + " \(lost.missing) audit event\(lost.missing == 1 ? "" : "s") missing from the logs between \(Clock.local(lost.after, ctx.timeZone)) and \(Clock.local(lost.before, ctx.timeZone))"
             if let n = lost.node { out += " on node \(SafeText.line(n))" }
             out += " (lost or never logged): the answer may be incomplete there.\n"
         }

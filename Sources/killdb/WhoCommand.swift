@@ -39,7 +39,10 @@ struct WhoCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Target pid.", valueName: "pid")) var pid: Int64?
     @Option(help: ArgumentHelp("Target process name (comm), glob allowed: 'java*'.", valueName: "pattern")) var comm: String?
-    @Option(help: ArgumentHelp("Sender executable, glob allowed: '/usr/bin/*'.", valueName: "pattern")) var exe: String?
+    @Option(help: ArgumentHelp(
+        "Target executable. The kernel records only the target's name (comm: the first 15 bytes of its executable's file name), so this matches by that name.",
+        valueName: "path")) var exe: String?
+    @Option(help: ArgumentHelp("Sender executable, glob allowed: '/usr/bin/*'.", valueName: "pattern")) var senderExe: String?
     @Option(help: ArgumentHelp("Sender pid.", valueName: "pid")) var senderPid: Int64?
     @Option(help: ArgumentHelp("Sender process name, glob allowed.", valueName: "pattern")) var senderComm: String?
     @Option(help: ArgumentHelp("Only events from this node (host name in aggregated logs).", valueName: "name")) var node: String?
@@ -56,8 +59,8 @@ struct WhoCommand: ParsableCommand {
 
     func validate() throws {
         guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
-        if target != nil && (pid != nil || comm != nil) {
-            throw ValidationError("give the target once: as the argument, or with --pid / --comm")
+        if [target != nil, pid != nil, comm != nil, exe != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("give the target once: as the argument, or with one of --pid, --comm, --exe")
         }
     }
 
@@ -68,7 +71,12 @@ struct WhoCommand: ParsableCommand {
         }
         if let pid { query.targetPid = pid }
         if let comm { query.targetComm = comm }
-        query.senderExe = exe
+        query.senderExe = senderExe
+        if let exe {
+            // comm is the executable's file name cut to TASK_COMM_LEN - 1 bytes.
+            let name = exe.split(separator: "/").last.map(String.init) ?? exe
+            query.targetComm = String(decoding: Array(name.utf8.prefix(15)), as: UTF8.self)
+        }
         query.senderPid = senderPid
         query.senderComm = senderComm
         query.node = node
@@ -89,7 +97,7 @@ struct WhoCommand: ParsableCommand {
         let answer = try Who.ask(query, in: store)
         switch format {
         case .text:
-            print(WhoReport.text(answer, .init(question: question(query))), terminator: "")
+            print(WhoReport.text(answer, .init(question: question(query), colour: Terminal.colour)), terminator: "")
         case .table:
             print(Table.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells), width: Terminal.width()),
                   terminator: "")
