@@ -16,8 +16,8 @@ public enum Bytes {
 public enum IngestReport {
     public static func text(_ s: IngestSummary, database: String, verbose: Bool) -> String {
         let t = s.totals
-        var out = "ingested \(t.files) file\(t.files == 1 ? "" : "s"), \(Bytes.format(t.bytes)) new: "
-        out += "\(t.signalEvents) signal event\(t.signalEvents == 1 ? "" : "s") read, \(t.newEvents) new"
+        var out = "read \(t.files) file\(t.files == 1 ? "" : "s") (\(Bytes.format(t.bytes)) not read before): "
+        out += "\(t.signalEvents) signal event\(t.signalEvents == 1 ? "" : "s"), \(t.newEvents) new to the database"
         if s.mergedEvents > 0 { out += ", \(s.mergedEvents) already stored" }
         out += "\n"
         out += "database: \(SafeText.line(database))\n"
