@@ -14,6 +14,12 @@
  *       prints `pgid=<pgid> pids=<a>,<b>,...`, and waits for them: it stays outside
  *       the group, so kill(-pgid) reaches only the sleeps, and it reaps them.
  *
+ *   signal_sender loop SYSCALL SIGNAL PID COUNT RATE
+ *       Sends COUNT signals through SYSCALL (kill|tkill|tgkill, TID = PID) at RATE per
+ *       second, paced against an absolute clock so the rate stays steady, then prints
+ *       `sent=<calls that returned 0> failed=<calls that did not> errno=<last errno>`.
+ *       Every call is audited whether it succeeds or not.
+ *
  * Builds with `cc -O0` and `cc -m32`; uses syscall(2) rather than libc wrappers so
  * glibc cannot substitute another call (e.g. kill via tgkill).
  */
@@ -28,6 +34,7 @@
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Older headers lack these; the numbers are the same on i386 and x86_64. */
@@ -47,7 +54,8 @@ static const struct { const char *name; int number; } signal_names[] = {
 static int usage(void) {
     fprintf(stderr,
             "usage: signal_sender [--name NAME] [--uid N] SYSCALL SIGNAL PID [TID]\n"
-            "       signal_sender group N\n");
+            "       signal_sender group N\n"
+            "       signal_sender loop SYSCALL SIGNAL PID COUNT RATE\n");
     return 2;
 }
 
@@ -95,6 +103,35 @@ static int group_mode(const char *count_arg) {
     return 0;
 }
 
+static int loop_mode(const char *syscall_name, const char *sig_arg, const char *pid_arg,
+                     const char *count_arg, const char *rate_arg) {
+    int sig;
+    long pid, count, rate;
+    if (parse_signal(sig_arg, &sig) || parse_long(pid_arg, &pid) || parse_long(count_arg, &count)
+        || parse_long(rate_arg, &rate) || count < 0 || rate < 1)
+        return usage();
+    int which = !strcmp(syscall_name, "kill") ? 0 : !strcmp(syscall_name, "tkill") ? 1
+              : !strcmp(syscall_name, "tgkill") ? 2 : -1;
+    if (which < 0) return usage();
+    long sent = 0, failed = 0;
+    int last_errno = 0;
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    long step_ns = 1000000000L / rate;
+    for (long i = 0; i < count; i++) {
+        long ret = which == 0 ? syscall(SYS_kill, (pid_t)pid, sig)
+                 : which == 1 ? syscall(SYS_tkill, (pid_t)pid, sig)
+                 : syscall(SYS_tgkill, (pid_t)pid, (pid_t)pid, sig);
+        if (ret == 0) sent++; else { failed++; last_errno = errno; }
+        next.tv_nsec += step_ns;
+        while (next.tv_nsec >= 1000000000L) { next.tv_nsec -= 1000000000L; next.tv_sec++; }
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {}
+    }
+    printf("sent=%ld failed=%ld errno=%d\n", sent, failed, last_errno);
+    fflush(stdout);
+    return 0;
+}
+
 /* A queued siginfo as sigqueue(3) builds it: SI_QUEUE from ourselves. The kernel refuses
  * si_code >= 0 (kernel-reserved codes) to another process with EPERM. */
 static siginfo_t queue_info(int sig) {
@@ -113,6 +150,7 @@ int main(int argc, char **argv) {
     int i = 1;
 
     if (argc == 3 && !strcmp(argv[1], "group")) return group_mode(argv[2]);
+    if (argc == 7 && !strcmp(argv[1], "loop")) return loop_mode(argv[2], argv[3], argv[4], argv[5], argv[6]);
 
     for (; i < argc && !strncmp(argv[i], "--", 2); i++) {
         if (!strcmp(argv[i], "--name") && i + 1 < argc) name = argv[++i];

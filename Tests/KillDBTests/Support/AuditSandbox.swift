@@ -116,6 +116,11 @@ final class AuditSandbox {
 
     var logFile: String { logDirectory + "/audit.log" }
 
+    /// auditd's max_log_file (MB; 1 is its minimum) and num_logs, read by `start()`. Small
+    /// values make auditd rotate, and delete the oldest log, on its own during a test.
+    var maxLogFileMB = 64
+    var numLogs = 10
+
     init(format: LogFormat = .raw) throws {
         self.format = format
         self.key = "killdbtest-\(UInt32.random(in: 0...UInt32.max))"
@@ -147,8 +152,8 @@ final class AuditSandbox {
             log_format = \(format.rawValue)
             flush = INCREMENTAL_ASYNC
             freq = 1
-            max_log_file = 64
-            num_logs = 10
+            max_log_file = \(maxLogFileMB)
+            num_logs = \(numLogs)
             name_format = NONE
             max_log_file_action = ROTATE
             space_left = 2
@@ -481,6 +486,50 @@ final class AuditSandbox {
             throw Failure("sender \(args) exited \(p.terminationStatus), output \(text.debugDescription)")
         }
         return SenderResult(pid: pid, result: result, errno: Int32(err), output: text)
+    }
+
+    /// A sender in `loop` mode, running in the background: COUNT signals at RATE per second.
+    final class SenderLoop {
+        let process: Process
+        private let out: Pipe
+        var pid: pid_t { process.processIdentifier }
+
+        init(process: Process, out: Pipe) {
+            self.process = process
+            self.out = out
+        }
+
+        /// Waits for the loop to finish; returns how many calls succeeded and failed.
+        func wait() throws -> (sent: Int, failed: Int) {
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            var fields: [String: Int] = [:]
+            for f in text.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+                let kv = f.split(separator: "=", maxSplits: 1)
+                if kv.count == 2, let v = Int(kv[1]) { fields[String(kv[0])] = v }
+            }
+            guard process.terminationStatus == 0, let sent = fields["sent"], let failed = fields["failed"] else {
+                throw Failure("sender loop \(pid) exited \(process.terminationStatus), output \(text.debugDescription)")
+            }
+            return (sent, failed)
+        }
+    }
+
+    /// Starts `signal_sender loop SYSCALL SIGNAL PID COUNT RATE`; killed by `stop()` if still running.
+    func startLoop(_ bits: Bits = .b64, _ syscall: String, signal: Int32, pid: Int64,
+                   count: Int, rate: Int) throws -> SenderLoop {
+        guard let path = senderPaths[bits] else {
+            throw Failure("\(bits) sender unavailable: \(senderUnavailableReason[bits] ?? "?")")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = ["loop", syscall, String(signal), String(pid), String(count), String(rate)]
+        p.standardInput = FileHandle.nullDevice
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        children.append(p)
+        return SenderLoop(process: p, out: out)
     }
 
     /// N sleeps in a new process group, started by the sender's `group` mode, which stays
