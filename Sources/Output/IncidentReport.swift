@@ -29,21 +29,20 @@ public enum IncidentReport {
     public static func text(_ r: Incident, _ ctx: Context) -> String {
         let s = Style.text
         var out = "killdb incident report\n======================\n"
-        out += header(r, ctx, s).map { label, value in
-            value.enumerated().map { i, v in (i == 0 ? label + ":" : "").padding(toLength: 11, withPad: " ", startingAt: 0) + v }
-                .joined(separator: "\n")
-        }.joined(separator: "\n") + "\n"
+        for (label, value) in header(r, ctx, s) {
+            for (i, v) in value.enumerated() {
+                out += wrap((i == 0 ? label + ":" : "").padding(toLength: 11, withPad: " ", startingAt: 0) + v, indent: 11)
+            }
+        }
 
         out += heading("1. " + killsTitle(r, s))
         if r.kills.isEmpty {
-            out += noKills(r, s) + "\n"
+            out += wrap(noKills(r, s), indent: 0)
         } else {
             if r.killsTotal > r.kills.count {
                 out += "The \(r.kills.count) newest of \(r.killsTotal) are shown; narrow the window or the target for the rest.\n\n"
             }
-            out += r.kills.map { k in
-                headline(k, ctx, s) + "\n" + details(k, ctx, s).map { "  " + $0.0.padding(toLength: 10, withPad: " ", startingAt: 0) + $0.1 + "\n" }.joined()
-            }.joined(separator: "\n")
+            out += r.kills.map { k in wrap(headline(k, s), indent: 2) + fields(details(k, ctx, s)) }.joined(separator: "\n")
         }
 
         out += heading("2. Other signals from these senders")
@@ -52,10 +51,10 @@ public enum IncidentReport {
         } else {
             out += "Every other signal each sender sent in the window (liveness probes left out).\n"
             for sender in r.senders {
-                out += "\n" + senderName(sender, s) + "\n"
+                out += "\n" + wrap(senderName(sender, s), indent: 2)
                 if sender.activity.isEmpty { out += "  nothing else in the window\n" }
                 for a in sender.activity {
-                    out += "  \(a.count)x \(signal(a.signalName, a.signal, s)) to \(target(a, s)): \(outcome(a.success, a.errno, s))\n"
+                    out += wrap("  \(a.count)x \(signal(a.signalName, a.signal, s)) to \(target(a, s)): \(outcome(a.success, a.errno, s))", indent: 5)
                     out += "     " + when(a.first, a.last, ctx) + "\n"
                 }
             }
@@ -65,10 +64,11 @@ public enum IncidentReport {
         if r.patterns.isEmpty {
             out += "No sender \(killVerb(r)) processes of the same name twice in the window.\n"
         } else {
-            for p in r.patterns {
-                out += "\(patternSender(p, s)) \(killVerb(r)) \(s.value(p.targetComm)) \(p.count) times\n"
-                out += "  \(p.processes) process\(p.processes == 1 ? "" : "es"), \(p.senderProcesses) sender pid\(p.senderProcesses == 1 ? "" : "s")"
-                out += "; " + when(p.first, p.last, ctx) + "\n"
+            for (i, p) in r.patterns.enumerated() {
+                if i > 0 { out += "\n" }
+                out += wrap("\(patternSender(p, s)) \(killVerb(r)) \(s.value(p.targetComm)) \(p.count) times", indent: 2)
+                out += "  \(p.processes) process\(p.processes == 1 ? "" : "es"), \(p.senderProcesses) sender pid\(p.senderProcesses == 1 ? "" : "s")\n"
+                out += "  " + when(p.first, p.last, ctx) + "\n"
             }
         }
 
@@ -77,17 +77,52 @@ public enum IncidentReport {
             out += "No failed attempt \(r.query.hasTarget ? "on the target " : "")in the window.\n"
         } else {
             if r.failedTotal > r.failed.count { out += "The \(r.failed.count) newest of \(r.failedTotal) are shown.\n" }
-            for f in r.failed {
-                out += "\(Clock.local(f.eventTime, ctx.timeZone))  \(signal(f.signalName, f.signal, s)) to \(target(f, s)): \(outcome(f.success, f.errno, s))\n"
-                out += "  by \(sender(f, s)), \(user(f, ctx, s))\n"
-                if let cmd = f.senderCmdline { out += "  command \(s.value(cmd))\n" }
+            for (i, f) in r.failed.enumerated() {
+                if i > 0 { out += "\n" }
+                out += wrap("\(local(f.eventTime, ctx))  \(signal(f.signalName, f.signal, s)) to \(target(f, s)): \(outcome(f.success, f.errno, s))", indent: 2)
+                var lines = [("by", sender(f, s)), ("user", user(f, ctx, s))]
+                if let cmd = f.senderCmdline { lines.append(("command", s.value(cmd))) }
+                out += fields(lines)
             }
         }
 
         out += heading("5. Coverage")
-        out += coverage(r.coverage, ctx, s).map { $0 + "\n" }.joined()
-        return out
+        out += coverage(r.coverage, ctx, s).map { wrap($0, indent: 2) }.joined()
+        return unglue(out)
     }
+
+    /// `  label     value` lines, the value wrapped under itself.
+    static func fields(_ list: [(String, String)]) -> String {
+        list.map { wrap("  " + $0.0.padding(toLength: 10, withPad: " ", startingAt: 0) + $0.1, indent: 12) }.joined()
+    }
+
+    /// Breaks `line` at spaces to fit `width` columns; continuation lines are indented, so
+    /// text from a log can never start a line where a label or heading would be. A word
+    /// longer than the width is left whole (a path cut in two cannot be copied).
+    static func wrap(_ line: String, indent: Int, width: Int = 80) -> String {
+        // Glued spaces (times, "resolved here") are not break points.
+        guard line.count > width else { return line + "\n" }
+        let pad = String(repeating: " ", count: indent)
+        let leading = line.prefix { $0 == " " }
+        var out = "", current = String(leading), fresh = true
+        for word in line.dropFirst(leading.count).split(separator: " ", omittingEmptySubsequences: false) {
+            if !fresh && current.count + 1 + word.count > width {
+                out += current + "\n"
+                current = pad + word
+            } else {
+                current += (fresh ? "" : " ") + word
+            }
+            fresh = false
+        }
+        return out + current + "\n"
+    }
+
+    /// Stands for a space that must not be broken. SafeText writes a raw 0x01 as `\x01`, so
+    /// the only ones in a report are killdb's own.
+    static let glue = "\u{1}"
+    static func keep(_ s: String) -> String { s.replacingOccurrences(of: " ", with: glue) }
+    static func unglue(_ s: String) -> String { s.replacingOccurrences(of: glue, with: " ") }
+    static func local(_ t: Double, _ ctx: Context) -> String { keep(Clock.local(t, ctx.timeZone)) }
 
     static func heading(_ title: String) -> String {
         "\n" + title + "\n" + String(repeating: "-", count: title.count) + "\n"
@@ -108,7 +143,7 @@ public enum IncidentReport {
                 out += "The \(r.kills.count) newest of \(r.killsTotal) are shown; narrow the window or the target for the rest.\n\n"
             }
             out += r.kills.map { k in
-                "### " + headline(k, ctx, s) + "\n\n" + details(k, ctx, s).map { "- **\($0.0):** \($0.1)\n" }.joined()
+                "### " + headline(k, s) + "\n\n" + details(k, ctx, s).map { "- **\($0.0):** \($0.1)\n" }.joined()
             }.joined(separator: "\n")
         }
 
@@ -123,7 +158,7 @@ public enum IncidentReport {
                 if sender.activity.isEmpty { out += "| \(name) | 0 | | | nothing else in the window | | |\n" }
                 for a in sender.activity {
                     out += "| \(name) | \(a.count) | \(signal(a.signalName, a.signal, t)) | \(target(a, t)) | \(outcome(a.success, a.errno, t)) | "
-                    out += "\(Clock.local(a.first, ctx.timeZone)) | \(Clock.local(a.last, ctx.timeZone)) |\n"
+                    out += "\(local(a.first, ctx)) | \(local(a.last, ctx)) |\n"
                 }
             }
         }
@@ -135,7 +170,7 @@ public enum IncidentReport {
             out += "| Sender | Target name | Kills | Processes | Sender pids | First | Last |\n|---|---|--:|--:|--:|---|---|\n"
             for p in r.patterns {
                 out += "| \(patternSender(p, t)) | \(t.value(p.targetComm)) | \(p.count) | \(p.processes) | \(p.senderProcesses) | "
-                out += "\(Clock.local(p.first, ctx.timeZone)) | \(Clock.local(p.last, ctx.timeZone)) |\n"
+                out += "\(local(p.first, ctx)) | \(local(p.last, ctx)) |\n"
             }
         }
 
@@ -146,14 +181,14 @@ public enum IncidentReport {
             if r.failedTotal > r.failed.count { out += "The \(r.failed.count) newest of \(r.failedTotal) are shown.\n\n" }
             out += "| Time | Signal | Target | Result | Sender | User | Command |\n|---|---|---|---|---|---|---|\n"
             for f in r.failed {
-                out += "| \(Clock.local(f.eventTime, ctx.timeZone)) | \(signal(f.signalName, f.signal, t)) | \(target(f, t)) | "
+                out += "| \(local(f.eventTime, ctx)) | \(signal(f.signalName, f.signal, t)) | \(target(f, t)) | "
                 out += "\(outcome(f.success, f.errno, t)) | \(sender(f, t)) | \(user(f, ctx, t)) | \(f.senderCmdline.map(t.value) ?? "") |\n"
             }
         }
 
         out += "\n## 5. Coverage\n\n"
         out += coverage(r.coverage, ctx, s).map { "- " + $0 + "\n" }.joined()
-        return out
+        return unglue(out)
     }
 
     // MARK: - JSON
@@ -164,10 +199,9 @@ public enum IncidentReport {
         func int(_ v: Int64?) -> String { v.map(String.init) ?? "null" }
         func text(_ b: [UInt8]?) -> String { b.map(JSON.string) ?? "null" }
         func str(_ s: String?) -> String { s.map { JSON.string(Array($0.utf8)) } ?? "null" }
-        func bool(_ b: Bool?) -> String { b.map { $0 ? "true" : "false" } ?? "null" }
         func events(_ rows: [SignalRow]) -> String {
-            rows.isEmpty ? "[]" : "[\n" + rows.map { "  " + JSON.object(zip(SignalRow.columns, $0.cells.map(JSON.value)).map { ($0, $1) }) }
-                .joined(separator: ",\n") + "\n]"
+            rows.isEmpty ? "[]" : "[\n" + rows.map { "    " + JSON.object(zip(SignalRow.columns, $0.cells.map(JSON.value)).map { ($0, $1) }) }
+                .joined(separator: ",\n") + "\n  ]"
         }
         let q = r.query
         let signals: String
@@ -187,24 +221,24 @@ public enum IncidentReport {
             ("kills_total", String(r.killsTotal)),
             ("kills", events(r.kills)),
             ("sender_activity", "[" + r.senders.map { sndr in
-                "\n  " + JSON.object([
+                "\n    " + JSON.object([
                     ("node", text(sndr.node)), ("sender_pid", int(sndr.pid)), ("sender_comm", text(sndr.comm)),
                     ("sender_exe", text(sndr.exe)),
                     ("signals", "[" + sndr.activity.map { a in
                         JSON.object([("signal", int(a.signal)), ("signal_name", str(a.signalName)), ("target_pid", int(a.targetPid)),
-                                     ("target_comm", text(a.targetComm)), ("target_arg", int(a.targetArg)), ("success", bool(a.success)),
+                                     ("target_comm", text(a.targetComm)), ("target_arg", int(a.targetArg)), ("success", a.success.map { $0 ? "1" : "0" } ?? "null"),
                                      ("errno", str(a.errno)), ("count", String(a.count)), ("first_time", real(a.first)),
                                      ("last_time", real(a.last))])
                     }.joined(separator: ",") + "]"),
                 ])
-            }.joined(separator: ",") + (r.senders.isEmpty ? "]" : "\n]")),
+            }.joined(separator: ",") + (r.senders.isEmpty ? "]" : "\n  ]")),
             ("repeated_kills", "[" + r.patterns.map { p in
-                "\n  " + JSON.object([
+                "\n    " + JSON.object([
                     ("node", text(p.node)), ("sender_exe", text(p.senderExe)), ("sender_comm", text(p.senderComm)),
                     ("target_comm", text(p.targetComm)), ("count", String(p.count)), ("processes", String(p.processes)),
                     ("sender_processes", String(p.senderProcesses)), ("first_time", real(p.first)), ("last_time", real(p.last)),
                 ])
-            }.joined(separator: ",") + (r.patterns.isEmpty ? "]" : "\n]")),
+            }.joined(separator: ",") + (r.patterns.isEmpty ? "]" : "\n  ]")),
             ("failed_total", String(r.failedTotal)),
             ("failed", events(r.failed)),
             ("coverage", JSON.object([
@@ -228,7 +262,7 @@ public enum IncidentReport {
             }
         }
         members.append(("users_resolved_here", JSON.object(resolved.sorted { $0.key < $1.key }.map { (String($0.key), str($0.value)) })))
-        return "{\n" + members.map { JSON.string(Array($0.0.utf8)) + ": " + $0.1 }.joined(separator: ",\n") + "\n}\n"
+        return "{\n" + members.map { "  " + JSON.string(Array($0.0.utf8)) + ": " + $0.1 }.joined(separator: ",\n") + "\n}\n"
     }
 
     // MARK: - Pieces shared by text and Markdown
@@ -238,38 +272,39 @@ public enum IncidentReport {
         var value: @Sendable ([UInt8]) -> String
         /// killdb's own words that still come from the database (signal and errno names).
         var word: @Sendable (String) -> String
-        var markdown: Bool
 
-        static let text = Style(value: { SafeText.escape($0) }, word: { SafeText.line($0) }, markdown: false)
+        static let text = Style(value: { SafeText.escape($0) }, word: { SafeText.line($0) })
         static let markdown = Style(value: { MarkdownText.code(SafeText.escape($0), inTable: false) },
-                                    word: { MarkdownText.code(SafeText.line($0), inTable: false) }, markdown: true)
+                                    word: { MarkdownText.escape(SafeText.line($0)) })
         static let markdownTable = Style(value: { MarkdownText.code(SafeText.escape($0), inTable: true) },
-                                         word: { MarkdownText.code(SafeText.line($0), inTable: true) }, markdown: true)
+                                         word: { MarkdownText.escape(SafeText.line($0)) })
     }
 
     static func header(_ r: Incident, _ ctx: Context, _ s: Style) -> [(String, [String])] {
         let q = r.query
-        var target = q.signals.names
+        var target = q.signals == .all ? "any signal" : q.signals.names
         if let p = q.targetPid { target += " to pid \(p)" }
         if let c = q.targetComm { target += " to processes named " + s.value(Array(c.utf8)) }
         if !q.hasTarget { target += " to any process" }
         if let n = q.node { target += " on node " + s.value(Array(n.utf8)) }
         return [
-            ("Window", ["\(Clock.local(q.start, ctx.timeZone)) to \(Clock.local(q.before, ctx.timeZone)) (\(duration(q.window)))",
+            ("Window", ["\(local(q.start, ctx)) to \(local(q.before, ctx)) (\(duration(q.window)))",
                         "\(Clock.utc(q.start)) to \(Clock.utc(q.before))"]),
             ("Target", [target]),
             ("Database", [s.value(Array(ctx.database.utf8))]),
-            ("Generated", [Clock.local(ctx.generatedAt, ctx.timeZone)]),
+            ("Generated", [local(ctx.generatedAt, ctx)]),
         ]
     }
 
     static func killsTitle(_ r: Incident, _ s: Style) -> String {
-        let what = r.query.signals == .only([9]) ? "Kills" : "\(r.query.signals.names) delivered"
-        return "\(what) \(r.query.hasTarget ? "of the target" : "of any process") in the window: \(r.killsTotal)"
+        let q = r.query
+        if q.signals == .only([9]) { return "Kills \(q.hasTarget ? "of the target " : "")in the window: \(r.killsTotal)" }
+        let what = q.signals == .all ? "Signals" : q.signals.names
+        return "\(what) delivered \(q.hasTarget ? "to the target" : "to any process") in the window: \(r.killsTotal)"
     }
 
     static func killVerb(_ r: Incident) -> String {
-        r.query.signals == .only([9]) ? "killed" : "signalled (\(r.query.signals.names))"
+        r.query.signals == .only([9]) ? "killed" : "signalled"
     }
 
     static func noKills(_ r: Incident, _ s: Style) -> String {
@@ -281,9 +316,9 @@ public enum IncidentReport {
         return line
     }
 
-    /// `SIGKILL to pid 5001 (java) at <local> (<UTC>)`, as `who` puts it.
-    static func headline(_ r: SignalRow, _ ctx: Context, _ s: Style) -> String {
-        var line = "\(signal(r.signalName, r.signal, s)) to \(target(r, s)) at \(Clock.local(r.eventTime, ctx.timeZone)) (\(Clock.utc(r.eventTime)))"
+    /// `SIGKILL to pid 5001 (java)`, as `who` puts it.
+    static func headline(_ r: SignalRow, _ s: Style) -> String {
+        var line = "\(signal(r.signalName, r.signal, s)) to \(target(r, s))"
         if r.success == false { line += ": FAILED (\(s.word(r.errno ?? "error")))" }
         return line
     }
@@ -341,13 +376,14 @@ public enum IncidentReport {
     }
 
     static func when(_ first: Double, _ last: Double, _ ctx: Context) -> String {
-        first == last ? "at \(Clock.local(first, ctx.timeZone))"
-            : "first \(Clock.local(first, ctx.timeZone)), last \(Clock.local(last, ctx.timeZone))"
+        first == last ? "at \(local(first, ctx))"
+            : "first \(local(first, ctx)), last \(local(last, ctx))"
     }
 
     /// The kill's context, as `who` details it, with names and values through `s`.
     static func details(_ r: SignalRow, _ ctx: Context, _ s: Style) -> [(String, String)] {
-        var out: [(String, String)] = [("sent by", sender(r, s))]
+        var out: [(String, String)] = [("time", "\(local(r.eventTime, ctx)) (\(Clock.utc(r.eventTime)))"),
+                                       ("sent by", sender(r, s))]
         if let cmd = r.senderCmdline { out.append(("command", s.value(cmd))) }
         out.append(("user", user(r, ctx, s)))
         var session = "session \(id(r.senderSes)), tty " + (r.senderTty.map(s.value) ?? "none")
@@ -365,7 +401,7 @@ public enum IncidentReport {
         if let uid = r.targetUid {
             out.append(("target", "uid \(name(uid, r.targetUidName, ctx, s)), login uid \(name(r.targetAuid, r.targetAuidName, ctx, s)), session \(id(r.targetSes))"))
         }
-        var event = "audit event \(s.word(r.eventID))"
+        var event = "audit event \(r.eventID)"
         if let node = r.node { event += " on node \(s.value(node))" }
         if let key = r.key { event += ", rule key \(s.value(key))" }
         out.append(("evidence", event))
@@ -384,7 +420,7 @@ public enum IncidentReport {
         guard let uid else { return "?" }
         if uid == 4294967295 { return "unset" }
         if let logged { return "\(uid) (\(s.value(logged)))" }
-        if let local = ctx.users(uid) { return "\(uid) (\(s.value(Array(local.utf8))), resolved here)" }
+        if let local = ctx.users(uid) { return "\(uid) (\(s.value(Array(local.utf8))),\(glue)resolved\(glue)here)" }
         return String(uid)
     }
 
@@ -397,9 +433,9 @@ public enum IncidentReport {
         var lines: [String] = []
         let d = c.database
         if let first = d.firstEventTime, let last = d.lastEventTime {
-            var line = "Ingested logs hold events from \(Clock.local(first, ctx.timeZone)) to \(Clock.local(last, ctx.timeZone))"
+            var line = "Ingested logs hold events from \(local(first, ctx)) to \(local(last, ctx))"
             line += ", \(d.signalEvents) signal event\(d.signalEvents == 1 ? "" : "s") in all"
-            if let ingest = d.lastIngest { line += "; last ingest \(Clock.local(ingest, ctx.timeZone))" }
+            if let ingest = d.lastIngest { line += "; last ingest \(local(ingest, ctx))" }
             lines.append(line + ".")
         } else {
             lines.append("The database holds no ingested logs: run `killdb ingest`.")
@@ -408,13 +444,13 @@ public enum IncidentReport {
             lines.append("The whole window lies within the ingested logs.")
         }
         for span in c.uncovered {
-            lines.append("NOT COVERED: \(Clock.local(span.start, ctx.timeZone)) to \(Clock.local(span.end, ctx.timeZone)) (\(duration(span.end - span.start))): no logs of that time were ingested, so nothing can be said about it.")
+            lines.append("NOT COVERED: \(local(span.start, ctx)) to \(local(span.end, ctx)) (\(duration(span.end - span.start))): no logs of that time were ingested, so nothing can be said about it.")
         }
         if d.lostEvents.isEmpty {
             lines.append("No lost events are recorded in the window.")
         }
         for lost in d.lostEvents {
-            var line = "LOST: \(lost.missing) audit event\(lost.missing == 1 ? "" : "s") missing between \(Clock.local(lost.after, ctx.timeZone)) and \(Clock.local(lost.before, ctx.timeZone))"
+            var line = "LOST: \(lost.missing) audit event\(lost.missing == 1 ? "" : "s") missing between \(local(lost.after, ctx)) and \(local(lost.before, ctx))"
             if let n = lost.node { line += " on node " + s.value(Array(n.utf8)) }
             lines.append(line + " (lost or never logged): the report may be incomplete there.")
         }
@@ -430,7 +466,7 @@ public enum IncidentReport {
             parts.append("\(rest / size)\(unit)")
             rest %= size
         }
-        return parts.joined(separator: " ")
+        return parts.joined(separator: glue)
     }
 }
 
@@ -446,8 +482,22 @@ public enum MarkdownText {
         for ch in body { run = ch == "`" ? run + 1 : 0; longest = max(longest, run) }
         let fence = String(repeating: "`", count: longest + 1)
         // A leading or trailing backtick would merge with the fence; a space on each side is
-        // stripped again by the parser (and keeps leading/trailing spaces as they were).
-        if body.first == "`" || body.last == "`" || body.first == " " || body.last == " " { body = " " + body + " " }
+        // stripped again by the parser (and keeps leading/trailing spaces as they were),
+        // except around content of spaces only, which is kept as it is.
+        if body.contains(where: { $0 != " " }),
+           body.first == "`" || body.last == "`" || body.first == " " || body.last == " " { body = " " + body + " " }
         return fence + body + fence
+    }
+
+    /// Plain text with every character that could start markup backslash-escaped (`_` and
+    /// `.` only matter at a word's edge, which names like `x86_64` or `SIGRTMIN+3` lack, but
+    /// are escaped anyway: this is for short words, not prose).
+    public static func escape(_ text: String) -> String {
+        var out = ""
+        for ch in text {
+            if ch.isASCII, ch.isPunctuation || ch.isSymbol, !"-+:,()".contains(ch) { out += "\\" }
+            out.append(ch)
+        }
+        return out
     }
 }
