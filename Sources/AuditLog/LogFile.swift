@@ -77,13 +77,19 @@ public enum LogFileSet {
     /// means its `audit.log.N … audit.log.1, audit.log` (rotation renames upwards, so the
     /// highest number is the oldest). Files named explicitly are read in the order given.
     public static func expand(_ paths: [String]) throws(AuditLogError) -> [String] {
-        var out: [String] = []
+        try expandMarkingListed(paths).map(\.path)
+    }
+
+    /// Like `expand`, and says which files were found by listing a directory: one of those
+    /// may vanish before it is opened (rotation deleted it), which is no error.
+    public static func expandMarkingListed(_ paths: [String]) throws(AuditLogError) -> [(path: String, listed: Bool)] {
+        var out: [(path: String, listed: Bool)] = []
         for path in paths {
             guard let st = fileStatus(path) else { throw errnoError(path) }
             if (st.st_mode & S_IFMT) == S_IFDIR {
-                out += try rotatedLogs(in: path)
+                out += try rotatedLogs(in: path).map { ($0, true) }
             } else {
-                out.append(path)
+                out.append((path, false))
             }
         }
         return out

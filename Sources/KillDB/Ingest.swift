@@ -55,6 +55,8 @@ public struct IngestSummary: Sendable {
     public var serialGaps: [SerialGap] = []
     public var skipped: [SkippedLineReport] = []
     public var skippedTotal = 0
+    /// Files listed in a directory that rotation deleted before they could be opened.
+    public var vanished: [String] = []
     public var runID: Int64 = 0
 }
 
@@ -75,7 +77,7 @@ public enum Ingest {
     /// file where the last run stopped.
     public static func run(paths: [String], databasePath: String,
                            options: IngestOptions = IngestOptions()) throws -> IngestSummary {
-        let files = try LogFileSet.expand(paths)
+        let files = try LogFileSet.expandMarkingListed(paths)
         let lock = try IngestLock.acquire(database: databasePath, wait: options.lockWait)
         defer { lock.release() }
         let store = try SignalStore.openForWriting(path: databasePath)
@@ -117,15 +119,20 @@ struct Ingestion {
         filter = SignalRecordFilter(carried: try store.recentEventIDs(), serialCursors: try store.serialCursors())
     }
 
-    mutating func run(_ paths: [String]) throws -> IngestSummary {
+    mutating func run(_ paths: [(path: String, listed: Bool)]) throws -> IngestSummary {
         // Open every file before reading any: a rotation during the run then renames files
         // under open descriptors instead of shifting names between reads.
         var opened: [(LogFile, Int32)] = []
         defer { for (_, fd) in opened { close(fd) } }
-        for path in paths {
-            let (file, fd) = try LogFile.open(path)
-            opened.append((file, fd))
-            bytesTotal += file.size
+        for (path, listed) in paths {
+            do {
+                let (file, fd) = try LogFile.open(path)
+                opened.append((file, fd))
+                bytesTotal += file.size
+            } catch {
+                guard listed, case .notFound = error else { throw error }
+                summary.vanished.append(path)
+            }
         }
         runID = try store.transaction { tx in
             // We hold the lock: a run still marked running was killed.

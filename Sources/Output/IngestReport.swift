@@ -31,6 +31,9 @@ public enum IngestReport {
                 if s.skipped.count < s.skippedTotal { out += "  ... and \(s.skippedTotal - s.skipped.count) more\n" }
             }
         }
+        for path in s.vanished {
+            out += "warning: \(SafeText.line(path)) was deleted by log rotation before it could be read\n"
+        }
         if s.unparsableEvents > 0 {
             out += "\(s.unparsableEvents) signal event\(s.unparsableEvents == 1 ? "" : "s") could not be parsed by libauparse and were skipped\n"
         }
