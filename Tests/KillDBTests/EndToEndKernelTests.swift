@@ -143,6 +143,34 @@ struct EndToEndKernelTests {
         }
     }
 
+    @Test("killdb who names the process that sent the SIGKILL, among other senders")
+    func whoNamesTheSender() throws {
+        try withSandbox { sandbox in
+            // A decoy signals the victim first (SIGCONT), then the killer, named for the test, kills it.
+            let victim = try sandbox.startVictim()
+            let decoy = try sandbox.send(.b64, "kill", signal: SIGCONT, pid: Int64(victim.processIdentifier))
+            _ = try sandbox.waitForEvent(senderPID: decoy.pid)
+            try sandbox.rotate()
+            let killer = try sandbox.send(.b64, "tgkill", signal: SIGKILL, pid: Int64(victim.processIdentifier),
+                                          tid: Int64(victim.processIdentifier), name: "the-killer")
+            let stamp = try sandbox.waitForEvent(senderPID: killer.pid)
+            expectKilled(victim)
+            try ingest(sandbox)
+
+            let who = try CLI.run(["who", "--db", dbPath(sandbox), String(victim.processIdentifier)])
+            #expect(who.status == 0, "\(who.stderr)")
+            #expect(who.stdout.hasPrefix("SIGKILL to pid \(victim.processIdentifier) (sleep)"), "\(who.stdout)")
+            #expect(who.stdout.contains("sent by   pid \(killer.pid) (the-killer)"), "\(who.stdout)")
+            #expect(who.stdout.contains("via       tgkill("), "\(who.stdout)")
+            #expect(who.stdout.contains("audit event \(stamp)"), "\(who.stdout)")
+            let all = try CLI.run(["who", "--db", dbPath(sandbox), "--signal", "all", "--format", "json",
+                                   String(victim.processIdentifier)])
+            let rows = try JSONSerialization.jsonObject(with: Data(all.stdout.utf8)) as? [[String: Any]] ?? []
+            #expect(rows.compactMap { $0["signal_name"] as? String }.prefix(2) == ["SIGKILL", "SIGCONT"])
+            #expect(rows.first?["sender_pid"] as? Int == Int(killer.pid))
+        }
+    }
+
     @Test("EPERM, ESRCH and kill(pid, 0) probes")
     func failuresAndProbes() throws {
         try withSandbox { sandbox in
