@@ -120,6 +120,8 @@ final class AuditSandbox {
     /// values make auditd rotate, and delete the oldest log, on its own during a test.
     var maxLogFileMB = 64
     var numLogs = 10
+    /// false: start auditd with no rules, for tests of the rules `killdb rules` installs.
+    var loadsOwnRules = true
 
     init(format: LogFormat = .raw) throws {
         self.format = format
@@ -206,7 +208,7 @@ final class AuditSandbox {
         }
 
         let calls = ["kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal"]
-        for bits in [Bits.b64, .b32] {
+        for bits in [Bits.b64, .b32] where loadsOwnRules {
             var names = calls
             var r = try addRule(bits, names)
             if r.status != 0, bits == .b32 {
@@ -432,7 +434,7 @@ final class AuditSandbox {
                 Self.loud("*** 32-bit senders unavailable: \(why) ***")
             }
         }
-        if !loadedBits.contains(.b32) { senderPaths[.b32] = nil }
+        if loadsOwnRules && !loadedBits.contains(.b32) { senderPaths[.b32] = nil }
     }
 
     var has32BitSender: Bool { senderPaths[.b32] != nil }
