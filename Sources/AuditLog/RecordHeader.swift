@@ -70,7 +70,11 @@ extension RecordHeader {
         // audit(SEC.MSEC:SERIAL):
         guard let a = find(line, "audit(", from: j, limit: min(n, j + 64)) else { return .failure(.missingTimestamp) }
         var k = a + 6
-        guard let sec = readDecimal(line, &k), k < n, line[k] == 0x2e else { return .failure(.badTimestamp) }
+        // Twelve digits reach the year 33658: more is damage, and would overflow.
+        let secStart = k
+        guard let sec = readDecimal(line, &k), k - secStart <= 12, k < n, line[k] == 0x2e else {
+            return .failure(.badTimestamp)
+        }
         k += 1
         let msStart = k
         guard let ms = readDecimal(line, &k), k - msStart <= 3, k < n, line[k] == 0x3a else {
