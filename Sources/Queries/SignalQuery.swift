@@ -179,6 +179,13 @@ public struct SignalQuery: Sendable {
         }
         if let b = before { terms.append("event_time <= ?"); args.append(b) }
         if let a = after { terms.append("event_time >= ?"); args.append(a) }
+        // event_time is computed, so it cannot use the index on whole seconds; when no
+        // target narrows the search, start from that index instead of every event.
+        if (before != nil || after != nil) && targetPid == nil && targetComm == nil {
+            terms.append("event_rowid IN (SELECT id FROM events WHERE sec >= ? AND sec <= ?)")
+            args.append(after.map { Int64(($0 - 1).rounded(.down)) } ?? Int64.min)
+            args.append(before.map { Int64($0.rounded(.up)) } ?? Int64.max)
+        }
         return (terms.isEmpty ? "1" : terms.joined(separator: " AND "), args)
     }
 }
