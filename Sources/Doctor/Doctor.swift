@@ -1,1 +1,0 @@
-// Placeholder: killdb doctor's checks go here.

@@ -1,0 +1,212 @@
+import AuditRules
+import Foundation
+import GRDB
+import Store
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Where `killdb doctor` looks.
+public struct DoctorOptions: Sendable {
+    public var databasePath: String
+    public var auditDirectory: String
+    public var configPath: String
+    /// Both usually /proc/cmdline and auditctl from sbin; tests may point elsewhere.
+    public var cmdlinePath = "/proc/cmdline"
+    public var auditctl: Auditctl?
+
+    public init(databasePath: String, auditDirectory: String = "/var/log/audit",
+                configPath: String = "/etc/audit/auditd.conf") {
+        self.databasePath = databasePath
+        self.auditDirectory = auditDirectory
+        self.configPath = configPath
+    }
+}
+
+/// Reads the real host: auditctl, /proc, auditd.conf, the logs and the database. Nothing
+/// here writes or changes anything.
+public enum Gather {
+    public static var isRoot: Bool { geteuid() == 0 }
+
+    public static func inputs(_ options: DoctorOptions, now: Date = Date()) -> DoctorInputs {
+        let root = isRoot
+        var status: Probe<AuditStatus> = .skipped("needs root (auditctl talks to the kernel as root)")
+        var rules: Probe<String> = .skipped("needs root (auditctl talks to the kernel as root)")
+        var processName: String?
+        if root {
+            do {
+                let auditctl = try options.auditctl ?? Auditctl.find()
+                status = probe(auditctl, ["-s"]).map(AuditStatus.init(text:))
+                rules = probe(auditctl, ["-l"])
+                if let pid = status.value?.pid, pid > 0 { processName = Self.processName(pid_t(pid)) }
+            } catch {
+                status = .failed("\(error)")
+                rules = .failed("\(error)")
+            }
+        }
+        let config = readConfig(options.configPath)
+        let logGroup = config.value.map(\.logGroup) ?? "root"
+        return DoctorInputs(
+            auditStatus: status, auditdProcessName: processName, loadedRules: rules,
+            cmdline: readText(options.cmdlinePath), config: config, configPath: options.configPath,
+            logs: logDirectory(options.auditDirectory, base: config.value.map { ($0.logFile as NSString).lastPathComponent } ?? "audit.log",
+                               logGroupID: groupID(logGroup)),
+            database: database(options.databasePath), now: now)
+    }
+
+    static func probe(_ auditctl: Auditctl, _ arguments: [String]) -> Probe<String> {
+        do {
+            let r = try auditctl.run(arguments)
+            guard r.status == 0 else {
+                let why = (r.stderr + r.stdout).split(whereSeparator: \.isNewline).joined(separator: "; ")
+                return .failed("`auditctl \(arguments.joined(separator: " "))` failed (exit \(r.status)): \(why)")
+            }
+            return .value(r.stdout)
+        } catch {
+            return .failed("\(error)")
+        }
+    }
+
+    /// /proc/PID/comm for a live, non-zombie process; nil otherwise.
+    public static func processName(_ pid: pid_t) -> String? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")"), !stat[close...].hasPrefix(") Z") else { return nil }
+        let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "?"
+        return comm.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    static func readText(_ path: String) -> Probe<String> {
+        do {
+            return .value(try String(contentsOfFile: path, encoding: .utf8))
+        } catch {
+            var st = stat()
+            let absent = stat(path, &st) != 0 && errno == ENOENT
+            return !absent && !isRoot ? .skipped("\(path) is not readable by us: needs root") : .failed("cannot read \(path)")
+        }
+    }
+
+    static func readConfig(_ path: String) -> Probe<AuditdConfig> {
+        // Only a file that is really absent means auditd's defaults; EACCES on /etc/audit does not.
+        var st = stat()
+        if stat(path, &st) != 0 && errno == ENOENT { return .value(.defaults) }
+        switch readText(path) {
+        case .value(let text): return .value(AuditdConfig(text: text))
+        case .skipped(let why): return .skipped(why)
+        case .failed(let why): return .failed(why)
+        }
+    }
+
+    static func groupID(_ name: String) -> UInt32? {
+        if let n = UInt32(name) { return n }
+        return getgrnam(name).map { $0.pointee.gr_gid }
+    }
+
+    /// The directory's audit logs, oldest first, with the stamps the write rate needs.
+    public static func logDirectory(_ path: String, base: String = "audit.log", logGroupID: UInt32? = nil) -> LogDirectory {
+        var st = stat()
+        guard stat(path, &st) == 0 else {
+            return LogDirectory(path: path, access: errno == ENOENT ? .missing : .denied(String(cString: strerror(errno))),
+                                logGroupID: logGroupID)
+        }
+        guard st.st_mode & S_IFMT == S_IFDIR else { return LogDirectory(path: path, access: .notADirectory) }
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: path)
+        } catch {
+            return LogDirectory(path: path, access: .denied(String(cString: strerror(EACCES))), logGroupID: logGroupID)
+        }
+        var files: [LogFileInfo] = []
+        for name in LogDirectory.ordered(names, base: base) {
+            var fs = stat()
+            guard stat(path + "/" + name, &fs) == 0, fs.st_mode & S_IFMT == S_IFREG else { continue }
+            files.append(LogFileInfo(name: name, size: Int64(fs.st_size), mode: UInt32(fs.st_mode & 0o7777),
+                                     uid: fs.st_uid, gid: fs.st_gid,
+                                     modified: Date(timeIntervalSince1970: Double(fs.st_mtim.tv_sec))))
+        }
+        if !files.isEmpty {
+            files[0].firstStamp = firstStamp(path + "/" + files[0].name)
+            files[files.count - 1].lastStamp = lastStamp(path + "/" + files[files.count - 1].name)
+        }
+        return LogDirectory(path: path, access: .readable, files: files, logGroupID: logGroupID)
+    }
+
+    static func firstStamp(_ path: String) -> Double? {
+        guard let h = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? h.close() }
+        let data = (try? h.read(upToCount: 8192)) ?? Data()
+        return Stamps.all(in: data).first
+    }
+
+    static func lastStamp(_ path: String) -> Double? {
+        guard let h = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? h.close() }
+        let size = (try? h.seekToEnd()) ?? 0
+        try? h.seek(toOffset: size > 65536 ? size - 65536 : 0)
+        let data = (try? h.readToEnd()) ?? Data()
+        return Stamps.all(in: data).last
+    }
+
+    /// Facts from a read-only connection; never creates or migrates the database.
+    public static func database(_ path: String) -> DatabaseProbe {
+        guard access(path, F_OK) == 0 else { return .missing(path: path) }
+        if access(path, R_OK) != 0 && !isRoot { return .needsRoot(path: path) }
+        do {
+            let store = try SignalStore.openReadOnly(path: path)
+            let schema = try store.appliedMigrations().last
+            return .facts(try store.read { db in
+                let check = try String.fetchAll(db, sql: "PRAGMA quick_check").joined(separator: "\n")
+                let span = try Row.fetchOne(db, sql: "SELECT min(first_event_time) AS a, max(last_event_time) AS b FROM file_reads")
+                let gaps = try Row.fetchOne(db, sql: "SELECT count(*) AS n, coalesce(sum(missing), 0) AS m FROM lost_events")
+                let runs = try Row.fetchAll(db, sql: "SELECT started_at, finished_at, status FROM ingest_runs ORDER BY started_at DESC LIMIT 21")
+                    .map { IngestRun(startedAt: $0["started_at"], finishedAt: $0["finished_at"], status: $0["status"]) }
+                return DatabaseFacts(
+                    path: path, quickCheck: check, schemaVersion: schema,
+                    firstEventTime: span?["a"], lastEventTime: span?["b"],
+                    signalEvents: try Int64.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0,
+                    serialGaps: gaps?["n"] ?? 0, missingEvents: gaps?["m"] ?? 0, recentRuns: runs,
+                    lastCompleteFinish: try Double.fetchOne(db, sql: "SELECT max(finished_at) FROM ingest_runs WHERE status = 'complete'"))
+            })
+        } catch {
+            return .unusable(path: path, reason: "\(error)")
+        }
+    }
+}
+
+/// `audit(SEC.MSEC:SERIAL)` stamps in raw log bytes.
+public enum Stamps {
+    public static func all(in data: Data) -> [Double] {
+        let bytes = [UInt8](data)
+        let marker = Array("audit(".utf8)
+        var out: [Double] = []
+        var i = 0
+        while i + marker.count < bytes.count {
+            if bytes[i] == marker[0], bytes[i..<(i + marker.count)].elementsEqual(marker) {
+                var j = i + marker.count
+                var sec: Int64 = 0
+                var digits = 0
+                while j < bytes.count, (0x30...0x39).contains(bytes[j]), digits < 12 {
+                    sec = sec * 10 + Int64(bytes[j] - 0x30)
+                    j += 1
+                    digits += 1
+                }
+                if digits > 0, j < bytes.count, bytes[j] == UInt8(ascii: ".") { out.append(Double(sec)) }
+                i = j
+            } else {
+                i += 1
+            }
+        }
+        return out
+    }
+}
+
+extension Probe {
+    func map<T>(_ transform: (Value) -> T) -> Probe<T> {
+        switch self {
+        case .value(let v): return .value(transform(v))
+        case .skipped(let s): return .skipped(s)
+        case .failed(let s): return .failed(s)
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+
+/// Doctor's output: one line per check, then a verdict.
+public enum DoctorReport {
+    /// `clean` makes a string safe for a terminal (the CLI passes its escaper).
+    public static func text(_ checks: [Check], clean: (String) -> String = { $0 }) -> String {
+        var out = ""
+        for c in checks {
+            let label = c.status.rawValue.padding(toLength: 4, withPad: " ", startingAt: 0)
+            out += "\(label)  \(c.title): \(clean(c.found))"
+            if c.status != .ok && c.status != .skip, let action = c.action { out += " — fix: \(clean(action))" }
+            out += "\n"
+            for d in c.details { out += "        - \(clean(d))\n" }
+        }
+        let fails = checks.filter { $0.status == .fail }.count
+        let warns = checks.filter { $0.status == .warn }.count
+        let skips = checks.filter { $0.status == .skip }.count
+        if fails + warns == 0 {
+            out += "All checks passed" + (skips > 0 ? " (\(skips) skipped)." : ".") + "\n"
+        } else {
+            out += "\(fails + warns) of \(checks.count) checks need action (\(fails) FAIL, \(warns) warn)"
+                + (skips > 0 ? ", \(skips) skipped" : "") + ".\n"
+        }
+        return out
+    }
+
+    struct JSONReport: Encodable {
+        var needsAction: Bool
+        var checks: [Check]
+        enum CodingKeys: String, CodingKey { case needsAction = "needs_action", checks }
+    }
+
+    public static func json(_ checks: [Check]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(JSONReport(needsAction: Doctor.exitCode(checks) != 0, checks: checks))) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
