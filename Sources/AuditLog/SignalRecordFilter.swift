@@ -45,6 +45,8 @@ public struct FileCoverage: Sendable {
     /// Per node: first and last event time, records.
     public var nodes: [String: (first: Double, last: Double, records: Int)] = [:]
 
+    public init() {}
+
     mutating func saw(_ id: EventID) {
         let t = id.time
         if firstEventTime == nil || t < firstEventTime! { firstEventTime = t }

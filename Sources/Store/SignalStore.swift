@@ -44,8 +44,8 @@ public final class SignalStore {
     public static let defaultPath = "/var/lib/killdb/killdb.sqlite"
 
     /// Opens (creating if needed, mode 0600) the database for writing, and brings its
-    /// schema up to date.
-    public static func openForWriting(path: String) throws(StoreError) -> SignalStore {
+    /// schema up to date. A transaction waits up to `busyTimeout` seconds for another writer.
+    public static func openForWriting(path: String, busyTimeout: Double = 10) throws(StoreError) -> SignalStore {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty && !FileManager.default.fileExists(atPath: dir) {
             do {
@@ -61,7 +61,7 @@ public final class SignalStore {
         guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         close(fd)
         var config = Configuration()
-        config.busyMode = .timeout(10)
+        config.busyMode = .timeout(busyTimeout)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")

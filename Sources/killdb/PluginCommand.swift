@@ -1,7 +1,108 @@
 import ArgumentParser
+import Foundation
+import KillDB
+#if canImport(Glibc)
+import Glibc
+#endif
 
-// Placeholder: `killdb plugin` is being written.
 struct PluginCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "plugin", abstract: "Run as an auditd plugin.", shouldDisplay: false)
-    func run() throws { throw ExitCode(2) }
+    static let configuration = CommandConfiguration(
+        commandName: "plugin",
+        abstract: "Store signals as auditd hands them over (run by auditd as a plugin).",
+        discussion: """
+            Reads audit records from standard input in auditd's plugin format (`format = \
+            string`: one record a line, each event ended by an EOE record) and stores signal \
+            events within a fraction of a second, so a burst of events that rotates every log \
+            away before the next `killdb ingest` loses nothing.
+
+            auditd starts it from a file in /etc/audit/plugins.d (killdb ships \
+            scripts/plugin/killdb.conf). auditd allows two arguments: give the database as \
+            `--db=PATH`, one word. auditd passes no environment, so KILLDB_DB does not apply.
+
+            Input is drained at once into memory, and to PATH.spool when memory is full or the \
+            database is unavailable (locked longer than the busy timeout, or failing); spooled \
+            lines are stored once the database is writable again, or at the next start. \
+            Storing an event twice adds nothing, so `killdb ingest` of the same logs stays \
+            safe, alongside or later. The plugin never takes the ingest lock.
+
+            SIGTERM or end of input: commit and exit 0. SIGHUP: commit and open the database \
+            again. Messages go to syslog (daemon facility) and standard error.
+            """
+    )
+
+    @OptionGroup var database: DatabaseOption
+
+    @Option(help: ArgumentHelp("Seconds a transaction waits for another writer before lines go to the spool.",
+                               valueName: "seconds"))
+    var busyTimeout: Double = 3
+
+    func validate() throws {
+        guard busyTimeout >= 0 else { throw ValidationError("--busy-timeout must be zero or more seconds") }
+    }
+
+    func run() throws {
+        let control = LiveIngestControl()
+        PluginSignals.install(control)
+        openlog(nil, LOG_PID, LOG_DAEMON)
+        var options = LiveIngestOptions()
+        options.busyTimeout = busyTimeout
+        options.log = { error, message in PluginSignals.log(error: error, message) }
+        let path = database.path
+        PluginSignals.log(error: false, "started, database \(path)")
+        let status = try LiveIngest.run(input: STDIN_FILENO, databasePath: path, options: options, control: control)
+        PluginSignals.log(error: false, "stopped: \(status.linesRead) lines, \(status.newEvents) new signal events"
+            + (status.spoolBytes > 0 ? ", \(status.spoolBytes) bytes left in the spool" : ""))
+    }
+}
+
+/// Signals reach a handler that only writes to a pipe; a thread turns them into requests.
+/// auditd's dispatcher thread blocks SIGTERM and SIGHUP and exec keeps that mask, so they
+/// are unblocked here.
+enum PluginSignals {
+    nonisolated(unsafe) static var pipeWrite: Int32 = -1
+
+    static func install(_ control: LiveIngestControl) {
+        signal(SIGPIPE, SIG_IGN)
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        pipeWrite = fds[1]
+        let signals = [SIGTERM, SIGINT, SIGHUP]
+        for sig in signals {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { sig in
+                var byte = UInt8(truncatingIfNeeded: sig)
+                _ = write(PluginSignals.pipeWrite, &byte, 1)
+            }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            sigaction(sig, &action, nil)
+        }
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        for sig in signals { sigaddset(&mask, sig) }
+        pthread_sigmask(SIG_UNBLOCK, &mask, nil)
+        let readEnd = fds[0]
+        let thread = Thread {
+            var byte: UInt8 = 0
+            while true {
+                let n = read(readEnd, &byte, 1)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return }
+                if Int32(byte) == SIGHUP {
+                    control.reload()
+                } else {
+                    control.stop()
+                }
+            }
+        }
+        thread.start()
+    }
+
+    static func log(error: Bool, _ message: String) {
+        message.withCString { text in
+            withVaList([text]) { vsyslog(error ? LOG_ERR : LOG_INFO, "%s", $0) }
+        }
+        FileHandle.standardError.write(Data("killdb plugin: \(message)\n".utf8))
+    }
 }

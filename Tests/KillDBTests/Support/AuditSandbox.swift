@@ -120,6 +120,12 @@ final class AuditSandbox {
     /// values make auditd rotate, and delete the oldest log, on its own during a test.
     var maxLogFileMB = 64
     var numLogs = 10
+    /// When set, auditd prefixes every record with `node=NAME` (name_format = user), as a
+    /// host that forwards to a collector should.
+    var nodeName: String?
+    /// Extra plugin configurations (file name: content) for our plugins directory, read by
+    /// `start()`; each plugin's program must be root-owned and mode 0750 or wider.
+    var pluginConfigs: [String: String] = [:]
     /// false: start auditd with no rules, for tests of the rules `killdb rules` installs.
     var loadsOwnRules = true
 
@@ -156,7 +162,7 @@ final class AuditSandbox {
             freq = 1
             max_log_file = \(maxLogFileMB)
             num_logs = \(numLogs)
-            name_format = NONE
+            \(nodeName.map { "name_format = user\nname = \($0)" } ?? "name_format = NONE")
             max_log_file_action = ROTATE
             space_left = 2
             space_left_action = IGNORE
@@ -178,6 +184,11 @@ final class AuditSandbox {
         // auditd refuses a config that others can write.
         try conf.write(toFile: directory + "/auditd.conf", atomically: true, encoding: .utf8)
         chmod(directory + "/auditd.conf", 0o600)
+        for (name, content) in pluginConfigs {
+            let path = directory + "/plugins/" + name
+            try content.write(toFile: path, atomically: true, encoding: .utf8)
+            chmod(path, 0o640)
+        }
 
         let before = try Self.auditStatus(a.auditctl)
         if let pid = before["pid"], pid != 0 {

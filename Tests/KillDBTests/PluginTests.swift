@@ -1,0 +1,336 @@
+import Foundation
+import GRDB
+import KillDB
+import Store
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `killdb plugin` without a kernel: record lines as auditd's dispatcher writes them
+/// (`format = string`, each event ended by EOE) go through a pipe into the stream ingest.
+@Suite("auditd plugin: stream ingest")
+struct PluginTests {
+    // MARK: input
+
+    /// Events as auditd hands them to a plugin.
+    enum Stream {
+        static func stamp(_ i: Int, base: Int = 1_700_100_000) -> String {
+            "\(base + i / 100).\(String(format: "%03d", i % 100 * 7)):\(50_000 + i)"
+        }
+
+        static func eoe(_ stamp: String, node: String? = nil) -> String {
+            "\(node.map { "node=\($0) " } ?? "")type=EOE msg=audit(\(stamp)): \n"
+        }
+
+        /// SYSCALL, OBJ_PID, PROCTITLE, EOE of `kill(target, 9)`; ENRICHED adds the names.
+        static func kill(_ i: Int, node: String? = nil, enriched: Bool = false, base: Int = 1_700_100_000) -> String {
+            let s = stamp(i, base: base)
+            var syscall = AuditLine.killSyscall(s, target: Int64(10_000 + i), signal: 9, pid: 4000 + i % 50, node: node)
+            var obj = AuditLine.objPID(s, pid: 10_000 + i, node: node)
+            if enriched {
+                syscall = String(syscall.dropLast()) + "\u{1d}ARCH=x86_64 SYSCALL=kill AUID=\"alice\" UID=\"bob\" GID=\"bob\" EUID=\"bob\"\n"
+                obj = String(obj.dropLast()) + "\u{1d}OAUID=\"alice\" OUID=\"postgres\"\n"
+            }
+            return syscall + obj + AuditLine.proctitle(s, argv: ["kill", "-9", "\(10_000 + i)"], node: node) + eoe(s, node: node)
+        }
+
+        static func kills(_ range: Range<Int>, node: String? = nil, base: Int = 1_700_100_000) -> String {
+            range.map { kill($0, node: node, base: base) }.joined()
+        }
+
+        /// Two events whose records interleave, as a busy kernel emits them, plus noise.
+        static func interleaved(_ a: Int, _ b: Int) -> String {
+            let sa = stamp(a), sb = stamp(b)
+            return AuditLine.killSyscall(sa, target: Int64(10_000 + a), signal: 9)
+                + AuditLine.killSyscall(sb, target: Int64(10_000 + b), signal: 15)
+                + AuditLine.noise(stamp(a + 1000))
+                + AuditLine.objPID(sb, pid: 10_000 + b)
+                + AuditLine.objPID(sa, pid: 10_000 + a)
+                + AuditLine.proctitle(sa, argv: ["kill", "-9", "\(10_000 + a)"])
+                + eoe(sa)
+                + AuditLine.proctitle(sb, argv: ["kill", "-15", "\(10_000 + b)"])
+                + eoe(sb)
+        }
+    }
+
+    /// The stream ingest on its own thread, reading the other end of a pipe.
+    final class Running: @unchecked Sendable {
+        let control = LiveIngestControl()
+        let input: FileHandle
+        private let lock = NSLock()
+        private var result: Result<LiveIngestStatus, any Error>?
+        private let done = DispatchSemaphore(value: 0)
+
+        init(db: URL, options: LiveIngestOptions = LiveIngestOptions()) throws {
+            var fds: [Int32] = [0, 0]
+            guard pipe(&fds) == 0 else { throw CocoaError(.fileWriteUnknown) }
+            input = FileHandle(fileDescriptor: fds[1], closeOnDealloc: true)
+            let (readEnd, control, path) = (fds[0], control, db.path)
+            Thread { [self] in
+                let r = Result { try LiveIngest.run(input: readEnd, databasePath: path, options: options, control: control) }
+                close(readEnd)
+                lock.withLock { result = r }
+                done.signal()
+            }.start()
+        }
+
+        func send(_ text: String) { input.write(Data(text.utf8)) }
+
+        /// Closes the pipe (end of input) and waits for the ingest to return.
+        func finish(timeout: Double = 30) throws -> LiveIngestStatus {
+            try? input.close()
+            return try wait(timeout: timeout)
+        }
+
+        func wait(timeout: Double = 30) throws -> LiveIngestStatus {
+            guard done.wait(timeout: .now() + timeout) == .success else {
+                throw CocoaError(.userCancelled, userInfo: [NSLocalizedDescriptionKey: "stream ingest did not return within \(timeout) s"])
+            }
+            return try lock.withLock { result! }.get()
+        }
+    }
+
+    /// An open write transaction on its own thread, as a long ingest commit holds one.
+    final class WriteLockHolder: @unchecked Sendable {
+        private let release_ = DispatchSemaphore(value: 0)
+        private let released = DispatchSemaphore(value: 0)
+        private let lock = NSLock()
+        private var done = false
+
+        init(path: String) throws {
+            let queue = try DatabaseQueue(path: path)
+            let holding = DispatchSemaphore(value: 0)
+            Thread { [self] in
+                try? queue.write { db in
+                    try db.execute(sql: "INSERT INTO strings(value) VALUES (x'00')")
+                    holding.signal()
+                    release_.wait()
+                    throw CancellationError()  // roll back
+                }
+                holding.signal()
+                released.signal()
+            }.start()
+            holding.wait()
+        }
+
+        func release() {
+            let first = lock.withLock { () -> Bool in
+                defer { done = true }
+                return !done
+            }
+            guard first else { return }
+            release_.signal()
+            released.wait()
+        }
+    }
+
+    static func options() -> LiveIngestOptions {
+        var o = LiveIngestOptions()
+        o.busyTimeout = 0.2
+        o.retryInterval = 0.1
+        return o
+    }
+
+    /// Polls `condition` until it holds or `timeout` passes.
+    static func eventually(_ timeout: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(20_000)
+        }
+        return try condition()
+    }
+
+    static func count(_ db: URL) -> Int { (try? TestLogs.eventCount(db)) ?? 0 }
+
+    // MARK: tests
+
+    @Test("node-prefixed, ENRICHED and interleaved events are stored as they arrive; end of input flushes")
+    func storesAsTheyArrive() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite")
+            let plugin = try Running(db: db, options: Self.options())
+            plugin.send(Stream.kill(0))
+            // Stored within the commit interval, with the pipe still open.
+            #expect(Self.eventually { Self.count(db) == 1 }, "an event must be stored while the plugin runs")
+            plugin.send(Stream.kill(1, node: "web1") + Stream.kill(2, enriched: true) + Stream.interleaved(3, 4))
+            // The last event lacks its EOE: only the end of input completes it.
+            let s = Stream.stamp(5)
+            plugin.send(AuditLine.killSyscall(s, target: 10_005, signal: 9) + AuditLine.objPID(s, pid: 10_005))
+            let status = try plugin.finish()
+            #expect(status.newEvents == 6)
+            #expect(status.linesRead == 23)
+
+            let rows = try TestLogs.signals(db)
+            #expect(rows.count == 6)
+            let byTarget = Dictionary(uniqueKeysWithValues: rows.map { ($0["target_pid"] as Int64, $0) })
+            #expect(byTarget[10_001]?["node"] as String? == "web1")
+            #expect(byTarget[10_000]?["node"] as String? == nil)
+            #expect(byTarget[10_002]?["sender_uid_name"] as String? == "bob")
+            #expect(byTarget[10_002]?["target_uid_name"] as String? == "postgres")
+            #expect(byTarget[10_004]?["signal"] as Int64? == 15)
+            #expect(byTarget[10_003]?["sender_cmdline"] as String? == "kill -9 10003")
+            #expect(byTarget[10_005]?["event_id"] as String? == s)
+
+            // Coverage: one run, complete, with the stream's time span.
+            let runs = try TestLogs.query(db, "SELECT * FROM ingest_runs")
+            #expect(runs.count == 1)
+            #expect(runs.first?["status"] as String? == "complete")
+            #expect(runs.first?["hostname"] as String? == ProcessInfo.processInfo.hostName)
+            #expect(runs.first?["new_events"] as Int64? == 6)
+            let reads = try TestLogs.query(db, "SELECT CAST(path AS TEXT) AS path, first_event_time, last_event_time, signal_events FROM file_reads")
+            #expect(reads.count == 1)
+            #expect(reads.first?["path"] as String? == LiveIngest.streamPath)
+            #expect(reads.first?["signal_events"] as Int64? == 6)
+            let first: Double = reads.first?["first_event_time"] ?? 0
+            let last: Double = reads.first?["last_event_time"] ?? 0
+            #expect(first == 1_700_100_000 && last >= 1_700_100_010)
+        }
+    }
+
+    @Test("a locked database: lines go to the spool, are stored once it unlocks, and ingest of the log adds nothing")
+    func lockedDatabaseSpools() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite")
+            _ = try SignalStore.openForWriting(path: db.path)
+            // Another writer holds the database, far longer than the busy timeout.
+            let holder = try WriteLockHolder(path: db.path)
+            defer { holder.release() }
+
+            let first = Stream.kills(0..<20)
+            let second = Stream.kills(20..<50, node: "db2")
+            let plugin = try Running(db: db, options: Self.options())
+            plugin.send(first)
+            #expect(Self.eventually { plugin.control.status.spooling }, "a locked database must send lines to the spool")
+            plugin.send(second)
+            #expect(Self.eventually { plugin.control.status.spooledLines >= 30 * 4 }, "\(plugin.control.status)")
+            let spool = db.path + ".spool"
+            #expect(try TestLogs.size(URL(fileURLWithPath: spool)) > 0)
+            #expect(Self.count(db) == 0)
+
+            holder.release()
+            #expect(Self.eventually { Self.count(db) == 50 }, "spooled events must be stored once the database unlocks: \(Self.count(db))")
+            #expect(Self.eventually { plugin.control.status.spoolBytes == 0 }, "the replayed spool must be emptied")
+            // New lines flow straight through again.
+            plugin.send(Stream.kill(50))
+            let status = try plugin.finish()
+            #expect(status.newEvents == 51)
+            #expect(!status.spooling)
+            #expect(try TestLogs.size(URL(fileURLWithPath: spool)) == 0)
+            #expect(Self.count(db) == 51)
+
+            // The same records read from a log (auditd writes no EOE there) add nothing.
+            let before = try TestLogs.snapshot(db)
+            let log = dir.appendingPathComponent("audit.log")
+            let text = (first + second + Stream.kill(50)).split(separator: "\n").filter { !$0.contains("type=EOE") }
+                .map { $0 + "\n" }.joined()
+            try TestLogs.write(text, to: log)
+            try TestLogs.age(log)
+            let summary = try TestLogs.ingest([log], db: db)
+            #expect(summary.totals.signalEvents == 51)
+            #expect(summary.totals.newEvents == 0)
+            #expect(try TestLogs.snapshot(db) == before)
+        }
+    }
+
+    @Test("a spool left by an earlier run is replayed at start")
+    func leftoverSpoolReplayed() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite")
+            try TestLogs.write(Stream.kills(0..<5), to: URL(fileURLWithPath: db.path + ".spool"))
+            let plugin = try Running(db: db, options: Self.options())
+            plugin.send(Stream.kill(5))
+            let status = try plugin.finish()
+            #expect(status.replayedLines >= 20)
+            #expect(status.newEvents == 6)
+            #expect(Self.count(db) == 6)
+            #expect(try TestLogs.size(URL(fileURLWithPath: db.path + ".spool")) == 0)
+        }
+    }
+
+    @Test("`killdb ingest` alongside a busy plugin: neither fails, nothing is lost or doubled")
+    func ingestAlongside() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite")
+            // Three logs, so each ingest has a file of its own to store.
+            let logs = try (0..<3).map { n -> URL in
+                let log = dir.appendingPathComponent("audit-\(n).log")
+                try TestLogs.write(Stream.kills(n * 1000..<n * 1000 + 1000, base: 1_600_000_000), to: log)
+                try TestLogs.age(log)
+                return log
+            }
+            // Created first: two processes creating one database at once is another matter.
+            _ = try SignalStore.openForWriting(path: db.path)
+            let plugin = try Running(db: db, options: LiveIngestOptions())
+            let feeding = DispatchSemaphore(value: 0)
+            Thread {
+                // ~1000 events a second for as long as the ingests run.
+                for chunk in 0..<60 {
+                    plugin.send(Stream.kills(chunk * 50..<chunk * 50 + 50))
+                    usleep(50_000)
+                }
+                feeding.signal()
+            }.start()
+            for log in logs {
+                let summary = try TestLogs.ingest([log], db: db)
+                #expect(summary.totals.newEvents == 1000)
+            }
+            feeding.wait()
+            let status = try plugin.finish()
+            #expect(status.droppedLines == 0)
+            #expect(status.newEvents == 3000)
+            #expect(Self.count(db) == 6000)
+            let runs = try TestLogs.query(db, "SELECT status FROM ingest_runs WHERE id = ?", arguments: [status.runIDs.first ?? -1])
+            #expect(runs.first?["status"] as String? == "complete")
+        }
+    }
+
+    @Test("the binary: stdin from a pipe, SIGHUP opens a new run, SIGTERM commits and exits 0")
+    func binary() throws {
+        let cli = try KillDBCLI.require()
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite")
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: cli.path)
+            // As auditd passes it: one word, no environment.
+            p.arguments = ["plugin", "--db=\(db.path)"]
+            p.environment = [:]
+            let stdin = Pipe()
+            p.standardInput = stdin
+            let errPath = dir.appendingPathComponent("stderr").path
+            FileManager.default.createFile(atPath: errPath, contents: nil)
+            p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+            let stderr = { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
+
+            stdin.fileHandleForWriting.write(Data(Stream.kills(0..<10).utf8))
+            #expect(Self.eventually { Self.count(db) == 10 }, "stderr: \(stderr())")
+            #expect(try TestLogs.query(db, "SELECT status FROM ingest_runs").map { $0["status"] as String } == ["running"])
+
+            kill(p.processIdentifier, SIGHUP)
+            #expect(Self.eventually {
+                ((try? TestLogs.query(db, "SELECT status FROM ingest_runs")) ?? []).map { $0["status"] as String } == ["complete"]
+            }, "SIGHUP must close the run")
+            stdin.fileHandleForWriting.write(Data(Stream.kills(10..<20).utf8))
+            #expect(Self.eventually { Self.count(db) == 20 }, "stderr: \(stderr())")
+            #expect(try TestLogs.query(db, "SELECT status FROM ingest_runs ORDER BY id").map { $0["status"] as String }
+                    == ["complete", "running"], "SIGHUP closes a run; the next commit opens another")
+
+            // The pipe stays open: only SIGTERM ends it.
+            let tail = Stream.stamp(20)
+            stdin.fileHandleForWriting.write(Data(AuditLine.killSyscall(tail, target: 10_020, signal: 9).utf8))
+            usleep(300_000)
+            kill(p.processIdentifier, SIGTERM)
+            let deadline = Date().addingTimeInterval(15)
+            while p.isRunning && Date() < deadline { usleep(20_000) }
+            try #require(!p.isRunning, "killdb plugin did not exit after SIGTERM; stderr: \(stderr())")
+            #expect(p.terminationReason == .exit && p.terminationStatus == 0, "stderr: \(stderr())")
+            #expect(Self.count(db) == 21, "the event without EOE is stored at exit")
+            let runs = try TestLogs.query(db, "SELECT status FROM ingest_runs ORDER BY id").map { $0["status"] as String }
+            #expect(runs == ["complete", "complete"], "SIGHUP closes a run and opens another")
+        }
+    }
+}
