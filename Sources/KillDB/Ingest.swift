@@ -136,7 +136,7 @@ struct Ingestion {
         }
         runID = try store.transaction { tx in
             // We hold the lock: a run still marked running was killed.
-            try tx.markInterruptedRuns()
+            try tx.markInterruptedRuns(stream: LiveIngest.streamPath, ofStream: false)
             return try tx.beginRun(version: Ingest.version, hostname: ProcessInfo.processInfo.hostName)
         }
         summary.runID = runID

@@ -479,6 +479,7 @@ struct LiveWriter {
             (self.events, self.daemon, self.runID, self.fileReadRow, abandonedRuns, self.hostname)
         do {
             let r = try store.transaction { tx -> (run: Int64, row: Int64, inserted: Int) in
+                if runID == nil { try tx.markInterruptedRuns(stream: LiveIngest.streamPath, ofStream: true) }
                 let run = try runID ?? tx.beginRun(version: Ingest.version, hostname: hostname)
                 var inserted = 0
                 for e in events {

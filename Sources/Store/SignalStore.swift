@@ -59,7 +59,11 @@ public final class SignalStore {
         // command line that sent a signal. SQLite gives its -wal and -shm files the same mode.
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
-        close(fd)
+        defer { close(fd) }
+        // Two processes opening a new database at once (the plugin and an ingest) must not
+        // both create its tables. flock is separate from SQLite's own (fcntl) locks.
+        flock(fd, LOCK_EX)
+        defer { flock(fd, LOCK_UN) }
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         config.prepareDatabase { db in

@@ -236,9 +236,15 @@ public struct StoreTransaction {
         return db.lastInsertedRowID
     }
 
-    /// Runs still marked running were killed: only the lock holder may call this.
-    public func markInterruptedRuns() throws {
-        try db.execute(sql: "UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running'")
+    /// Runs still marked running were killed. Ingest runs (under the ingest lock) and the
+    /// runs of a stream such as the auditd plugin (one process at a time) are each marked
+    /// only by their own kind: `stream` is the stream's file_reads path, `ofStream` says
+    /// which kind to mark.
+    public func markInterruptedRuns(stream: String, ofStream: Bool) throws {
+        try db.execute(sql: """
+            UPDATE ingest_runs SET status = 'interrupted'
+            WHERE status = 'running' AND id \(ofStream ? "IN" : "NOT IN") (SELECT run_id FROM file_reads WHERE path = ?)
+            """, arguments: [Data(stream.utf8)])
     }
 
     public func updateRun(_ id: Int64, totals: RunTotals, status: String, finished: Bool) throws {
