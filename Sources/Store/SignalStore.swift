@@ -59,11 +59,7 @@ public final class SignalStore {
         // command line that sent a signal. SQLite gives its -wal and -shm files the same mode.
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        // Two processes opening a new database at once (the plugin and an ingest) must not
-        // both create its tables. flock is separate from SQLite's own (fcntl) locks.
-        flock(fd, LOCK_EX)
-        defer { flock(fd, LOCK_UN) }
+        close(fd)
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         config.prepareDatabase { db in
@@ -76,7 +72,19 @@ public final class SignalStore {
         } catch {
             throw .cannotOpen(path: path, reason: describe(error))
         }
-        try migrate(queue, path: path)
+        // Two processes opening a new database at once (the plugin and an ingest): the
+        // second's migration fails once the first has created the tables, and on a second
+        // look finds them applied.
+        var attempt = 0
+        while true {
+            do {
+                try migrate(queue, path: path)
+                break
+            } catch .sqlite(let message) where attempt < 3 && message.contains("already exists") {
+                attempt += 1
+                usleep(50_000)
+            }
+        }
         return SignalStore(path: path, queue: queue)
     }
 
