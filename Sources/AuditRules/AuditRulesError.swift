@@ -14,6 +14,8 @@ public enum AuditRulesError: Error, Equatable, Sendable, CustomStringConvertible
     case fileNotWritten(path: String, reason: String)
     case fileNotRemoved(path: String, reason: String)
     case fileUnreadable(path: String, reason: String)
+    /// The auditd plugin configuration cannot be written as asked.
+    case pluginRefused(String)
 
     public var description: String {
         switch self {
@@ -43,6 +45,8 @@ public enum AuditRulesError: Error, Equatable, Sendable, CustomStringConvertible
             return "could not remove \(path): \(reason)"
         case .fileUnreadable(let path, let reason):
             return "could not read \(path): \(reason)"
+        case .pluginRefused(let why):
+            return "the auditd plugin was not installed: \(why)"
         }
     }
 }

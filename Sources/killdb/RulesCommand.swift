@@ -46,6 +46,15 @@ struct RulesCommand: ParsableCommand {
 
     static let generator = "killdb \(Ingest.version)"
 
+    struct PluginOption: ParsableArguments {
+        @Flag(help: ArgumentHelp(
+            "Also install (or remove) the auditd plugin, so killdb stores events as they happen.",
+            discussion: "Writes killdb.conf in the plugins directory, running this binary as `killdb plugin --db=DB`, and reloads auditd."))
+        var plugin = false
+        @Option(help: ArgumentHelp("auditd's plugins directory.", valueName: "dir"))
+        var pluginsDir = PluginInstallation.defaultDirectory
+    }
+
     struct Print: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the rules file killdb would install.",
@@ -73,8 +82,20 @@ struct RulesCommand: ParsableCommand {
         @OptionGroup var signals: SignalsOption
         @OptionGroup var key: KeyOption
         @OptionGroup var directory: DirectoryOption
+        @OptionGroup var plugin: PluginOption
+        @OptionGroup var database: DatabaseOption
 
         func run() throws {
+            if plugin.plugin {
+                // The plugin's binary is this one, by its real path (auditd wants root's own file).
+                let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+                let db = URL(fileURLWithPath: database.path).standardizedFileURL.path
+                let installation = PluginInstallation(directory: plugin.pluginsDir)
+                _ = try installation.install(binary: binary, database: db)
+                let reloaded = try PluginInstallation.reloadAuditd(Auditctl.find())
+                print("Installed \(installation.filePath): auditd hands events to `\(binary) plugin --db=\(db)`"
+                      + (reloaded ? "; auditd reloaded." : ". Start auditd (or reload it) to run it."))
+            }
             let selection = try SignalSelection.parse(signals.signals)
             let installation = try RulesInstallation(directory: directory.rulesDir, key: key.key, auditctl: Auditctl.find())
             let loaded = try installation.install(signals: selection, generator: RulesCommand.generator)
@@ -93,8 +114,18 @@ struct RulesCommand: ParsableCommand {
 
         @OptionGroup var key: KeyOption
         @OptionGroup var directory: DirectoryOption
+        @OptionGroup var plugin: PluginOption
 
         func run() throws {
+            if plugin.plugin {
+                let installation = PluginInstallation(directory: plugin.pluginsDir)
+                if try installation.remove() {
+                    let reloaded = try PluginInstallation.reloadAuditd(Auditctl.find())
+                    print("Removed \(installation.filePath)" + (reloaded ? "; auditd reloaded." : "."))
+                } else {
+                    print("No \(installation.filePath) to remove.")
+                }
+            }
             let installation = try RulesInstallation(directory: directory.rulesDir, key: key.key, auditctl: Auditctl.find())
             let removal = try installation.remove()
             print(removal.fileRemoved ? "Removed \(installation.filePath)." : "No \(installation.filePath) to remove.")

@@ -1,3 +1,4 @@
+import AuditRules
 import Foundation
 import GRDB
 import KillDB
@@ -31,17 +32,8 @@ extension EndToEndKernelTests {
                 let binary = sandbox.directory + "/killdb"
                 try FileManager.default.copyItem(atPath: cli.path, toPath: binary)
                 chmod(binary, 0o750)
-                let conf = """
-                    active = yes
-                    direction = out
-                    path = \(binary)
-                    type = always
-                    args = plugin --db=\(db)
-                    format = string
-
-                    """
-                try conf.write(toFile: plugins + "/killdb.conf", atomically: true, encoding: .utf8)
-                chmod(plugins + "/killdb.conf", 0o640)
+                // The file `killdb rules install --plugin` writes, so auditd itself checks it.
+                _ = try PluginInstallation(directory: plugins).install(binary: binary, database: db)
                 try sandbox.start()
 
                 let auditctl = AuditSandbox.availability.auditctl
