@@ -305,10 +305,10 @@ struct Ingestion {
 
 /// The advisory lock that keeps two ingests off one database. A lock file beside the
 /// database, held with flock: the kernel drops it when the holder dies, even by kill -9.
-struct IngestLock {
+public struct IngestLock {
     let fd: Int32
 
-    static func acquire(database: String, wait: Double) throws -> IngestLock {
+    public static func acquire(database: String, wait: Double) throws -> IngestLock {
         let path = database + ".lock"
         let dir = (database as NSString).deletingLastPathComponent
         if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
@@ -331,7 +331,7 @@ struct IngestLock {
         return IngestLock(fd: fd)
     }
 
-    func release() {
+    public func release() {
         flock(fd, LOCK_UN)
         close(fd)
     }

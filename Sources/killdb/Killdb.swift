@@ -36,7 +36,7 @@ struct Killdb: ParsableCommand {
             3 a log could not be read; 75 another ingest holds the database (retry later).
             """,
         version: Ingest.version,
-        subcommands: [IngestCommand.self, WhoCommand.self, ReportCommand.self, SQLCommand.self, RulesCommand.self, DoctorCommand.self, PluginCommand.self]
+        subcommands: [IngestCommand.self, WhoCommand.self, ReportCommand.self, SQLCommand.self, RulesCommand.self, DoctorCommand.self, PluginCommand.self, MergeCommand.self]
     )
 
     static func main() {

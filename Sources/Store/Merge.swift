@@ -1,0 +1,274 @@
+import Foundation
+import GRDB
+
+/// Why a source database cannot be merged, worded for the operator.
+public enum MergeError: Error, CustomStringConvertible {
+    case sourceMissing(path: String)
+    case sameDatabase(path: String)
+    case notKilldbDatabase(path: String)
+    case noURISupport
+
+    public var description: String {
+        switch self {
+        case .sourceMissing(let path):
+            return "no database at \(path) to merge."
+        case .sameDatabase(let path):
+            return "\(path) is the target database itself; merging it into itself adds nothing."
+        case .notKilldbDatabase(let path):
+            return "\(path) is not a killdb database (it has none of killdb's migrations)."
+        case .noURISupport:
+            return "this SQLite library cannot attach a database read-only (built without URI filenames)."
+        }
+    }
+}
+
+/// What merging one source database added to the target.
+public struct MergeResult: Sendable, Equatable {
+    public var source: String
+    /// Signal events in the source, and how many of them the target did not hold yet.
+    public var sourceEvents = 0
+    public var newEvents = 0
+    /// Target rows (processes reached) added, to new events or to events already held.
+    public var newTargets = 0
+    /// Events already held that lacked a command line the source has.
+    public var completedEvents = 0
+    public var newStrings = 0
+    public var newDaemonRecords = 0
+    public var newSerialGaps = 0
+    /// Ingest runs of the source copied, or refreshed because the source's copy moved on.
+    public var copiedRuns = 0
+    public var copiedFileReads = 0
+
+    public init(source: String) { self.source = source }
+}
+
+extension SignalStore {
+    /// How a file read copied from another database is named in `file_reads.path`: its
+    /// original path behind the source's, so `coverage` tells which database covered what.
+    public static func mergedPathPrefix(source: String) -> String { "[merged from \(source)] " }
+    static let mergedMarker = Data("[merged from ".utf8)
+
+    /// Copies everything `sourcePath` holds that this database lacks, in one transaction:
+    /// events by identity (node, sec, msec, serial) with their targets, strings re-interned,
+    /// auditd's own records, serial gaps, and the source's coverage (ingest runs, file reads,
+    /// node spans) as rows marked with the source. Merging the same source again adds nothing.
+    ///
+    /// The caller holds the ingest lock on this database; the source is only read (attached
+    /// read-only), so it may be in use by its own ingest meanwhile: the transaction sees one
+    /// snapshot of it.
+    public func merge(from sourcePath: String) throws -> MergeResult {
+        let source = absolute(sourcePath)
+        var own = stat(), other = stat()
+        guard stat(source, &other) == 0 else { throw MergeError.sourceMissing(path: sourcePath) }
+        if stat(path, &own) == 0, own.st_dev == other.st_dev, own.st_ino == other.st_ino {
+            throw MergeError.sameDatabase(path: sourcePath)
+        }
+        // A newer schema is refused (the source may hold what this killdb cannot read). An
+        // older one is fine: every table copied here is the first migration's.
+        let checked = try SignalStore.openReadOnly(path: source)
+        let applied = Set(try checked.appliedMigrations())
+        guard let first = embeddedMigrations.first?.name, applied.contains(first) else {
+            throw MergeError.notKilldbDatabase(path: sourcePath)
+        }
+
+        do {
+            return try queue.writeWithoutTransaction { db in
+                let usesURI = try String.fetchAll(db, sql: "PRAGMA compile_options").contains("USE_URI")
+                guard usesURI else { throw MergeError.noURISupport }
+                try db.execute(sql: "ATTACH DATABASE ? AS src", arguments: [Self.readOnlyURI(source)])
+                defer { try? db.execute(sql: "DETACH DATABASE src") }
+                var result = MergeResult(source: sourcePath)
+                try db.inTransaction {
+                    result = try Self.copy(db, marker: Self.mergedPathPrefix(source: source), into: result)
+                    return .commit
+                }
+                return result
+            }
+        } catch let e as MergeError {
+            throw e
+        } catch let e as DatabaseError where e.resultCode == .SQLITE_BUSY {
+            throw StoreError.busy(path: path)
+        } catch {
+            throw StoreError.sqlite(describe(error))
+        }
+    }
+
+    /// Signal events stored (not rows of `signals`: a group kill is one event).
+    public func eventCount() throws(StoreError) -> Int {
+        try read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM events") ?? 0 }
+    }
+
+    /// `file:` URI of `path`, opened read-only: SQLite itself refuses any write to it.
+    static func readOnlyURI(_ path: String) -> String {
+        var escaped = ""
+        for ch in path.unicodeScalars {
+            switch ch {
+            case "%": escaped += "%25"
+            case "?": escaped += "%3f"
+            case "#": escaped += "%23"
+            default: escaped.unicodeScalars.append(ch)
+            }
+        }
+        return "file:\(escaped)?mode=ro"
+    }
+
+    private func absolute(_ path: String) -> String {
+        if let p = realpath(path, nil) { defer { free(p) }; return String(cString: p) }
+        return path
+    }
+
+    private static func copy(_ db: Database, marker: String, into start: MergeResult) throws -> MergeResult {
+        var r = start
+        // Strings: the source's ids mean nothing here, so every reference goes through this map.
+        try db.execute(sql: """
+            INSERT INTO main.strings (value) SELECT value FROM src.strings WHERE true
+            ON CONFLICT(value) DO NOTHING
+            """)
+        r.newStrings = db.changesCount
+        try db.execute(sql: """
+            DROP TABLE IF EXISTS temp.merge_strings;
+            CREATE TEMP TABLE merge_strings (old INTEGER PRIMARY KEY, new INTEGER NOT NULL);
+            INSERT INTO temp.merge_strings SELECT s.id, m.id FROM src.strings s JOIN main.strings m ON m.value = s.value;
+            """)
+        func s(_ column: String, _ table: String = "e") -> String {
+            "(SELECT new FROM temp.merge_strings WHERE old = \(table).\(column))"
+        }
+
+        // Events, by identity: one the target holds already is left as it is (below, it
+        // gains what only the source has, as an ingest merges late records).
+        r.sourceEvents = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM src.events") ?? 0
+        let plain = ["sec", "msec", "serial", "arch", "syscall", "signal", "success", "exit", "target_arg",
+                     "tgid_arg", "pidfd", "a0", "a1", "a2", "a3", "sender_pid", "sender_ppid", "sender_uid",
+                     "sender_auid", "sender_euid", "sender_ses"]
+        let interned = ["node_id", "arch_name_id", "syscall_name_id", "signal_name_id", "errno_id", "sender_tty_id",
+                        "sender_comm_id", "sender_exe_id", "sender_cmdline_id", "sender_argv_id", "sender_subj_id",
+                        "sender_uid_name_id", "sender_auid_name_id", "sender_euid_name_id", "key_id"]
+        try db.execute(sql: """
+            INSERT INTO main.events (\((plain + interned).joined(separator: ", ")))
+            SELECT \((plain.map { "e.\($0)" } + interned.map { s($0) }).joined(separator: ", "))
+            FROM src.events e WHERE true ORDER BY e.id
+            ON CONFLICT(node_id, sec, msec, serial) DO NOTHING
+            """)
+        r.newEvents = db.changesCount
+        try db.execute(sql: """
+            DROP TABLE IF EXISTS temp.merge_events;
+            CREATE TEMP TABLE merge_events (old INTEGER PRIMARY KEY, new INTEGER NOT NULL UNIQUE);
+            INSERT INTO temp.merge_events
+            SELECT e.id, m.id FROM src.events e
+            JOIN temp.merge_strings n ON n.old = e.node_id
+            JOIN main.events m ON m.node_id = n.new AND m.sec = e.sec AND m.msec = e.msec AND m.serial = e.serial;
+            """)
+        // The first complete copy wins, as in ingest: only what is missing is filled.
+        try db.execute(sql: """
+            UPDATE main.events AS m SET
+              sender_cmdline_id = COALESCE(m.sender_cmdline_id, (SELECT \(s("sender_cmdline_id")) FROM temp.merge_events me
+                JOIN src.events e ON e.id = me.old WHERE me.new = m.id)),
+              sender_argv_id = COALESCE(m.sender_argv_id, (SELECT \(s("sender_argv_id")) FROM temp.merge_events me
+                JOIN src.events e ON e.id = me.old WHERE me.new = m.id))
+            WHERE (m.sender_cmdline_id IS NULL OR m.sender_argv_id IS NULL)
+              AND EXISTS (SELECT 1 FROM temp.merge_events me JOIN src.events e ON e.id = me.old WHERE me.new = m.id
+                AND ((m.sender_cmdline_id IS NULL AND e.sender_cmdline_id IS NOT NULL)
+                  OR (m.sender_argv_id IS NULL AND e.sender_argv_id IS NOT NULL)))
+            """)
+        r.completedEvents = db.changesCount
+        try db.execute(sql: """
+            INSERT INTO main.targets (event_id, pid, uid, auid, ses, comm_id, obj_id, uid_name_id, auid_name_id)
+            SELECT me.new, t.pid, t.uid, t.auid, t.ses, \(s("comm_id", "t")), \(s("obj_id", "t")),
+              \(s("uid_name_id", "t")), \(s("auid_name_id", "t"))
+            FROM src.targets t JOIN temp.merge_events me ON me.old = t.event_id WHERE true
+            ON CONFLICT(event_id, pid) DO NOTHING
+            """)
+        r.newTargets = db.changesCount
+
+        try db.execute(sql: """
+            INSERT INTO main.daemon_events (node_id, sec, msec, serial, type, op, fields)
+            SELECT \(s("node_id", "d")), d.sec, d.msec, d.serial, d.type, d.op, d.fields FROM src.daemon_events d WHERE true
+            ON CONFLICT DO NOTHING
+            """)
+        r.newDaemonRecords = db.changesCount
+        try db.execute(sql: """
+            INSERT INTO main.serial_gaps (node_id, after_sec, after_msec, after_serial, before_sec, before_msec,
+              before_serial, missing)
+            SELECT \(s("node_id", "g")), g.after_sec, g.after_msec, g.after_serial, g.before_sec, g.before_msec,
+              g.before_serial, g.missing FROM src.serial_gaps g WHERE true
+            ON CONFLICT DO NOTHING
+            """)
+        r.newSerialGaps = db.changesCount
+        // Checkpoints and serial cursors are not copied: they say where this database's own
+        // reading of its own logs stands, which another database's say nothing about.
+
+        try copyCoverage(db, marker: marker, into: &r)
+        try db.execute(sql: "DROP TABLE temp.merge_strings; DROP TABLE temp.merge_events")
+        return r
+    }
+
+    /// Copies the source's ingest runs with their file reads and node spans. A run is
+    /// recognised by when it started, where and by which version; a copy made by an earlier
+    /// merge is refreshed when the source's run has moved on (it was still running), and a
+    /// run this database made itself (read back from a database it was merged into) is left alone.
+    private static func copyCoverage(_ db: Database, marker: String, into r: inout MergeResult) throws {
+        let runColumns = ["started_at", "finished_at", "status", "killdb_version", "hostname", "files", "bytes",
+                          "lines", "bad_lines", "signal_events", "new_events"]
+        let readColumns = ["path", "device", "inode", "start_offset", "end_offset", "lines", "records", "events",
+                           "signal_events", "bad_lines", "first_event_time", "last_event_time"]
+        let markerData = Data(marker.utf8)
+        let prefix = mergedMarker
+        for run in try Row.fetchAll(db, sql: "SELECT * FROM src.ingest_runs ORDER BY id") {
+            let sourceReads = try Row.fetchAll(db, sql: "SELECT * FROM src.file_reads WHERE run_id = ? ORDER BY id",
+                                               arguments: [run["id"]])
+            let existing = try Row.fetchOne(db, sql: """
+                SELECT * FROM main.ingest_runs WHERE started_at = ? AND killdb_version = ? AND hostname IS ?
+                """, arguments: [run["started_at"], run["killdb_version"], run["hostname"]])
+            if let existing {
+                let id: Int64 = existing["id"]
+                let native = try Bool.fetchOne(db, sql: """
+                    SELECT EXISTS (SELECT 1 FROM main.file_reads WHERE run_id = ? AND substr(path, 1, ?) != ?)
+                    """, arguments: [id, prefix.count, prefix]) ?? false
+                if native { continue }
+                let copies = try Row.fetchAll(db, sql: "SELECT * FROM main.file_reads WHERE run_id = ? ORDER BY id",
+                                              arguments: [id])
+                let sameRun = runColumns.allSatisfy { existing[$0] as DatabaseValue == run[$0] as DatabaseValue }
+                let sameReads = copies.count == sourceReads.count && zip(copies, sourceReads).allSatisfy { c, s in
+                    readColumns.dropFirst().allSatisfy { c[$0] as DatabaseValue == s[$0] as DatabaseValue }
+                }
+                if sameRun && sameReads { continue }
+                // A run with no reads cannot be told from our own: refresh it only while unfinished.
+                if copies.isEmpty && existing["finished_at"] as Double? != nil { continue }
+                try db.execute(sql: "DELETE FROM main.file_reads WHERE run_id = ?", arguments: [id])
+                try db.execute(sql: """
+                    UPDATE main.ingest_runs SET \(runColumns.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?
+                    """, arguments: StatementArguments(runColumns.map { run[$0] as DatabaseValue } + [id.databaseValue]))
+                try copyReads(db, sourceReads, run: id, markerData: markerData, columns: readColumns, into: &r)
+            } else {
+                try db.execute(sql: """
+                    INSERT INTO main.ingest_runs (\(runColumns.joined(separator: ", ")))
+                    VALUES (\(runColumns.map { _ in "?" }.joined(separator: ", ")))
+                    """, arguments: StatementArguments(runColumns.map { run[$0] as DatabaseValue }))
+                try copyReads(db, sourceReads, run: db.lastInsertedRowID, markerData: markerData, columns: readColumns,
+                              into: &r)
+            }
+            r.copiedRuns += 1
+        }
+    }
+
+    private static func copyReads(_ db: Database, _ reads: [Row], run: Int64, markerData: Data, columns: [String],
+                                  into r: inout MergeResult) throws {
+        for read in reads {
+            var values = columns.map { read[$0] as DatabaseValue }
+            let original = (read["path"] as Data?) ?? Data()
+            values[0] = (markerData + original).databaseValue
+            try db.execute(sql: """
+                INSERT INTO main.file_reads (run_id, \(columns.joined(separator: ", ")))
+                VALUES (?, \(columns.map { _ in "?" }.joined(separator: ", ")))
+                """, arguments: StatementArguments([run.databaseValue] + values))
+            let id = db.lastInsertedRowID
+            try db.execute(sql: """
+                INSERT INTO main.node_spans (file_read_id, node_id, first_event_time, last_event_time, records)
+                SELECT ?, (SELECT new FROM temp.merge_strings WHERE old = n.node_id), n.first_event_time,
+                  n.last_event_time, n.records
+                FROM src.node_spans n WHERE n.file_read_id = ?
+                """, arguments: [id, read["id"]])
+            r.copiedFileReads += 1
+        }
+    }
+}

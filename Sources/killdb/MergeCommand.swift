@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import KillDB
+import Output
+import Store
+
+struct MergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Merge other killdb databases into one.",
+        discussion: """
+            Copies into the database (--db) every signal event the source databases hold \
+            and it lacks, recognised by the audit event's identity (node, time, serial): an \
+            event already held is not added again, so merging the same source twice adds \
+            nothing. Targets, auditd's own records and holes in each host's serial sequence \
+            come along, and so does each source's coverage: its ingest runs and file reads \
+            are copied with the path marked "[merged from SOURCE]", so `coverage` and the \
+            answers of `who` still say what was read.
+
+            Each source is opened read-only and merged in one transaction: a source an \
+            ingest is writing is read as it stood at that moment. A source written by a \
+            newer killdb is refused. The merge takes the ingest lock on the target (--wait).
+
+            Typical use: one database per audit collector, merged into one for questions \
+            about the whole fleet.
+
+            Examples:
+              killdb merge --db /srv/killdb/fleet.sqlite /srv/killdb/collector-*.sqlite
+              killdb merge --db all.sqlite --format json a.sqlite b.sqlite
+            """
+    )
+
+    @OptionGroup var database: DatabaseOption
+
+    @Argument(help: ArgumentHelp("Source databases to merge into --db.", valueName: "source"))
+    var sources: [String]
+
+    @Option(help: ArgumentHelp("Seconds to wait for an ingest to finish with the target.", valueName: "seconds"))
+    var wait: Double = 10
+
+    @Flag(name: .shortAndLong, help: "Print nothing but errors.")
+    var quiet = false
+
+    @Option(help: "Summary format: text or json.")
+    var format: IngestCommand.SummaryFormat = .text
+
+    func validate() throws {
+        guard !sources.isEmpty else { throw ValidationError("name at least one source database") }
+        guard wait >= 0 else { throw ValidationError("--wait must be zero or more seconds") }
+    }
+
+    func run() throws {
+        let target = database.path
+        let lock = try IngestLock.acquire(database: target, wait: wait)
+        defer { lock.release() }
+        let store = try SignalStore.openForWriting(path: target)
+        var results: [MergeResult] = []
+        for source in sources {
+            // Each source commits on its own: a bad one later does not undo the good ones.
+            do {
+                results.append(try store.merge(from: source))
+            } catch {
+                if !quiet { emit(results, target: target, store: store) }
+                throw error
+            }
+        }
+        if !quiet { emit(results, target: target, store: store) }
+    }
+
+    private func emit(_ results: [MergeResult], target: String, store: SignalStore) {
+        let total = (try? store.eventCount()) ?? 0
+        switch format {
+        case .text: print(MergeSummary.text(results, database: target, totalEvents: total), terminator: "")
+        case .json: print(MergeSummary.json(results, database: target, totalEvents: total))
+        }
+    }
+}
+
+/// What `killdb merge` prints.
+enum MergeSummary {
+    static func text(_ results: [MergeResult], database: String, totalEvents: Int) -> String {
+        var out = ""
+        for r in results {
+            out += "\(SafeText.line(r.source)): \(r.newEvents) new event\(r.newEvents == 1 ? "" : "s")"
+            let held = r.sourceEvents - r.newEvents
+            if held > 0 { out += ", \(held) already held" }
+            if r.completedEvents > 0 { out += ", \(r.completedEvents) completed" }
+            out += "; \(r.newTargets) target\(r.newTargets == 1 ? "" : "s"), \(r.newDaemonRecords) auditd record\(r.newDaemonRecords == 1 ? "" : "s"), "
+            out += "\(r.newSerialGaps) serial gap\(r.newSerialGaps == 1 ? "" : "s"), \(r.copiedRuns) ingest run\(r.copiedRuns == 1 ? "" : "s") of coverage\n"
+        }
+        out += "database: \(SafeText.line(database)) (\(totalEvents) event\(totalEvents == 1 ? "" : "s") in all)\n"
+        return out
+    }
+
+    static func json(_ results: [MergeResult], database: String, totalEvents: Int) -> String {
+        let object: [String: Any] = [
+            "database": database,
+            "events": totalEvents,
+            "sources": results.map { r -> [String: Any] in
+                [
+                    "source": r.source, "source_events": r.sourceEvents, "new_events": r.newEvents,
+                    "new_targets": r.newTargets, "completed_events": r.completedEvents,
+                    "new_strings": r.newStrings, "new_daemon_records": r.newDaemonRecords,
+                    "new_serial_gaps": r.newSerialGaps, "copied_runs": r.copiedRuns,
+                    "copied_file_reads": r.copiedFileReads,
+                ]
+            },
+        ]
+        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+}
