@@ -10,6 +10,10 @@ public enum RecordKind: Sendable, Equatable {
     /// auditd's own records (DAEMON_START, DAEMON_END, DAEMON_ROTATE ...): numbered by
     /// auditd's counter, not the kernel's.
     case daemon
+    /// Kernel-delivered fatal signals: SECCOMP (a filter's kill) and ANOM_ABEND (a core
+    /// dump). No process sent them, so they are kept as kernel kills.
+    case seccomp
+    case anomAbend
     case other
 }
 
@@ -107,11 +111,13 @@ extension RecordHeader {
         switch type.count {
         case 7 where type.starts(with: "SYSCALL"): return .syscall
         case 7 where type.starts(with: "OBJ_PID"): return .objPID
+        case 7 where type.starts(with: "SECCOMP"): return .seccomp
+        case 10 where type.starts(with: "ANOM_ABEND"): return .anomAbend
         case 9 where type.starts(with: "PROCTITLE"): return .proctitle
         case 3 where type.starts(with: "EOE"): return .endOfEvent
         case 4:
             // Numeric types, as in the kernel log: 1300 SYSCALL, 1318 OBJ_PID, 1320 EOE,
-            // 1327 PROCTITLE, 1200-1299 auditd's own.
+            // 1326 SECCOMP, 1327 PROCTITLE, 1701 ANOM_ABEND, 1200-1299 auditd's own.
             var v = 0
             for b in type {
                 guard b >= 0x30, b <= 0x39 else { return .other }
@@ -122,6 +128,8 @@ extension RecordHeader {
             case 1318: return .objPID
             case 1320: return .endOfEvent
             case 1327: return .proctitle
+            case 1326: return .seccomp
+            case 1701: return .anomAbend
             case 1200...1299: return .daemon
             default: return .other
             }

@@ -105,6 +105,11 @@ public struct SignalRecordFilter {
     public var skipped: [SkippedLine] = []
     public var skippedTotal = 0
     public var daemonRecords: [DaemonRecord] = []
+    /// SECCOMP and ANOM_ABEND records: fatal signals the kernel delivered itself.
+    public var kernelKills: [KernelKill] = []
+    /// What kernel kills found here are marked as read from.
+    public var kernelKillSource: KernelLogSource = .audit
+    static let kernelKillLimit = 1 << 16
     /// Groups complete and ready to decode.
     public var ready: [SignalRecordGroup] = []
 
@@ -172,6 +177,12 @@ public struct SignalRecordFilter {
             let body = Array(UnsafeBufferPointer(rebasing: line[header.bodyStart..<header.bodyEnd]))
             let op = RecordHeader.field("op", in: line, header: header).map { String(decoding: $0, as: UTF8.self) }
             daemonRecords.append(DaemonRecord(id: id, type: header.typeName, op: op, body: body))
+        case .seccomp, .anomAbend:
+            if let kill = KernelKill.fromAudit(line, header, source: kernelKillSource) {
+                // Bounded for callers that never take them (they are then lost, not hoarded).
+                if kernelKills.count >= Self.kernelKillLimit { kernelKills.removeFirst(kernelKills.count / 2) }
+                kernelKills.append(kill)
+            }
         case .other:
             break
         }

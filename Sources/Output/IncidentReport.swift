@@ -36,14 +36,15 @@ public enum IncidentReport {
         }
 
         out += heading("1. " + killsTitle(r, s))
-        if r.kills.isEmpty {
+        if entries(r).isEmpty {
             out += wrap(noKills(r, s), indent: 0)
         } else {
-            if r.killsTotal > r.kills.count {
-                out += "The \(r.kills.count) newest of \(r.killsTotal) are shown; narrow the window or the target for the rest.\n\n"
+            if r.signalKillsTotal > r.kills.count {
+                out += "The \(r.kills.count) newest of \(r.signalKillsTotal) are shown; narrow the window or the target for the rest.\n\n"
             }
-            out += r.kills.map { k in wrap(headline(k, s), indent: 2) + fields(details(k, ctx, s)) }.joined(separator: "\n")
+            out += entries(r).map { e in wrap(headline(e, r, s), indent: 2) + fields(details(e, r, ctx, s)) }.joined(separator: "\n")
         }
+        if !r.oomdKills.isEmpty { out += "\n" + r.oomdKills.map { wrap(oomd($0, ctx, s), indent: 2) }.joined() }
 
         out += heading("2. Other signals from these senders")
         if r.senders.isEmpty {
@@ -136,16 +137,17 @@ public enum IncidentReport {
         for (label, value) in header(r, ctx, s) { out += "- **\(label):** " + value.joined(separator: " — ") + "\n" }
 
         out += "\n## 1. " + killsTitle(r, s) + "\n\n"
-        if r.kills.isEmpty {
+        if entries(r).isEmpty {
             out += noKills(r, s) + "\n"
         } else {
-            if r.killsTotal > r.kills.count {
-                out += "The \(r.kills.count) newest of \(r.killsTotal) are shown; narrow the window or the target for the rest.\n\n"
+            if r.signalKillsTotal > r.kills.count {
+                out += "The \(r.kills.count) newest of \(r.signalKillsTotal) are shown; narrow the window or the target for the rest.\n\n"
             }
-            out += r.kills.map { k in
-                "### " + headline(k, s) + "\n\n" + details(k, ctx, s).map { "- **\($0.0):** \($0.1)\n" }.joined()
+            out += entries(r).map { e in
+                "### " + headline(e, r, s) + "\n\n" + details(e, r, ctx, s).map { "- **\($0.0):** \($0.1)\n" }.joined()
             }.joined(separator: "\n")
         }
+        if !r.oomdKills.isEmpty { out += "\n" + r.oomdKills.map { "- " + oomd($0, ctx, s) + "\n" }.joined() }
 
         out += "\n## 2. Other signals from these senders\n\n"
         if r.senders.isEmpty {
@@ -239,11 +241,35 @@ public enum IncidentReport {
                     ("sender_processes", String(p.senderProcesses)), ("first_time", real(p.first)), ("last_time", real(p.last)),
                 ])
             }.joined(separator: ",") + (r.patterns.isEmpty ? "]" : "\n  ]")),
+            ("kernel_kills", "[" + r.kernelKills.map { k in
+                "\n    " + JSON.object([
+                    ("node", text(k.node)), ("event_time", real(k.eventTime)), ("kind", str(k.kind)), ("reason", str(k.reason)),
+                    ("pid", int(k.pid)), ("comm", text(k.comm)), ("exe", text(k.exe)), ("uid", int(k.uid)),
+                    ("signal", int(k.signal)), ("signal_name", str(k.signalName)), ("cgroup", text(k.cgroup)),
+                    ("limit_cgroup", text(k.limitCgroup)), ("constraint", str(k.constraint)), ("syscall", int(k.syscall)),
+                    ("details", str(k.details)), ("source", str(k.source)), ("message", text(k.message)),
+                ])
+            }.joined(separator: ",") + (r.kernelKills.isEmpty ? "]" : "\n  ]")),
+            ("systemd_kills", "[" + (r.systemdKills + r.oomdKills).map { a in
+                "\n    " + JSON.object([
+                    ("node", text(a.node)), ("event_time", real(a.eventTime)), ("kind", str(a.kind)), ("unit", text(a.unit)),
+                    ("pid", int(a.pid)), ("comm", text(a.comm)), ("signal", int(a.signal)), ("signal_name", str(a.signalName)),
+                    ("cgroup", text(a.cgroup)), ("reason", str(a.reason)),
+                ])
+            }.joined(separator: ",") + (r.systemdKills.isEmpty && r.oomdKills.isEmpty ? "]" : "\n  ]")),
+            ("systemd_context", "[" + r.kills.compactMap { k -> String? in
+                guard let c = r.systemdContext[WhoAnswer.rowKey(k)] else { return nil }
+                return JSON.object([("event_id", str(k.eventID)), ("target_pid", int(k.targetPid)), ("unit", text(c.unit)),
+                                    ("reason", str(c.reason))])
+            }.joined(separator: ",") + "]"),
             ("failed_total", String(r.failedTotal)),
             ("failed", events(r.failed)),
             ("coverage", JSON.object([
                 ("first_event_time", real(c.database.firstEventTime)), ("last_event_time", real(c.database.lastEventTime)),
                 ("last_ingest", real(c.database.lastIngest)), ("signal_events", String(c.database.signalEvents)),
+                ("kernel_log", JSON.object([("first_time", real(c.kernel.firstTime)), ("last_time", real(c.kernel.lastTime)),
+                                            ("sources", "[" + c.kernel.sources.map(str).joined(separator: ",") + "]"),
+                                            ("kernel_kills", String(c.kernel.kills + c.kernel.fromAudit))])),
                 ("uncovered", "[" + c.uncovered.map { JSON.object([("start", real($0.start)), ("end", real($0.end))]) }.joined(separator: ",") + "]"),
                 ("lost_events", "[" + c.database.lostEvents.map {
                     JSON.object([("node", str($0.node)), ("after_time", real($0.after)), ("before_time", real($0.before)),
@@ -314,6 +340,70 @@ public enum IncidentReport {
             line += " The database does not cover all of the window: see the coverage below."
         }
         return line
+    }
+
+    /// Section 1's entries, whoever killed, oldest first.
+    static func entries(_ r: Incident) -> [KillEntry] {
+        let all = r.kills.map(KillEntry.signal) + r.kernelKills.map(KillEntry.kernel) + r.systemdKills.map(KillEntry.systemd)
+        return all.enumerated().sorted { a, b in
+            a.element.time != b.element.time ? a.element.time < b.element.time : a.offset < b.offset
+        }.map(\.element)
+    }
+
+    static func headline(_ e: KillEntry, _ r: Incident, _ s: Style) -> String {
+        switch e {
+        case .signal(let k): return headline(k, s)
+        case .kernel(let k):
+            return "pid \(k.pid.map(String.init) ?? "?")" + (k.comm.map { " (\(s.value($0)))" } ?? "")
+                + " \(WhoReport.killedBy(k)): " + cause(k, s)
+        case .systemd(let a):
+            return "\(signal(a.signalName, a.signal, s)) to pid \(a.pid.map(String.init) ?? "?")"
+                + (a.comm.map { " (\(s.value($0)))" } ?? "") + " from systemd (PID 1)"
+        }
+    }
+
+    /// `WhoReport.cause`, with the cgroup through `s`.
+    static func cause(_ k: KernelKillRow, _ s: Style) -> String {
+        if k.kind == "memcg-oom", let c = k.limitCgroup ?? k.cgroup { return "memory cgroup \(s.value(c)) exceeded its limit" }
+        return s.word(WhoReport.cause(k))
+    }
+
+    static func details(_ e: KillEntry, _ r: Incident, _ ctx: Context, _ s: Style) -> [(String, String)] {
+        switch e {
+        case .signal(let k):
+            var out = details(k, ctx, s)
+            if k.senderPid == 1 {
+                let c = r.systemdContext[WhoAnswer.rowKey(k)]
+                out.append(("systemd", c.map { ($0.unit.map { s.value($0) + ": " } ?? "") + s.word(WhoReport.systemdReason($0)) }
+                    ?? "PID 1 sends this when a unit's stop times out, or on `systemctl kill`; the journal names the unit (killdb ingest --journal)"))
+            }
+            return out
+        case .kernel(let k):
+            var out: [(String, String)] = [("time", "\(local(k.eventTime, ctx)) (\(Clock.utc(k.eventTime)))"),
+                                           ("signal", "\(s.word(k.signalName ?? "?")), from the kernel itself: no process sent it")]
+            if let c = k.cgroup {
+                var line = s.value(c)
+                if let l = k.limitCgroup, l != c { line += " (the limit hit was \(s.value(l))'s)" }
+                out.append(("cgroup", line))
+            }
+            if let d = k.details { out.append((k.kind == "seccomp" ? "seccomp" : "memory", s.value(Array(d.utf8)))) }
+            if let e = k.exe { out.append(("exe", s.value(e))) }
+            if let uid = k.uid { out.append(("user", "uid \(name(uid, nil, ctx, s))")) }
+            var evidence = WhoReport.source(k.source)
+            if let n = k.node { evidence += " on node " + s.value(n) }
+            out.append(("evidence", evidence))
+            return out
+        case .systemd(let a):
+            return [("time", "\(local(a.eventTime, ctx)) (\(Clock.utc(a.eventTime)))"),
+                    ("unit", a.unit.map(s.value) ?? "?"), ("why", s.word(WhoReport.systemdReason(a))),
+                    ("evidence", "the journal (no audit record of this signal)" + (a.node.map { " on node " + s.value($0) } ?? ""))]
+        }
+    }
+
+    static func oomd(_ a: SystemdKillRow, _ ctx: Context, _ s: Style) -> String {
+        var line = "systemd-oomd killed every process of the cgroup \(a.cgroup.map(s.value) ?? "?") at \(local(a.eventTime, ctx))"
+        if let r = a.reason { line += " (" + s.word(r) + ")" }
+        return line + "; it names no process."
     }
 
     /// `SIGKILL to pid 5001 (java)`, as `who` puts it.
@@ -448,6 +538,12 @@ public enum IncidentReport {
         }
         if d.lostEvents.isEmpty {
             lines.append("No lost events are recorded in the window.")
+        }
+        let k = c.kernel
+        if let first = k.firstTime, let last = k.lastTime {
+            lines.append("The kernel log (\(k.sources.joined(separator: ", "))) was read from \(local(first, ctx)) to \(local(last, ctx)): kills by the kernel (the OOM killer) outside that span are unknown.")
+        } else {
+            lines.append("The kernel log was never ingested: kills by the kernel (the OOM killer) cannot be ruled out.")
         }
         for lost in d.lostEvents {
             var line = "LOST: \(lost.missing) audit event\(lost.missing == 1 ? "" : "s") missing between \(local(lost.after, ctx)) and \(local(lost.before, ctx))"

@@ -20,6 +20,7 @@ public enum IngestReport {
         out += "\(t.signalEvents) signal event\(t.signalEvents == 1 ? "" : "s"), \(t.newEvents) new to the database"
         if s.mergedEvents > 0 { out += ", \(s.mergedEvents) already stored" }
         out += "\n"
+        out += kernelText(s.kernel, verbose: verbose)
         out += "database: \(SafeText.line(database))\n"
         if s.skippedTotal > 0 {
             out += "skipped \(s.skippedTotal) line\(s.skippedTotal == 1 ? "" : "s") that could not be read as audit records"
@@ -55,6 +56,41 @@ public enum IngestReport {
         return out
     }
 
+    /// One line per kernel log read, and one for the audit logs' SECCOMP/ANOM_ABEND records.
+    static func kernelText(_ k: KernelLogSummary, verbose: Bool) -> String {
+        var out = ""
+        func plural(_ n: Int, _ word: String) -> String { "\(n) \(word)\(n == 1 ? "" : "s")" }
+        if k.auditKills > 0 {
+            out += "audit logs: \(plural(k.auditKills, "kill")) by the kernel (seccomp, fatal signals), \(k.newAuditKills) new\n"
+        }
+        for src in k.sources {
+            out += "kernel log \(SafeText.line(src.path)) (\(src.format)): \(src.entries) new entr\(src.entries == 1 ? "y" : "ies")"
+            out += ", \(src.newKills) new kill\(src.newKills == 1 ? "" : "s") by the kernel"
+            // The oom-kill: line and the Killed process line describe one kill.
+            if src.kills > src.newKills {
+                let more = src.kills - src.newKills
+                out += " (\(more) more entr\(more == 1 ? "y" : "ies") about kills on record)"
+            }
+            if src.systemdActions > 0 { out += ", \(plural(src.systemdActions, "systemd action"))" }
+            if src.signalEvents > 0 { out += ", \(plural(src.signalEvents, "signal event")) from audit records it holds" }
+            out += "\n"
+            if src.overrun > 0 {
+                out += "warning: the kernel's ring buffer overwrote records of \(SafeText.line(src.path)) before they could be read: ingest more often\n"
+            }
+            if src.badLines > 0 {
+                out += "  \(plural(src.badLines, "line")) in no kernel log format known to killdb were skipped\n"
+            }
+            if verbose {
+                if let r = src.resumedAfter { out += "  resumed after \(src.format == "kmsg" ? "record" : "byte") \(r)\n" }
+                if let f = src.firstTime, let l = src.lastTime { out += "  entries from \(Time.iso(f)) to \(Time.iso(l))\n" }
+            }
+        }
+        if k.newSignalEvents > 0 {
+            out += "\(plural(k.newSignalEvents, "signal event")) recovered from the kernel log's audit records (no auditd was running)\n"
+        }
+        return out
+    }
+
     public static func json(_ s: IngestSummary, database: String) -> String {
         var files: [[String: Any]] = []
         for f in s.files {
@@ -80,6 +116,18 @@ public enum IngestReport {
             "unparsable_events": s.unparsableEvents,
             "lost_events": s.serialGaps.reduce(0) { $0 + Int($1.missing) },
             "skipped": s.skipped.map { ["path": $0.path, "offset": $0.offset, "reason": $0.reason] as [String: Any] },
+            "kernel_logs": s.kernel.sources.map { src -> [String: Any] in
+                [
+                    "path": src.path, "format": src.format, "entries": src.entries, "kills": src.kills,
+                    "new_kills": src.newKills, "systemd_actions": src.systemdActions, "signal_events": src.signalEvents,
+                    "bad_lines": src.badLines, "overrun": src.overrun,
+                    "resumed_after": src.resumedAfter ?? NSNull(),
+                    "first_event_time": src.firstTime ?? NSNull(), "last_event_time": src.lastTime ?? NSNull(),
+                ]
+            },
+            "kernel_kills": s.kernel.kills + s.kernel.auditKills,
+            "new_kernel_kills": s.kernel.newKills + s.kernel.newAuditKills,
+            "kernel_log_signal_events_new": s.kernel.newSignalEvents,
         ]
         let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
         return String(decoding: data, as: UTF8.self)

@@ -50,21 +50,190 @@ public enum WhoReport {
 
     public static func text(_ answer: WhoAnswer, _ ctx: Context) -> String {
         var out = ""
-        guard let first = answer.rows.first else {
+        let timeline = answer.timeline.isEmpty ? answer.rows.map(KillEntry.signal) : answer.timeline
+        guard let first = timeline.first else {
             out += "No \(ctx.question) is on record.\n"
             out += notes(answer, ctx)
             return out
         }
-        out += ctx.bold(headline(first, ctx)) + "\n"
-        out += details(first, ctx)
-        let others = answer.rows.dropFirst()
+        switch first {
+        case .signal(let r):
+            out += ctx.bold(headline(r, ctx)) + "\n"
+            out += details(r, ctx)
+            out += systemdLine(r, answer)
+        case .kernel(let k):
+            out += ctx.bold(headline(k, ctx)) + "\n"
+            out += details(k, ctx)
+        case .systemd(let s):
+            out += ctx.bold(headline(s, ctx)) + "\n"
+            out += details(s)
+        }
+        let others = timeline.dropFirst()
         if !others.isEmpty {
             out += "\nEarlier candidates, newest first:\n"
             out += Table.render(columns: ["time", "signal", "target", "sender", "command", "result"],
-                                rows: others.map { row(for: $0, ctx, reference: first) }, width: Terminal.width())
+                                rows: others.map { row(for: $0, ctx, reference: first, answer) }, width: Terminal.width())
         }
         out += notes(answer, ctx)
         return out
+    }
+
+    // MARK: kills no process sent
+
+    /// `pid 29967 (python3) was killed by the kernel's OOM killer at T (UTC): memory cgroup /x exceeded its limit`
+    static func headline(_ k: KernelKillRow, _ ctx: Context) -> String {
+        let target = "pid \(k.pid.map(String.init) ?? "?")" + (k.comm.map { " (\(SafeText.escape($0)))" } ?? "")
+        let when = "at \(Clock.local(k.eventTime, ctx.timeZone)) (\(Clock.utc(k.eventTime)))"
+        return "\(target) \(killedBy(k)) \(when): \(cause(k))"
+    }
+
+    /// `was killed by the kernel's OOM killer`, as a verb phrase.
+    public static func killedBy(_ k: KernelKillRow) -> String {
+        switch k.kind {
+        case "oom", "memcg-oom": return "was killed by the kernel's OOM killer"
+        case "seccomp": return "was killed by a seccomp filter"
+        case "abend": return "was ended by the kernel with \(k.signalName ?? "a fatal signal")"
+        default: return "was killed by the kernel"
+        }
+    }
+
+    /// Why, in a few words.
+    public static func cause(_ k: KernelKillRow) -> String {
+        switch k.kind {
+        case "memcg-oom":
+            if let c = k.limitCgroup ?? k.cgroup { return "memory cgroup \(SafeText.escape(c)) exceeded its limit" }
+            return "a memory cgroup exceeded its limit"
+        case "oom":
+            switch k.constraint {
+            case "CONSTRAINT_CPUSET": return "its cpuset ran out of memory"
+            case "CONSTRAINT_MEMORY_POLICY": return "its memory policy's nodes ran out of memory"
+            default: return "the system ran out of memory"
+            }
+        case "seccomp": return "it made syscall \(k.syscall.map(String.init) ?? "?"), which the filter forbids"
+        case "abend": return "a fatal signal it did not handle (the kernel logged a core dump)"
+        default: return k.reason
+        }
+    }
+
+    static func details(_ k: KernelKillRow, _ ctx: Context) -> String {
+        var out = ""
+        func field(_ name: String, _ value: String) { out += "  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + value + "\n" }
+        field("signal", "\(k.signalName ?? "?"), from the kernel itself: no process sent it")
+        if let task = k.cgroup {
+            var line = SafeText.escape(task)
+            if let limit = k.limitCgroup, limit != task { line += " (the limit hit was \(SafeText.escape(limit))'s)" }
+            field("cgroup", line)
+        }
+        if let c = k.constraint, c != "CONSTRAINT_MEMCG" { field("constraint", c) }
+        if let d = k.details { field(k.kind == "seccomp" ? "seccomp" : "memory", SafeText.line(d)) }
+        if let e = k.exe { field("exe", SafeText.escape(e)) }
+        if let uid = k.uid { field("user", "uid \(name(uid, nil, ctx))") }
+        var evidence = "\(source(k.source))"
+        if let m = k.message { evidence += ": " + SafeText.escape(m) }
+        if let node = k.node { evidence += " on node \(SafeText.escape(node))" }
+        field("evidence", evidence)
+        return out
+    }
+
+    static func source(_ s: String) -> String {
+        switch s {
+        case "kmsg": return "kernel log (/dev/kmsg)"
+        case "journal": return "kernel log (journal)"
+        case "syslog": return "kernel log (syslog)"
+        case "dmesg": return "kernel log (dmesg output)"
+        case "audit": return "audit log"
+        default: return SafeText.line(s)
+        }
+    }
+
+    static func headline(_ s: SystemdKillRow, _ ctx: Context) -> String {
+        let sig = s.signalName ?? "signal ?"
+        let target = "pid \(s.pid.map(String.init) ?? "?")" + (s.comm.map { " (\(SafeText.escape($0)))" } ?? "")
+        return "\(sig) to \(target) at \(Clock.local(s.eventTime, ctx.timeZone)) (\(Clock.utc(s.eventTime))) from systemd (PID 1)"
+    }
+
+    static func details(_ s: SystemdKillRow) -> String {
+        var out = ""
+        func field(_ name: String, _ value: String) { out += "  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + value + "\n" }
+        field("unit", s.unit.map { SafeText.escape($0) } ?? "?")
+        field("why", systemdReason(s))
+        var evidence = "the journal (no audit record of this signal)"
+        if let node = s.node { evidence += " on node \(SafeText.escape(node))" }
+        field("evidence", evidence)
+        return out
+    }
+
+    public static func systemdReason(_ s: SystemdKillRow) -> String {
+        if let r = s.reason { return SafeText.line(r) }
+        return "systemd stopped or killed the unit (systemctl stop or kill, or a dependency); the journal names no timeout"
+    }
+
+    /// What PID 1 sending a signal means, with the journal's unit and reason when known.
+    static func systemdLine(_ r: SignalRow, _ answer: WhoAnswer) -> String {
+        guard r.senderPid == 1 else { return "" }
+        let value: String
+        if let s = answer.systemdContext[WhoAnswer.rowKey(r)] {
+            value = (s.unit.map { SafeText.escape($0) + ": " } ?? "") + systemdReason(s)
+        } else {
+            value = "PID 1 sends this when a unit's stop times out, or on `systemctl kill`; the journal names the unit (killdb ingest --journal)"
+        }
+        return "  " + "systemd".padding(toLength: 10, withPad: " ", startingAt: 0) + value + "\n"
+    }
+
+    static func row(for entry: KillEntry, _ ctx: Context, reference: KillEntry, _ answer: WhoAnswer) -> [Cell] {
+        func text(_ s: String) -> Cell { .text(Array(s.utf8)) }
+        let time = text(Clock.local(entry.time, ctx.timeZone))
+        switch entry {
+        case .signal(let r):
+            if case .signal(let ref) = reference { return row(for: r, ctx, reference: ref) }
+            return row(for: r, ctx, reference: r)
+        case .kernel(let k):
+            let target = "pid \(k.pid.map(String.init) ?? "?")" + (k.comm.map { " (\(SafeText.escape($0)))" } ?? "")
+            let sender = k.kind == "memcg-oom" ? "kernel: memory cgroup OOM killer"
+                : k.kind == "oom" ? "kernel: OOM killer" : k.kind == "seccomp" ? "kernel: seccomp" : "kernel"
+            return [time, text(k.signalName ?? "?"), text(target), text(sender), text(cause(k)), text("delivered")]
+        case .systemd(let s):
+            let target = "pid \(s.pid.map(String.init) ?? "?")" + (s.comm.map { " (\(SafeText.escape($0)))" } ?? "")
+            let sig = s.signalName ?? "?"
+            return [time, text(sig), text(target), text("pid 1 (systemd)"), text(s.unit.map { SafeText.escape($0) } ?? ""),
+                    text("journal only")]
+        }
+    }
+
+    /// `who --format json`: every entry, newest first. Signal rows carry the `signals` view's
+    /// columns, `kind` "signal" and systemd's unit and reason when PID 1 sent them; kernel
+    /// rows the `kernel_kills` view's, its `kind` as `kernel_kind`, and `kind` "kernel";
+    /// systemd's journal-only kills `kind` "systemd".
+    public static func json(_ answer: WhoAnswer) -> String {
+        let timeline = answer.timeline.isEmpty ? answer.rows.map(KillEntry.signal) : answer.timeline
+        func str(_ s: String?) -> String { s.map { JSON.string(Array($0.utf8)) } ?? "null" }
+        func bytes(_ b: [UInt8]?) -> String { b.map(JSON.string) ?? "null" }
+        func int(_ v: Int64?) -> String { v.map(String.init) ?? "null" }
+        let objects = timeline.map { entry -> String in
+            switch entry {
+            case .signal(let r):
+                let s = answer.systemdContext[WhoAnswer.rowKey(r)]
+                var members = [("kind", str("signal"))] + zip(SignalRow.columns, r.cells.map(JSON.value)).map { ($0, $1) }
+                members += [("systemd_unit", bytes(s?.unit)), ("systemd_reason", str(s.map(systemdReason)))]
+                return JSON.object(members)
+            case .kernel(let k):
+                return JSON.object([
+                    ("kind", str("kernel")), ("node", bytes(k.node)), ("event_time", JSON.value(.real(k.eventTime))),
+                    ("kernel_kind", str(k.kind)), ("reason", str(k.reason)), ("pid", int(k.pid)), ("comm", bytes(k.comm)),
+                    ("exe", bytes(k.exe)), ("uid", int(k.uid)), ("signal", int(k.signal)), ("signal_name", str(k.signalName)),
+                    ("cgroup", bytes(k.cgroup)), ("limit_cgroup", bytes(k.limitCgroup)), ("constraint", str(k.constraint)),
+                    ("syscall", int(k.syscall)), ("details", str(k.details)), ("source", str(k.source)), ("message", bytes(k.message)),
+                ])
+            case .systemd(let s):
+                return JSON.object([
+                    ("kind", str("systemd")), ("node", bytes(s.node)), ("event_time", JSON.value(.real(s.eventTime))),
+                    ("systemd_kind", str(s.kind)), ("unit", bytes(s.unit)), ("pid", int(s.pid)), ("comm", bytes(s.comm)),
+                    ("signal", int(s.signal)), ("signal_name", str(s.signalName)),
+                    ("reason", str(s.reason)),
+                ])
+            }
+        }
+        return "[" + objects.joined(separator: ",") + "]"
     }
 
     static func headline(_ r: SignalRow, _ ctx: Context) -> String {
@@ -161,8 +330,36 @@ public enum WhoReport {
         if answer.hiddenProbes > 0 {
             out += "\(answer.hiddenProbes) liveness probe\(answer.hiddenProbes == 1 ? "" : "s") (signal 0) not shown: add --include-probes.\n"
         }
-        out += coverage(answer.coverage, ctx)
+        if !answer.hiddenKernelKills.isEmpty {
+            let n = answer.hiddenKernelKills.count
+            let names = Array(Set(answer.hiddenKernelKills)).sorted().joined(separator: ", ")
+            out += "\(n) kill\(n == 1 ? "" : "s") by the kernel with another signal (\(SafeText.line(names))) \(n == 1 ? "is" : "are") not shown: add --signal all.\n"
+        }
+        for o in answer.oomdKills {
+            out += "systemd-oomd killed every process of the cgroup \(o.cgroup.map { SafeText.escape($0) } ?? "?") at \(Clock.local(o.eventTime, ctx.timeZone))"
+            if let r = o.reason { out += " (" + SafeText.line(r) + ")" }
+            out += "; it names no process: was the target in that cgroup?\n"
+        }
+        if answer.coverage.firstEventTime == nil && answer.kernelCoverage.everRead {
+            out += "Searched: no audit logs, so no signal a process sent is on record (is auditd running? `killdb ingest` reads /var/log/audit).\n"
+        } else {
+            out += coverage(answer.coverage, ctx)
+        }
+        if answer.timeline.isEmpty || answer.kernelCoverage.everRead {
+            out += kernelCoverage(answer.kernelCoverage, ctx)
+        }
         return out
+    }
+
+    /// The kernel log's span, so "no kernel kill" is not mistaken for "the kernel killed nothing".
+    public static func kernelCoverage(_ c: KernelLogCoverage, _ ctx: Context) -> String {
+        if let first = c.firstTime, let last = c.lastTime {
+            return "Kernel log searched (\(c.sources.joined(separator: ", "))): from \(Clock.local(first, ctx.timeZone)) to \(Clock.local(last, ctx.timeZone)), \(c.kills + c.fromAudit) kill\(c.kills + c.fromAudit == 1 ? "" : "s") by the kernel in all.\n"
+        }
+        if c.everRead {
+            return "Kernel log searched (\(c.sources.joined(separator: ", "))), but it held no entries.\n"
+        }
+        return "Kernel log: never ingested, so the OOM killer and other kills by the kernel cannot be ruled out (`killdb ingest` of this host's logs reads /dev/kmsg as root; --kernel-log reads kern.log or journalctl -k -o json).\n"
     }
 
     public static func coverage(_ c: DatabaseCoverage, _ ctx: Context) -> String {

@@ -53,8 +53,18 @@ public struct Incident: Sendable {
 
     /// (1) The signals delivered to the target in the window, oldest first.
     public var kills: [SignalRow]
-    /// All matching kills; more than `kills.count` when the list was cut at the limit.
+    /// All matching kills, whoever killed (processes, the kernel, systemd).
     public var killsTotal: Int
+    /// All matching signal rows; more than `kills.count` when the list was cut at the limit.
+    public var signalKillsTotal: Int
+    /// (1) Kills the kernel made itself (OOM killer, seccomp, fatal signals), oldest first.
+    public var kernelKills: [KernelKillRow] = []
+    /// (1) systemd's kills the journal records and no audit record shows, oldest first.
+    public var systemdKills: [SystemdKillRow] = []
+    /// systemd's journal entry for a kill PID 1 sent, by `WhoAnswer.rowKey`.
+    public var systemdContext: [String: SystemdKillRow] = [:]
+    /// systemd-oomd's kills of whole cgroups in the window (no process named), oldest first.
+    public var oomdKills: [SystemdKillRow] = []
 
     /// (2) What each sender of a listed kill did besides: every other signal it sent in the
     /// window (probes excluded), counted by signal, target and outcome.
@@ -118,6 +128,8 @@ public struct WindowCoverage: Sendable, Equatable {
     public var database: DatabaseCoverage
     /// The parts of the window outside the span of ingested log time: nothing is known there.
     public var uncovered: [Span]
+    /// What the kernel logs cover (kills no process sent).
+    public var kernel = KernelLogCoverage()
 
     public struct Span: Sendable, Equatable {
         public var start: Double
@@ -161,9 +173,28 @@ public enum IncidentReportQuery {
         }
         var database = try DatabaseCoverage.read(store, after: q.start, before: q.before)
         if let node = q.node { database.lostEvents.removeAll { $0.node != node } }
-        return Incident(query: q, kills: sections.0, killsTotal: sections.1, senders: sections.2,
-                        patterns: sections.3, failed: sections.4, failedTotal: sections.5,
-                        coverage: WindowCoverage(start: q.start, end: q.before, database: database))
+        var incident = Incident(query: q, kills: sections.0, killsTotal: sections.1, signalKillsTotal: sections.1,
+                                senders: sections.2, patterns: sections.3, failed: sections.4, failedTotal: sections.5,
+                                coverage: WindowCoverage(start: q.start, end: q.before, database: database))
+        try addKillsNoProcessSent(q, store, &incident)
+        return incident
+    }
+
+    /// The kernel's and systemd's kills of the target in the window.
+    static func addKillsNoProcessSent(_ q: IncidentQuery, _ store: SignalStore, _ r: inout Incident) throws {
+        let filter = KernelKillQuery.Filter(pid: q.targetPid, comm: q.targetComm, node: q.node, signals: q.signals,
+                                            before: q.before, after: q.start)
+        let kills = r.kills
+        try store.read { db in
+            for k in kills where k.senderPid == 1 {
+                if let s = try KernelKillQuery.systemdContext(db, for: k) { r.systemdContext[WhoAnswer.rowKey(k)] = s }
+            }
+            r.kernelKills = try KernelKillQuery.kernelKills(db, filter, limit: q.limit).reversed()
+            r.systemdKills = try KernelKillQuery.standaloneSystemdKills(db, filter, limit: q.limit).reversed()
+            r.oomdKills = try KernelKillQuery.oomdKills(db, node: q.node, before: q.before, after: q.start, limit: q.limit).reversed()
+        }
+        r.killsTotal = r.signalKillsTotal + r.kernelKills.count + r.systemdKills.count
+        r.coverage.kernel = try KernelLogCoverage.read(store)
     }
 
     static func fetchLimited(_ db: Database, _ clause: String, _ args: [any DatabaseValueConvertible],

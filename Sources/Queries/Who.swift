@@ -1,3 +1,4 @@
+import AuditDecoding
 import Foundation
 import GRDB
 import Store
@@ -51,6 +52,22 @@ public struct WhoAnswer: Sendable {
     /// More matches than --limit allowed.
     public var truncated: Bool
     public var coverage: DatabaseCoverage
+    /// Kills the kernel made itself (OOM killer, seccomp, fatal signals), newest first.
+    public var kernelKills: [KernelKillRow] = []
+    /// systemd's kills of the target that only the journal records.
+    public var systemdKills: [SystemdKillRow] = []
+    /// systemd's journal entry for a signal row PID 1 sent, by `rowKey`.
+    public var systemdContext: [String: SystemdKillRow] = [:]
+    /// Signal names (or kinds) of kernel kills of the target left out by the signal filter.
+    public var hiddenKernelKills: [String] = []
+    /// systemd-oomd's cgroup kills in the span asked about, shown when nothing else is found.
+    public var oomdKills: [SystemdKillRow] = []
+    public var kernelCoverage = KernelLogCoverage()
+
+    /// Every entry, whoever killed, newest first; cut at the limit.
+    public var timeline: [KillEntry] = []
+
+    public static func rowKey(_ r: SignalRow) -> String { "\(r.eventID)/\(r.targetPid.map(String.init) ?? "-")" }
 }
 
 public enum Who {
@@ -81,6 +98,262 @@ public enum Who {
             truncated = true
         }
         let coverage = try DatabaseCoverage.read(store, after: query.after, before: query.before)
-        return WhoAnswer(rows: rows, hiddenFailed: result.1, hiddenProbes: result.2, truncated: truncated, coverage: coverage)
+        var answer = WhoAnswer(rows: rows, hiddenFailed: result.1, hiddenProbes: result.2, truncated: truncated, coverage: coverage)
+        try addKillsNoProcessSent(query, store, &answer)
+        return answer
+    }
+
+    /// The kernel's and systemd's kills of the target, joined with the signal rows by time.
+    static func addKillsNoProcessSent(_ query: SignalQuery, _ store: SignalStore, _ answer: inout WhoAnswer) throws {
+        // The kernel is no sender: a question about a sender excludes its kills.
+        let bySender = query.senderExe != nil || query.senderPid != nil || query.senderComm != nil
+            || query.uid != nil || query.auid != nil
+        let filter = KernelKillQuery.Filter(pid: query.targetPid, comm: query.targetComm, node: query.node,
+                                            signals: query.signals, before: query.before, after: query.after)
+        let limit = query.limit.map { $0 + 1 } ?? -1
+        let rows = answer.rows
+        try store.read { db in
+            for r in rows where r.senderPid == 1 {
+                if let s = try KernelKillQuery.systemdContext(db, for: r) { answer.systemdContext[WhoAnswer.rowKey(r)] = s }
+            }
+            if !bySender {
+                answer.kernelKills = try KernelKillQuery.kernelKills(db, filter, limit: limit)
+                answer.hiddenKernelKills = try KernelKillQuery.otherSignals(db, filter)
+                answer.systemdKills = try KernelKillQuery.standaloneSystemdKills(db, filter, limit: limit)
+            }
+        }
+        var timeline = rows.map(KillEntry.signal) + answer.kernelKills.map(KillEntry.kernel) + answer.systemdKills.map(KillEntry.systemd)
+        // Newest first; at equal times the signal rows keep their order ahead of the others.
+        timeline = timeline.enumerated().sorted { a, b in
+            a.element.time != b.element.time ? a.element.time > b.element.time : a.offset < b.offset
+        }.map(\.element)
+        if let l = query.limit, timeline.count > l {
+            timeline.removeLast(timeline.count - l)
+            answer.truncated = true
+        }
+        answer.timeline = timeline
+        answer.kernelCoverage = try KernelLogCoverage.read(store)
+        // systemd-oomd names no process: its kills are worth showing only near the time asked about.
+        if timeline.isEmpty && !bySender && (query.before != nil || query.after != nil) {
+            let before = query.before ?? query.after! + 3600
+            let after = query.after ?? before - 3600
+            answer.oomdKills = try store.read { db in
+                try KernelKillQuery.oomdKills(db, node: query.node, before: before, after: after, limit: 5)
+            }
+        }
+    }
+}
+
+// MARK: - Kills no process sent
+
+/// A kill the kernel made itself: one row of the `kernel_kills` view.
+public struct KernelKillRow: Sendable, Equatable {
+    public var node: [UInt8]?
+    public var eventTime: Double
+    /// oom, memcg-oom, seccomp, abend.
+    public var kind: String
+    /// The view's sentence: "the memory cgroup OOM killer: memory cgroup /x reached its limit".
+    public var reason: String
+    public var pid: Int64?
+    public var comm: [UInt8]?
+    public var exe: [UInt8]?
+    public var uid: Int64?
+    public var signal: Int64?
+    public var signalName: String?
+    public var cgroup: [UInt8]?
+    public var limitCgroup: [UInt8]?
+    public var constraint: String?
+    public var syscall: Int64?
+    public var details: String?
+    public var source: String
+    public var message: [UInt8]?
+
+    /// The `kernel_kills` view's columns, as JSON names them.
+    public static let columns = ["node", "event_time", "kind", "reason", "pid", "comm", "exe", "uid", "signal",
+                                 "signal_name", "cgroup", "limit_cgroup", "constraint", "syscall", "details",
+                                 "source", "message"]
+
+    static let selectList = columns.map { c in
+        ["node", "comm", "exe", "cgroup", "limit_cgroup", "message"].contains(c) ? "CAST(\(c) AS BLOB) AS \(c)"
+            : c == "constraint" ? "\"constraint\"" : c
+    }.joined(separator: ", ")
+
+    init(_ r: Row) {
+        func bytes(_ c: String) -> [UInt8]? { (r[c] as Data?).map { [UInt8]($0) } }
+        node = bytes("node"); eventTime = r["event_time"]; kind = r["kind"]; reason = r["reason"] ?? ""
+        pid = r["pid"]; comm = bytes("comm"); exe = bytes("exe"); uid = r["uid"]; signal = r["signal"]
+        signalName = r["signal_name"]; cgroup = bytes("cgroup"); limitCgroup = bytes("limit_cgroup")
+        constraint = r["constraint"]; syscall = r["syscall"]; details = r["details"]; source = r["source"]
+        message = bytes("message")
+    }
+}
+
+/// systemd's part in a kill, from the journal: one row of the `systemd_kills` view.
+public struct SystemdKillRow: Sendable, Equatable {
+    public var node: [UInt8]?
+    public var eventTime: Double
+    /// kill, stop-timeout, oomd.
+    public var kind: String
+    public var unit: [UInt8]?
+    public var pid: Int64?
+    public var comm: [UInt8]?
+    public var signal: Int64?
+    public var cgroup: [UInt8]?
+    /// Why: the stop timeout before a kill (`State 'stop-sigterm' timed out. Killing`), or
+    /// systemd-oomd's own words.
+    public var reason: String?
+
+    public var signalName: String? { signal.map { AuditArch.x86_64.signalName(Int32(truncatingIfNeeded: $0)) } }
+
+    static let selectList = """
+        CAST(node AS BLOB) AS node, event_time, kind, CAST(unit AS BLOB) AS unit, pid, CAST(comm AS BLOB) AS comm,
+        signal, CAST(cgroup AS BLOB) AS cgroup, reason
+        """
+
+    init(_ r: Row) {
+        func bytes(_ c: String) -> [UInt8]? { (r[c] as Data?).map { [UInt8]($0) } }
+        node = bytes("node"); eventTime = r["event_time"]; kind = r["kind"]; unit = bytes("unit"); pid = r["pid"]
+        comm = bytes("comm"); signal = r["signal"]; cgroup = bytes("cgroup"); reason = r["reason"]
+    }
+}
+
+/// One entry of an answer, whoever killed: a process (audit), the kernel, or systemd
+/// (known from the journal only).
+public enum KillEntry: Sendable, Equatable {
+    case signal(SignalRow)
+    case kernel(KernelKillRow)
+    case systemd(SystemdKillRow)
+
+    public var time: Double {
+        switch self {
+        case .signal(let r): return r.eventTime
+        case .kernel(let k): return k.eventTime
+        case .systemd(let s): return s.eventTime
+        }
+    }
+}
+
+/// What the kernel logs cover: an answer without a kernel kill means something only here.
+public struct KernelLogCoverage: Sendable, Equatable {
+    public var firstTime: Double?
+    public var lastTime: Double?
+    /// kmsg, journal, syslog, dmesg: the kinds of kernel log ever read.
+    public var sources: [String] = []
+    public var kills = 0
+    /// SECCOMP / ANOM_ABEND records came from the audit logs, whose span is the audit span.
+    public var fromAudit = 0
+    public var systemdActions = 0
+
+    public init() {}
+
+    public var everRead: Bool { !sources.isEmpty }
+
+    public static func read(_ store: SignalStore) throws(StoreError) -> KernelLogCoverage {
+        try store.read { db in
+            var c = KernelLogCoverage()
+            if let r = try Row.fetchOne(db, sql: "SELECT MIN(first_time) AS f, MAX(last_time) AS l FROM kernel_log_reads") {
+                c.firstTime = r["f"]
+                c.lastTime = r["l"]
+            }
+            let kinds = try String.fetchAll(db, sql: "SELECT DISTINCT source FROM kernel_log_reads ORDER BY source")
+            c.sources = Array(Set(kinds.flatMap { $0.split(separator: "+").map(String.init) })).sorted()
+            c.kills = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM kernel_kill_events WHERE source != 'audit'") ?? 0
+            c.fromAudit = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM kernel_kill_events WHERE source = 'audit'") ?? 0
+            c.systemdActions = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM systemd_actions") ?? 0
+            return c
+        }
+    }
+}
+
+/// The questions about kills no process sent, shared by `who` and `report`.
+enum KernelKillQuery {
+    struct Filter {
+        var pid: Int64?
+        var comm: String?
+        var node: String?
+        var signals: SignalSet
+        var before: Double?
+        var after: Double?
+
+        /// WHERE terms over `kernel_kills` or `systemd_kills` (same column names).
+        func clause(signals: Bool = true) -> (String, [any DatabaseValueConvertible]) {
+            var terms: [String] = [], args: [any DatabaseValueConvertible] = []
+            if let pid { terms.append("pid = ?"); args.append(pid) }
+            if let comm { terms.append("comm GLOB ?"); args.append(comm) }
+            if let node { terms.append("node IS ?"); args.append(node) }
+            if signals, case .only(let n) = self.signals {
+                terms.append("signal IN (\(n.map { _ in "?" }.joined(separator: ",")))")
+                args += n.map { Int64($0) }
+            }
+            if let before { terms.append("event_time <= ?"); args.append(before) }
+            if let after { terms.append("event_time >= ?"); args.append(after) }
+            return (terms.isEmpty ? "1" : terms.joined(separator: " AND "), args)
+        }
+    }
+
+    static func kernelKills(_ db: Database, _ f: Filter, limit: Int) throws -> [KernelKillRow] {
+        let (clause, args) = f.clause()
+        return try Row.fetchAll(db, sql: """
+            SELECT \(KernelKillRow.selectList) FROM kernel_kills WHERE \(clause)
+            ORDER BY event_time DESC, kill_rowid DESC LIMIT \(limit)
+            """, arguments: StatementArguments(args)).map(KernelKillRow.init)
+    }
+
+    /// Kernel kills of the target by a signal outside the set (SIGSYS from seccomp when
+    /// SIGKILL was asked for).
+    static func otherSignals(_ db: Database, _ f: Filter) throws -> [String] {
+        guard case .only(let n) = f.signals else { return [] }
+        let (clause, args) = f.clause(signals: false)
+        return try String.fetchAll(db, sql: """
+            SELECT COALESCE(signal_name, kind) FROM kernel_kills WHERE \(clause)
+            AND (signal IS NULL OR signal NOT IN (\(n.map(String.init).joined(separator: ","))))
+            ORDER BY event_time DESC
+            """, arguments: StatementArguments(args))
+    }
+
+    /// systemd's kills of the target that no audit record shows (the journal is the only
+    /// witness); those an audit record shows are attached to it instead.
+    static func standaloneSystemdKills(_ db: Database, _ f: Filter, limit: Int) throws -> [SystemdKillRow] {
+        let (clause, args) = f.clause()
+        return try Row.fetchAll(db, sql: """
+            SELECT \(SystemdKillRow.selectList) FROM systemd_kills s WHERE kind = 'kill' AND \(clause)
+            AND NOT EXISTS (SELECT 1 FROM events e JOIN targets t ON t.event_id = e.id
+                            WHERE e.sender_pid = 1 AND t.pid = s.pid AND e.sec BETWEEN s.event_time - 3 AND s.event_time + 2)
+            ORDER BY event_time DESC LIMIT \(limit)
+            """, arguments: StatementArguments(args)).map(SystemdKillRow.init).map { try withReason($0, db) }
+    }
+
+    /// systemd's journal entry for a signal PID 1 sent: same pid, within 2 s.
+    static func systemdContext(_ db: Database, for r: SignalRow) throws -> SystemdKillRow? {
+        guard r.senderPid == 1, let pid = r.targetPid else { return nil }
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT \(SystemdKillRow.selectList) FROM systemd_kills WHERE kind = 'kill' AND pid = ?
+            AND event_time BETWEEN ? AND ? ORDER BY ABS(event_time - ?) LIMIT 1
+            """, arguments: [pid, r.eventTime - 2, r.eventTime + 2, r.eventTime]) else { return nil }
+        return try withReason(SystemdKillRow(row), db)
+    }
+
+    /// A kill's reason: the unit's stop timeout just before it, if the journal has one.
+    static func withReason(_ k: SystemdKillRow, _ db: Database) throws -> SystemdKillRow {
+        var k = k
+        guard k.reason == nil, let unit = k.unit else { return k }
+        k.reason = try String.fetchOne(db, sql: """
+            SELECT reason FROM systemd_kills WHERE kind = 'stop-timeout' AND CAST(unit AS BLOB) = ?
+            AND event_time BETWEEN ? AND ? ORDER BY event_time DESC LIMIT 1
+            """, arguments: [Data(unit), k.eventTime - 10, k.eventTime + 1])
+        return k
+    }
+
+    /// systemd-oomd's kills of whole cgroups in a span: it names no process, so these can
+    /// only be shown beside an answer, not as one.
+    static func oomdKills(_ db: Database, node: String?, before: Double?, after: Double?, limit: Int) throws -> [SystemdKillRow] {
+        var terms = ["kind = 'oomd'"], args: [any DatabaseValueConvertible] = []
+        if let node { terms.append("node IS ?"); args.append(node) }
+        if let before { terms.append("event_time <= ?"); args.append(before) }
+        if let after { terms.append("event_time >= ?"); args.append(after) }
+        return try Row.fetchAll(db, sql: """
+            SELECT \(SystemdKillRow.selectList) FROM systemd_kills WHERE \(terms.joined(separator: " AND "))
+            ORDER BY event_time DESC LIMIT \(limit)
+            """, arguments: StatementArguments(args)).map(SystemdKillRow.init)
     }
 }

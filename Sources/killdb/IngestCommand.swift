@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KillDB
 import Output
+import Queries
 
 struct IngestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,10 +22,24 @@ struct IngestCommand: ParsableCommand {
             Lines that are not audit records are counted, skipped and reported; they never \
             stop the ingest. --verbose names them.
 
+            The kernel log is read too, for the kills no process sent: the OOM killer's \
+            (global or a memory cgroup's), seccomp's, and audit records the kernel printed \
+            because no auditd was running. By default, when this host's own logs are ingested \
+            (no PATH given), that is /dev/kmsg, when readable (the records now in the kernel's \
+            ring buffer; each boot resumes after the last record read); logs named on the \
+            command line may come from another host, so this host's kernel log is then read \
+            only when asked for. --kernel-log names other sources instead, as often as needed: /dev/kmsg, a \
+            file of `journalctl -k -o json` output, /var/log/kern.log or /var/log/messages, \
+            saved dmesg output (plain, -T or --time-format iso), or - for standard input. \
+            --journal reads `journalctl -o json` output for systemd's kills (a unit stop that \
+            timed out, systemd-oomd). Reading any of them twice adds nothing.
+
             Examples:
               killdb ingest                              # /var/log/audit into the default database
               killdb ingest --db ./k.sqlite /tmp/audit.log.3 /tmp/audit.log
               KILLDB_DB=/srv/killdb.sqlite killdb ingest /var/log/audit
+              killdb ingest --kernel-log /var/log/kern.log --kernel-log /dev/kmsg
+              journalctl -o json --since -1d | killdb ingest --journal -
             """
     )
 
@@ -43,6 +58,24 @@ struct IngestCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Name each skipped line and show each file's coverage.")
     var verbose = false
 
+    @Option(name: .customLong("kernel-log"), help: ArgumentHelp(
+        "A kernel log to read instead of /dev/kmsg: /dev/kmsg, journalctl -k -o json output, kern.log, messages, dmesg output, or - (repeatable).",
+        valueName: "source"))
+    var kernelLogs: [String] = []
+
+    @Flag(name: .customLong("no-kernel-log"), help: "Do not read the kernel log.")
+    var noKernelLog = false
+
+    @Option(name: .customLong("journal"), help: ArgumentHelp(
+        "journalctl -o json output (a file, or -), for systemd's kills: unit stops that timed out, systemd-oomd (repeatable).",
+        valueName: "file"))
+    var journals: [String] = []
+
+    @Option(name: .customLong("boot-time"), help: ArgumentHelp(
+        "When the machine booted whose dmesg output is read ([12345.678901] stamps count from boot); default: this boot.",
+        valueName: "time"))
+    var bootTime: String?
+
     @Option(help: "Summary format: text or json.")
     var format: SummaryFormat = .text
 
@@ -50,6 +83,22 @@ struct IngestCommand: ParsableCommand {
 
     func validate() throws {
         guard wait >= 0 else { throw ValidationError("--wait must be zero or more seconds") }
+        if noKernelLog && !kernelLogs.isEmpty {
+            throw ValidationError("--no-kernel-log and --kernel-log contradict each other")
+        }
+        if (kernelLogs + journals).filter({ $0 == "-" }).count > 1 {
+            throw ValidationError("standard input (-) can be read only once")
+        }
+    }
+
+    /// The kernel logs to read: those named; else, for this host's own audit logs (no
+    /// PATH given), /dev/kmsg if this user may read it. Logs named on the command line may
+    /// be another host's: this host's kernel log would be mixed into theirs.
+    var kernelSources: [String] {
+        if noKernelLog { return [] }
+        if !kernelLogs.isEmpty { return kernelLogs }
+        guard paths.isEmpty else { return [] }
+        return Ingest.kmsgReadable() ? [Ingest.kmsgPath] : []
     }
 
     func run() throws {
@@ -57,20 +106,30 @@ struct IngestCommand: ParsableCommand {
         options.lockWait = wait
         let progress = ProgressLine(enabled: !quiet && isatty(STDERR_FILENO) == 1)
         options.progress = { p in progress.update(p) }
-        let summary: IngestSummary
+        options.kernelLogs = kernelSources
+        options.journals = journals
+        if let bootTime { options.bootTime = try TimeExpression.parse(bootTime, now: Date()).timeIntervalSince1970 }
+        var summary: IngestSummary
         do {
             summary = try Ingest.run(paths: paths.isEmpty ? ["/var/log/audit"] : paths,
                                      databasePath: database.path, options: options)
         } catch let error as AuditLogError where paths.isEmpty {
             // The default place being empty is a set-up problem to point out, not a failed run.
-            guard case .noLogsInDirectory = error else { throw error }
+            switch error {
+            case .noLogsInDirectory: break
+            case .notFound(let p) where p == "/var/log/audit": break
+            default: throw error
+            }
             FileHandle.standardError.write(Data("""
-                killdb: /var/log/audit holds no audit.log yet: nothing to ingest. Is auditd running \
+                killdb: /var/log/audit holds no audit.log yet: no audit log to ingest. Is auditd running \
                 (`auditctl -s` shows its pid)? Start it (`systemctl start auditd`, or `auditd` where \
                 there is no systemd) and load signal rules (see `killdb --help`).
 
                 """.utf8))
-            return
+            // Without auditd the kernel log is all there is: it still holds the OOM killer's
+            // kills, and the audit records the kernel printed for want of an auditd.
+            guard !(options.kernelLogs + options.journals).isEmpty else { return }
+            summary = try Ingest.run(paths: [], databasePath: database.path, options: options)
         }
         progress.clear()
         if quiet { return }

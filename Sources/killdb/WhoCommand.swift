@@ -16,9 +16,18 @@ struct WhoCommand: ParsableCommand {
             earlier candidates. Pids are reused: when an earlier kill hit another process \
             that had the same pid, it is marked.
 
-            When nothing matches, it says so and what the database covers, and exits 1: an \
-            empty answer is not proof that nobody sent the signal if the logs of that time \
-            were never ingested or events were lost.
+            Kills no process sent are answered too: the kernel's OOM killer (global or a \
+            memory cgroup's, with the cgroup), seccomp, fatal signals, from the kernel log \
+            and the audit log; and systemd's, from the journal (the unit whose stop timed \
+            out, systemd-oomd). They are ordered by time with the signals processes sent.
+
+            When nothing matches, it says so and what the database covers (audit logs and \
+            kernel log), and exits 1: an empty answer is not proof that nobody sent the \
+            signal if the logs of that time were never ingested or events were lost.
+
+            --format json gives every entry, newest first, each with a `kind`: "signal" \
+            (the `signals` view's columns), "kernel" (the `kernel_kills` view's, its kind \
+            as kernel_kind) or "systemd". table and csv give the signal rows only.
 
             Times (--before, --after): 2026-11-24T19:02:30Z, 2026-11-24T19:02:30+01:00, \
             "2026-11-24 19:02:30" (local), @EPOCH, -10m, "2h ago", and ausearch's now, \
@@ -102,11 +111,11 @@ struct WhoCommand: ParsableCommand {
             print(Table.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells), width: Terminal.width()),
                   terminator: "")
         case .json:
-            print(JSON.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells)))
+            print(WhoReport.json(answer))
         case .csv:
             print(CSV.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells)), terminator: "")
         }
-        if answer.rows.isEmpty { throw ExitCode(Exit.nothingFound) }
+        if answer.timeline.isEmpty { throw ExitCode(Exit.nothingFound) }
     }
 
     /// "SIGKILL sent to pid 4242 before ..." for the not-found message.
