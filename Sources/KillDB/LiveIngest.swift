@@ -296,6 +296,8 @@ struct LiveWriter {
     /// The raw lines of `events`, spooled if they cannot be committed before exit.
     var eventLines: [[UInt8]] = []
     var daemon: [DaemonRecord] = []
+    /// SECCOMP and ANOM_ABEND records: fatal signals the kernel delivered itself.
+    var kernelKills: [KernelKill] = []
     var oldestWaiting: Date?
     var coverageDirty = false
     var lastCommit = Date()
@@ -443,11 +445,13 @@ struct LiveWriter {
         }
         filter.ready.removeAll()
         daemon += filter.daemonRecords
+        kernelKills += filter.kernelKills
+        filter.kernelKills.removeAll()
         filter.daemonRecords.removeAll()
         // A stream's serial holes cannot be told from the plugin having been down (or
         // restarted by auditd); ingest finds real ones in the logs.
         _ = filter.takeGaps()
-        if oldestWaiting == nil && !events.isEmpty { oldestWaiting = Date() }
+        if oldestWaiting == nil && (!events.isEmpty || !kernelKills.isEmpty) { oldestWaiting = Date() }
     }
 
     mutating func openStore(carry: Bool) {
@@ -477,6 +481,7 @@ struct LiveWriter {
                             coverage: coverage)
         let (events, daemon, runID, fileReadRow, abandoned, hostname) =
             (self.events, self.daemon, self.runID, self.fileReadRow, abandonedRuns, self.hostname)
+        let kills = kernelKills
         do {
             let r = try store.transaction { tx -> (run: Int64, row: Int64, inserted: Int) in
                 if runID == nil { try tx.markInterruptedRuns(stream: LiveIngest.streamPath, ofStream: true) }
@@ -486,6 +491,7 @@ struct LiveWriter {
                     if try tx.store(e) == .inserted { inserted += 1 }
                 }
                 for d in daemon { try tx.store(d) }
+                for k in kills { _ = try tx.store(k) }
                 let row = try tx.save(read, run: run, rowID: fileReadRow)
                 var t = totals
                 t.newEvents += inserted
@@ -501,6 +507,7 @@ struct LiveWriter {
             self.events.removeAll()
             eventLines.removeAll()
             self.daemon.removeAll()
+            kernelKills.removeAll()
             oldestWaiting = nil
             coverageDirty = false
             lastCommit = Date()

@@ -146,6 +146,25 @@ struct PluginTests {
 
     // MARK: tests
 
+    @Test("fatal signals the kernel delivered (SECCOMP, ANOM_ABEND) arriving live are stored as kernel kills")
+    func kernelKillsLive() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite")
+            let plugin = try Running(db: db, options: Self.options())
+            plugin.send("""
+                type=SECCOMP msg=audit(1795600200.500:1001): auid=1000 uid=1000 gid=1000 ses=3 subj=unconfined pid=8200 comm="chrome" exe="/opt/chrome/chrome" sig=31 arch=c000003e syscall=101 compat=0 ip=0x7f12345678 code=0x0
+                type=EOE msg=audit(1795600200.500:1001):
+                type=ANOM_ABEND msg=audit(1795600300.700:1003): auid=1000 uid=1000 gid=1000 ses=3 subj=unconfined pid=8300 comm="crashy" exe="/usr/local/bin/crashy" sig=11 res=1
+                type=EOE msg=audit(1795600300.700:1003):
+
+                """)
+            _ = try plugin.finish()
+            let kills = try TestLogs.query(db, "SELECT kind, pid, signal_name FROM kernel_kills ORDER BY pid")
+            #expect(kills.map { $0["kind"] as String } == ["seccomp", "abend"])
+            #expect(kills.map { $0["pid"] as Int64 } == [8200, 8300])
+        }
+    }
+
     @Test("node-prefixed, ENRICHED and interleaved events are stored as they arrive; end of input flushes")
     func storesAsTheyArrive() throws {
         try TestLogs.withScratch { dir in
