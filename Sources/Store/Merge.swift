@@ -35,6 +35,9 @@ public struct MergeResult: Sendable, Equatable {
     public var newStrings = 0
     public var newDaemonRecords = 0
     public var newSerialGaps = 0
+    /// Kills the kernel made (OOM killer, seccomp ...) and systemd's kills, not held yet.
+    public var newKernelKills = 0
+    public var newSystemdActions = 0
     /// Ingest runs of the source copied, or refreshed because the source's copy moved on.
     public var copiedRuns = 0
     public var copiedFileReads = 0
@@ -194,12 +197,52 @@ extension SignalStore {
             ON CONFLICT DO NOTHING
             """)
         r.newSerialGaps = db.changesCount
+        try copyKernelKills(db, s, into: &r)
         // Checkpoints and serial cursors are not copied: they say where this database's own
         // reading of its own logs stands, which another database's say nothing about.
 
         try copyCoverage(db, marker: marker, into: &r)
         try db.execute(sql: "DROP TABLE temp.merge_strings; DROP TABLE temp.merge_events")
         return r
+    }
+
+    /// Kernel kills (migration 002) by their entries' identities: a kill any of whose log
+    /// entries the target holds is held already. A source older than 002 has none.
+    private static func copyKernelKills(_ db: Database, _ s: (String, String) -> String, into r: inout MergeResult) throws {
+        guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM src.sqlite_master WHERE name = 'kernel_kill_events')") == true else {
+            return
+        }
+        let new = try Int64.fetchAll(db, sql: """
+            SELECT k.id FROM src.kernel_kill_events k WHERE NOT EXISTS (
+              SELECT 1 FROM src.kernel_kill_entries se JOIN main.kernel_kill_entries me ON me.identity = se.identity
+              WHERE se.kill_id = k.id)
+            ORDER BY k.id
+            """)
+        for old in new {
+            try db.execute(sql: """
+                INSERT INTO main.kernel_kill_events (node_id, time, source, kind, pid, comm_id, exe_id, uid, signal,
+                  cgroup_id, limit_cgroup_id, "constraint", syscall, arch, details, message_id)
+                SELECT \(s("node_id", "k")), k.time, k.source, k.kind, k.pid, \(s("comm_id", "k")), \(s("exe_id", "k")),
+                  k.uid, k.signal, \(s("cgroup_id", "k")), \(s("limit_cgroup_id", "k")), k."constraint", k.syscall, k.arch,
+                  k.details, \(s("message_id", "k"))
+                FROM src.kernel_kill_events k WHERE k.id = ?
+                """, arguments: [old])
+            let id = db.lastInsertedRowID
+            try db.execute(sql: """
+                INSERT INTO main.kernel_kill_entries (identity, kill_id)
+                SELECT identity, ? FROM src.kernel_kill_entries WHERE kill_id = ? ON CONFLICT DO NOTHING
+                """, arguments: [id, old])
+        }
+        r.newKernelKills = new.count
+        try db.execute(sql: """
+            INSERT INTO main.systemd_actions (node_id, time, kind, unit_id, pid, comm_id, signal, cgroup_id, reason,
+              message_id, identity)
+            SELECT \(s("node_id", "a")), a.time, a.kind, \(s("unit_id", "a")), a.pid, \(s("comm_id", "a")), a.signal,
+              \(s("cgroup_id", "a")), a.reason, \(s("message_id", "a")), a.identity
+            FROM src.systemd_actions a WHERE true
+            ON CONFLICT(identity) DO NOTHING
+            """)
+        r.newSystemdActions = db.changesCount
     }
 
     /// Copies the source's ingest runs with their file reads and node spans. A run is

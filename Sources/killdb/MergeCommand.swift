@@ -102,6 +102,7 @@ enum MergeSummary {
                     "new_targets": r.newTargets, "completed_events": r.completedEvents,
                     "new_strings": r.newStrings, "new_daemon_records": r.newDaemonRecords,
                     "new_serial_gaps": r.newSerialGaps, "copied_runs": r.copiedRuns,
+                    "new_kernel_kills": r.newKernelKills, "new_systemd_actions": r.newSystemdActions,
                     "copied_file_reads": r.copiedFileReads,
                 ]
             },

@@ -254,4 +254,31 @@ struct MergeTests {
             #expect(busy.status == 75, "\(busy.stderr)")
         }
     }
+
+    @Test("kernel kills and systemd's kills come along once, however often the source is merged")
+    func kernelKills() throws {
+        try TestLogs.withScratch { dir in
+            let fixtures = TestLogs.testsDirectory.appendingPathComponent("Fixtures/kernel")
+            var options = IngestOptions()
+            options.kernelLogs = [fixtures.appendingPathComponent("kern.log-4.19").path]
+            options.journals = [fixtures.appendingPathComponent("journal-systemd.json").path]
+            let source = dir.appendingPathComponent("source.sqlite")
+            let logs = dir.appendingPathComponent("empty-logs")
+            try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+            try TestLogs.write("", to: logs.appendingPathComponent("audit.log"))
+            _ = try Ingest.run(paths: [logs.path], databasePath: source.path, options: options)
+            let kills = try Self.count(source, "SELECT COUNT(*) FROM kernel_kills")
+            let systemd = try Self.count(source, "SELECT COUNT(*) FROM systemd_kills")
+            #expect(kills > 0 && systemd > 0)
+            let target = dir.appendingPathComponent("target.sqlite")
+            let first = try Self.merge([source], into: target)
+            #expect(first.first?.newKernelKills == kills)
+            let again = try Self.merge([source], into: target)
+            #expect(again.first?.newKernelKills == 0 && again.first?.newSystemdActions == 0)
+            #expect(try Self.count(target, "SELECT COUNT(*) FROM kernel_kills") == kills)
+            #expect(try Self.count(target, "SELECT COUNT(*) FROM systemd_kills") == systemd)
+            let same = "SELECT kind, pid, CAST(comm AS BLOB), cgroup, signal_name FROM kernel_kills ORDER BY event_time, pid"
+            #expect(try TestLogs.query(target, same).map { $0.description } == TestLogs.query(source, same).map { $0.description })
+        }
+    }
 }
