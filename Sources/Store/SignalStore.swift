@@ -9,6 +9,7 @@ public enum StoreError: Error, CustomStringConvertible {
     case cannotOpen(path: String, reason: String)
     case notFound(path: String)
     case newerSchema(path: String)
+    case olderSchema(path: String)
     case busy(path: String)
     case sqlite(String)
 
@@ -22,6 +23,8 @@ public enum StoreError: Error, CustomStringConvertible {
             return "no database at \(path). Run `killdb ingest` first, or point --db (or KILLDB_DB) at an existing database."
         case .newerSchema(let path):
             return "the database \(path) was written by a newer killdb; upgrade killdb to read it."
+        case .olderSchema(let path):
+            return "the database \(path) was written by an older killdb and needs its schema brought up to date: run `killdb ingest` (or any query) once as a user who may write it."
         case .busy(let path):
             return "the database \(path) stayed locked by another process; try again."
         case .sqlite(let message):
@@ -89,15 +92,22 @@ public final class SignalStore {
     }
 
     /// Opens an existing database read-only: the connection itself refuses writes.
+    /// A database an older killdb wrote is brought up to date first, when this user may
+    /// write it; a query must not fail for a table the upgrade adds.
     public static func openReadOnly(path: String) throws(StoreError) -> SignalStore {
         guard FileManager.default.fileExists(atPath: path) else { throw .notFound(path: path) }
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(10)
         do {
-            let queue = try DatabaseQueue(path: path, configuration: config)
+            var queue = try DatabaseQueue(path: path, configuration: config)
             let migrator = makeMigrator()
             if try queue.read({ try migrator.hasBeenSuperseded($0) }) { throw StoreError.newerSchema(path: path) }
+            if try !queue.read({ try migrator.hasCompletedMigrations($0) }) {
+                guard access(path, W_OK) == 0 else { throw StoreError.olderSchema(path: path) }
+                _ = try openForWriting(path: path)
+                queue = try DatabaseQueue(path: path, configuration: config)
+            }
             return SignalStore(path: path, queue: queue)
         } catch let e as StoreError {
             throw e
