@@ -4,7 +4,8 @@ serials so every event id stays unique:
 
   mixed.log   ~SIZE MB of execve/file noise (records from the public corpus) with one
               signal event (kill, OBJ_PID, PROCTITLE, as the kernel writes them) per 1000 events
-  dense.log   N signal events and nothing else (for the database size and query speed)
+  dense.log   N signal events and nothing else, 30 s apart: years of history (for the
+              database size and query speed)
 """
 import os, re, sys
 
@@ -33,12 +34,12 @@ def signal_event(i):
         f"type=PROCTITLE msg=STAMP: proctitle={argv}",
     ]
 
-def write(path, size_limit, count_limit, noise, every):
+def write(path, size_limit, count_limit, noise, every, step):
     t, serial, n, size, signals = 1_700_000_000.0, 1000, 0, 0, 0
     with open(path, "w", encoding="latin-1") as out:
         while size < size_limit and signals < count_limit:
             serial += 1
-            t += 0.0007
+            t += step
             stamp = "audit(%d.%03d:%d)" % (int(t), int(t * 1000) % 1000, serial)
             if noise is None or n % every == 0:
                 group = signal_event(signals)
@@ -58,7 +59,7 @@ if __name__ == "__main__":
     for name in ["laurel/proc-trace-dpkg-l.txt", "laurel/shell-proc-trace.txt", "go-libaudit/normal.log",
                  "audit-userspace/test4.log", "SPADE/kill.bin.log"]:
         noise += [g for g in events_of(os.path.join(corpus, name)) if not any("syscall=62 " in l for l in g)]
-    n, s, size = write(os.path.join(outdir, "mixed.log"), mb * 1_000_000, 1 << 62, noise, 1000)
+    n, s, size = write(os.path.join(outdir, "mixed.log"), mb * 1_000_000, 1 << 62, noise, 1000, 0.0007)
     print(f"mixed.log: {size / 1e6:.0f} MB, {n} events, {s} signal events")
-    n, s, size = write(os.path.join(outdir, "dense.log"), 1 << 62, dense, None, 1)
+    n, s, size = write(os.path.join(outdir, "dense.log"), 1 << 62, dense, None, 1, 30.0)
     print(f"dense.log: {size / 1e6:.0f} MB, {s} signal events")
