@@ -123,7 +123,7 @@ struct IngestCommand: ParsableCommand {
             FileHandle.standardError.write(Data("""
                 killdb: /var/log/audit holds no audit.log yet: no audit log to ingest. Is auditd running \
                 (`auditctl -s` shows its pid)? Start it (`systemctl start auditd`, or `auditd` where \
-                there is no systemd) and load signal rules (see `killdb --help`).
+                there is no systemd) and load signal rules (`killdb rules install`).
 
                 """.utf8))
             // Without auditd the kernel log is all there is: it still holds the OOM killer's
