@@ -137,8 +137,6 @@ public enum IngestReport {
 public enum Time {
     /// `2026-11-24T19:02:30.123Z`.
     public static func iso(_ epoch: Double) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return f.string(from: Date(timeIntervalSince1970: epoch))
+        Clock.stamp(epoch, offset: 0, separator: "T") + "Z"
     }
 }

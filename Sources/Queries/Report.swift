@@ -222,12 +222,16 @@ public enum IncidentReportQuery {
         for kill in kills {
             let key = Key(node: kill.node, pid: kill.senderPid, exe: kill.senderExe)
             guard seen.insert(key).inserted else { continue }
-            let rows = try Row.fetchAll(db, sql: """
+            // One prepared statement for every sender: preparing a query of the signals view
+            // costs more than running it over a window.
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT \(SignalRow.selectList) FROM signals
-                WHERE event_time >= ? AND event_time <= ? AND CAST(node AS BLOB) IS ? AND sender_pid IS ?
+                WHERE event_rowid IN (SELECT id FROM events WHERE sec >= ? AND sec <= ?)
+                  AND event_time >= ? AND event_time <= ? AND CAST(node AS BLOB) IS ? AND sender_pid IS ?
                   AND CAST(sender_exe AS BLOB) IS ? AND probe IS NOT 1
                 ORDER BY event_time, serial, target_pid
-                """, arguments: [q.start, q.before, kill.node.map { Data($0) }, kill.senderPid, kill.senderExe.map { Data($0) }])
+                """), arguments: [Int64((q.start - 1).rounded(.down)), Int64(q.before.rounded(.up)),
+                                 q.start, q.before, kill.node.map { Data($0) }, kill.senderPid, kill.senderExe.map { Data($0) }])
                 .map(SignalRow.init)
             var groups: [Group: Incident.Activity] = [:]
             var order: [Group] = []
