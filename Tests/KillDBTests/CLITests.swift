@@ -6,16 +6,9 @@ import Glibc
 
 /// The `killdb` binary as a user runs it: exit codes and messages.
 enum CLI {
-    /// The binary beside the test bundle (`.build/debug/killdb`).
-    static let binary: String = {
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var dir = runner.deletingLastPathComponent()
-        // On some platforms the runner sits inside the .xctest bundle.
-        while !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("killdb").path) && dir.path != "/" {
-            dir.deleteLastPathComponent()
-        }
-        return dir.appendingPathComponent("killdb").path
-    }()
+    /// The binary beside the test bundle (`.build/debug/killdb`), found as the crash and
+    /// stress suites find it.
+    static let binary: String = KillDBCLI.located ?? "killdb"
 
     struct Result {
         var status: Int32
