@@ -1,11 +1,16 @@
 import CAuparse
+import Foundation
 
 /// Turns the records of one signal event into a `SignalEvent`, using libauparse (the audit
 /// project's own parser) to split records into fields.
 ///
-/// libauparse keeps global state (its interpretation list), so one decoder is used from
-/// one thread at a time.
-public final class SignalEventDecoder {
+/// libauparse keeps process-wide state (its interpretation list, loaded and freed as
+/// records are parsed), so every use of it, from any decoder on any thread, holds one lock:
+/// two ingests in one process (the plugin's threads, parallel tests) would otherwise corrupt
+/// its heap.
+public final class SignalEventDecoder: @unchecked Sendable {
+    private static let auparseLock = NSLock()
+
     private let au: OpaquePointer
     private var buffer: [UInt8] = []
 
@@ -17,17 +22,25 @@ public final class SignalEventDecoder {
     }
 
     public init() {
+        Self.auparseLock.lock()
+        defer { Self.auparseLock.unlock() }
         // An empty buffer source, refilled per event with auparse_new_buffer.
         au = auparse_init(AUSOURCE_BUFFER, "")!
         auparse_set_escape_mode(au, AUPARSE_ESC_RAW)
     }
 
-    deinit { auparse_destroy(au) }
+    deinit {
+        Self.auparseLock.lock()
+        defer { Self.auparseLock.unlock() }
+        auparse_destroy(au)
+    }
 
     /// Decodes the record lines (without newlines) of the event `id`. Records of other
     /// events are ignored. With no SYSCALL record the result carries only what OBJ_PID and
     /// PROCTITLE say, for the store to merge into the event an earlier run stored.
     public func decode(_ lines: [[UInt8]], id: EventID) -> Result<SignalEvent, Failure> {
+        Self.auparseLock.lock()
+        defer { Self.auparseLock.unlock() }
         buffer.removeAll(keepingCapacity: true)
         for line in lines {
             // A NUL would end libauparse's C string early; the kernel never logs one.

@@ -92,9 +92,10 @@ public final class SignalStore {
     }
 
     /// Opens an existing database read-only: the connection itself refuses writes.
-    /// A database an older killdb wrote is brought up to date first, when this user may
-    /// write it; a query must not fail for a table the upgrade adds.
-    public static func openReadOnly(path: String) throws(StoreError) -> SignalStore {
+    /// With `upgrading`, a database an older killdb wrote is brought up to date first, when
+    /// this user may write it, so a query does not fail for a table the upgrade adds. Without
+    /// it (merge sources, doctor) nothing is ever written.
+    public static func openReadOnly(path: String, upgrading: Bool = false) throws(StoreError) -> SignalStore {
         guard FileManager.default.fileExists(atPath: path) else { throw .notFound(path: path) }
         var config = Configuration()
         config.readonly = true
@@ -103,7 +104,8 @@ public final class SignalStore {
             var queue = try DatabaseQueue(path: path, configuration: config)
             let migrator = makeMigrator()
             if try queue.read({ try migrator.hasBeenSuperseded($0) }) { throw StoreError.newerSchema(path: path) }
-            if try !queue.read({ try migrator.hasCompletedMigrations($0) }) {
+            let applied = try queue.read { try migrator.appliedIdentifiers($0) }
+            if upgrading, !applied.isEmpty, try !queue.read({ try migrator.hasCompletedMigrations($0) }) {
                 guard access(path, W_OK) == 0 else { throw StoreError.olderSchema(path: path) }
                 _ = try openForWriting(path: path)
                 queue = try DatabaseQueue(path: path, configuration: config)

@@ -34,7 +34,7 @@ struct SQLCommand: ParsableCommand {
     var format: OutputFormat = .table
 
     func run() throws {
-        let store = try SignalStore.openReadOnly(path: database.path)
+        let store = try SignalStore.openReadOnly(path: database.path, upgrading: true)
         let result = try AdHocSQL.run(query, in: store)
         let rows = result.rows.map { $0.map(Cell.init) }
         switch format {
