@@ -59,6 +59,15 @@ public enum Table {
     }
 }
 
+extension String {
+    /// Cut or padded with spaces to `n` characters, as Foundation's padding(toLength:) but
+    /// without its cost (it showed in the profile of a report).
+    func padded(to n: Int) -> String {
+        let c = count
+        return c >= n ? String(prefix(n)) : self + String(repeating: " ", count: n - c)
+    }
+}
+
 func formatReal(_ v: Double) -> String {
     // Event times: milliseconds, no exponent.
     if v == v.rounded() && abs(v) < 1e15 { return String(format: "%.1f", v) }

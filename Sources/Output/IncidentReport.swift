@@ -31,7 +31,7 @@ public enum IncidentReport {
         var out = "killdb incident report\n======================\n"
         for (label, value) in header(r, ctx, s) {
             for (i, v) in value.enumerated() {
-                out += wrap((i == 0 ? label + ":" : "").padding(toLength: 11, withPad: " ", startingAt: 0) + v, indent: 11)
+                out += wrap((i == 0 ? label + ":" : "").padded(to: 11) + v, indent: 11)
             }
         }
 
@@ -94,7 +94,7 @@ public enum IncidentReport {
 
     /// `  label     value` lines, the value wrapped under itself.
     static func fields(_ list: [(String, String)]) -> String {
-        list.map { wrap("  " + $0.0.padding(toLength: 10, withPad: " ", startingAt: 0) + $0.1, indent: 12) }.joined()
+        list.map { wrap("  " + $0.0.padded(to: 10) + $0.1, indent: 12) }.joined()
     }
 
     /// Breaks `line` at spaces to fit `width` columns; continuation lines are indented, so
@@ -106,12 +106,16 @@ public enum IncidentReport {
         let pad = String(repeating: " ", count: indent)
         let leading = line.prefix { $0 == " " }
         var out = "", current = String(leading), fresh = true
+        var length = leading.count  // of `current`, in characters: counting it again each word is quadratic
         for word in line.dropFirst(leading.count).split(separator: " ", omittingEmptySubsequences: false) {
-            if !fresh && current.count + 1 + word.count > width {
+            let n = word.count
+            if !fresh && length + 1 + n > width {
                 out += current + "\n"
                 current = pad + word
+                length = indent + n
             } else {
                 current += (fresh ? "" : " ") + word
+                length += (fresh ? 0 : 1) + n
             }
             fresh = false
         }
@@ -121,8 +125,10 @@ public enum IncidentReport {
     /// Stands for a space that must not be broken. SafeText writes a raw 0x01 as `\x01`, so
     /// the only ones in a report are killdb's own.
     static let glue = "\u{1}"
-    static func keep(_ s: String) -> String { s.replacingOccurrences(of: " ", with: glue) }
-    static func unglue(_ s: String) -> String { s.replacingOccurrences(of: glue, with: " ") }
+    // Byte by byte: both are ASCII, and Foundation's replacingOccurrences costs more than
+    // the whole query behind a report.
+    static func keep(_ s: String) -> String { String(decoding: s.utf8.map { $0 == 0x20 ? 0x01 : $0 }, as: UTF8.self) }
+    static func unglue(_ s: String) -> String { String(decoding: s.utf8.map { $0 == 0x01 ? 0x20 : $0 }, as: UTF8.self) }
     static func local(_ t: Double, _ ctx: Context) -> String { keep(Clock.local(t, ctx.timeZone)) }
 
     static func heading(_ title: String) -> String {

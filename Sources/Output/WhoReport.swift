@@ -117,7 +117,7 @@ public enum WhoReport {
 
     static func details(_ k: KernelKillRow, _ ctx: Context) -> String {
         var out = ""
-        func field(_ name: String, _ value: String) { out += "  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + value + "\n" }
+        func field(_ name: String, _ value: String) { out += "  " + name.padded(to: 10) + value + "\n" }
         field("signal", "\(k.signalName ?? "?"), from the kernel itself: no process sent it")
         if let task = k.cgroup {
             var line = SafeText.escape(task)
@@ -154,7 +154,7 @@ public enum WhoReport {
 
     static func details(_ s: SystemdKillRow) -> String {
         var out = ""
-        func field(_ name: String, _ value: String) { out += "  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + value + "\n" }
+        func field(_ name: String, _ value: String) { out += "  " + name.padded(to: 10) + value + "\n" }
         field("unit", s.unit.map { SafeText.escape($0) } ?? "?")
         field("why", systemdReason(s))
         var evidence = "the journal (no audit record of this signal)"
@@ -177,7 +177,7 @@ public enum WhoReport {
         } else {
             value = "PID 1 sends this when a unit's stop times out, or on `systemctl kill`; the journal names the unit (killdb ingest --journal)"
         }
-        return "  " + "systemd".padding(toLength: 10, withPad: " ", startingAt: 0) + value + "\n"
+        return "  " + "systemd".padded(to: 10) + value + "\n"
     }
 
     static func row(for entry: KillEntry, _ ctx: Context, reference: KillEntry, _ answer: WhoAnswer) -> [Cell] {
@@ -258,7 +258,7 @@ public enum WhoReport {
 
     static func details(_ r: SignalRow, _ ctx: Context) -> String {
         var out = ""
-        func field(_ name: String, _ value: String) { out += "  " + name.padding(toLength: 10, withPad: " ", startingAt: 0) + value + "\n" }
+        func field(_ name: String, _ value: String) { out += "  " + name.padded(to: 10) + value + "\n" }
         var sender = "pid \(r.senderPid.map(String.init) ?? "?")"
         if let c = r.senderComm { sender += " (\(SafeText.escape(c)))" }
         if let e = r.senderExe { sender += " " + SafeText.escape(e) }
