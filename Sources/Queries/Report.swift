@@ -154,19 +154,12 @@ public struct WindowCoverage: Sendable, Equatable {
 
 public enum IncidentReportQuery {
     public static func run(_ q: IncidentQuery, in store: SignalStore) throws -> Incident {
-        let killQuery = q.base(signals: q.signals, target: true)
-        var (killClause, killArgs) = killQuery.whereClause()
-        killClause += " AND success IS NOT 0"
-        if !q.includeProbes { killClause += " AND probe IS NOT 1" }
-
-        let failedQuery = q.base(signals: .all, target: true)
-        var (failedClause, failedArgs) = failedQuery.whereClause()
-        failedClause += " AND success = 0 AND probe IS NOT 1"
-
         let sections = try store.read { db in
+            let search = try SignalSearch(q.base(signals: q.signals, target: true), db)
             // Newest first so the limit keeps the kills nearest the incident; shown oldest first.
-            let (kills, killsTotal) = try fetchLimited(db, killClause, killArgs, limit: q.limit)
-            let (failed, failedTotal) = try fetchLimited(db, failedClause, failedArgs, limit: q.limit)
+            let (kills, killsTotal) = try fetchLimited(
+                search, .init(signals: q.signals.searched(probes: q.includeProbes), failed: [0]), limit: q.limit)
+            let (failed, failedTotal) = try fetchLimited(search, .init(signals: .allBut([0]), failed: [1]), limit: q.limit)
             let senders = try senderActivity(db, q, kills: kills)
             let patterns = try repeatedKills(db, q, kills: kills)
             return (kills, killsTotal, senders, patterns, failed, failedTotal)
@@ -197,15 +190,16 @@ public enum IncidentReportQuery {
         r.coverage.kernel = try KernelLogCoverage.read(store)
     }
 
-    static func fetchLimited(_ db: Database, _ clause: String, _ args: [any DatabaseValueConvertible],
-                             limit: Int) throws -> ([SignalRow], Int) {
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT \(SignalRow.selectList) FROM signals WHERE \(clause)
-            ORDER BY event_time DESC, serial DESC, target_pid DESC LIMIT \(max(0, limit))
-            """, arguments: StatementArguments(args)).map(SignalRow.init)
-        let total = rows.count < limit ? rows.count : try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM signals WHERE \(clause)",
-                                                                        arguments: StatementArguments(args)) ?? rows.count
-        return (rows.reversed(), total)
+    static func fetchLimited(_ search: SignalSearch, _ outcome: SignalSearch.Outcome, limit: Int) throws -> ([SignalRow], Int) {
+        let rows = try search.rows(outcome, limit: max(0, limit))
+        let total = rows.count < limit ? rows.count : try search.count(outcome)
+        // Oldest first; the targets of one event by pid.
+        let shown = rows.reversed().enumerated().sorted { a, b in
+            let x = a.element, y = b.element
+            if (x.eventTime, x.serial) != (y.eventTime, y.serial) { return a.offset < b.offset }
+            return (x.targetPid ?? Int64.min, a.offset) < (y.targetPid ?? Int64.min, b.offset)
+        }.map(\.element)
+        return (shown, total)
     }
 
     /// Each distinct sender process of the listed kills, identified by node, pid and exe
@@ -213,48 +207,64 @@ public enum IncidentReportQuery {
     static func senderActivity(_ db: Database, _ q: IncidentQuery, kills: [SignalRow]) throws -> [Incident.SenderActivity] {
         struct Key: Hashable { var node: [UInt8]?; var pid: Int64?; var exe: [UInt8]? }
         struct Group: Hashable {
-            var signal: Int64?; var targetPid: Int64?; var targetComm: [UInt8]?; var targetArg: Int64?
-            var success: Bool?; var errno: String?
+            var signal: Int64?; var targetPid: Int64?; var targetComm: Int64?; var targetArg: Int64?
+            var success: Int64?; var errno: Int64?
         }
+        struct Activity { var signalName: Int64?; var count: Int; var first: Int64; var last: Int64 }
         var seen: Set<Key> = []
         var senders: [Incident.SenderActivity] = []
+        var names = StringTable(db)
         let listed = Set(kills.map { "\($0.eventID)/\($0.targetPid.map(String.init) ?? "-")" })
+        let low = SignalSearch.firstMillisecond(atOrAfter: q.start), high = SignalSearch.lastMillisecond(atOrBefore: q.before)
+        // The tables, not the view: one index range per sender, a few small columns per row.
+        let statement = try db.cachedStatement(sql: """
+            SELECT e.sec, e.msec, e.serial, e.signal, e.signal_name_id, e.success, e.errno_id, e.target_arg,
+                   t.pid, t.comm_id
+            FROM events e LEFT JOIN targets t ON t.event_id = e.id
+            WHERE e.sender_pid IS ? AND e.sec BETWEEN ? AND ? AND e.sec * 1000 + e.msec BETWEEN ? AND ?
+              AND +e.node_id = ? AND +e.sender_exe_id IS ? AND (e.signal IS NULL OR e.signal != 0)
+            ORDER BY e.sec, e.msec, e.serial, t.pid
+            """)
         for kill in kills {
             let key = Key(node: kill.node, pid: kill.senderPid, exe: kill.senderExe)
             guard seen.insert(key).inserted else { continue }
-            // One prepared statement for every sender: preparing a query of the signals view
-            // costs more than running it over a window.
-            let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT \(SignalRow.selectList) FROM signals
-                WHERE event_rowid IN (SELECT id FROM events WHERE sec >= ? AND sec <= ?)
-                  AND event_time >= ? AND event_time <= ? AND CAST(node AS BLOB) IS ? AND sender_pid IS ?
-                  AND CAST(sender_exe AS BLOB) IS ? AND probe IS NOT 1
-                ORDER BY event_time, serial, target_pid
-                """), arguments: [Int64((q.start - 1).rounded(.down)), Int64(q.before.rounded(.up)),
-                                 q.start, q.before, kill.node.map { Data($0) }, kill.senderPid, kill.senderExe.map { Data($0) }])
-                .map(SignalRow.init)
-            var groups: [Group: Incident.Activity] = [:]
+            guard let node = try SignalSearch.stringID(kill.node ?? [], db) else { continue }
+            let exe = try kill.senderExe.map { try SignalSearch.stringID($0, db) }
+            if exe == .some(nil) { continue }
+            var groups: [Group: Activity] = [:]
             var order: [Group] = []
-            for r in rows where !listed.contains("\(r.eventID)/\(r.targetPid.map(String.init) ?? "-")") {
-                let g = Group(signal: r.signal, targetPid: r.targetPid, targetComm: r.targetComm,
-                              targetArg: r.targetPid == nil ? r.targetArg : nil, success: r.success, errno: r.errno)
+            let rows = try Row.fetchCursor(statement, arguments: [
+                kill.senderPid, SignalSearch.floorDiv(low, 1000), SignalSearch.floorDiv(high, 1000), low, high, node, exe ?? nil])
+            while let r = try rows.next() {
+                let sec: Int64 = r[0], msec: Int64 = r[1], serial: Int64 = r[2], pid: Int64? = r[8]
+                if listed.contains("\(SignalRow.eventID(sec: sec, msec: msec, serial: serial))/\(pid.map(String.init) ?? "-")") {
+                    continue
+                }
+                let g = Group(signal: r[3], targetPid: pid, targetComm: r[9], targetArg: pid == nil ? r[7] : nil,
+                              success: r[5], errno: r[6])
+                let ms = sec * 1000 + msec
                 if var a = groups[g] {
                     a.count += 1
-                    a.first = min(a.first, r.eventTime)
-                    a.last = max(a.last, r.eventTime)
+                    a.first = min(a.first, ms)
+                    a.last = max(a.last, ms)
                     groups[g] = a
                 } else {
                     order.append(g)
-                    groups[g] = Incident.Activity(signalName: r.signalName, signal: r.signal, targetPid: r.targetPid,
-                                                  targetComm: r.targetComm, targetArg: g.targetArg, success: r.success,
-                                                  errno: r.errno, count: 1, first: r.eventTime, last: r.eventTime)
+                    groups[g] = Activity(signalName: r[4], count: 1, first: ms, last: ms)
                 }
             }
             // Most frequent first; ties in order of first appearance.
-            let activity = order.enumerated().sorted { a, b in
+            let ranked = order.enumerated().sorted { a, b in
                 let x = groups[a.element]!.count, y = groups[b.element]!.count
                 return x != y ? x > y : a.offset < b.offset
-            }.map { groups[$0.element]! }
+            }.map(\.element)
+            let activity = try ranked.map { g in
+                let a = groups[g]!
+                return Incident.Activity(signalName: try names.text(a.signalName), signal: g.signal, targetPid: g.targetPid,
+                                  targetComm: try names.bytes(g.targetComm), targetArg: g.targetArg,
+                                  success: g.success.map { $0 == 1 }, errno: try names.text(g.errno), count: a.count,
+                                  first: SignalSearch.eventTime(ms: a.first), last: SignalSearch.eventTime(ms: a.last))
+            }
             senders.append(Incident.SenderActivity(node: kill.node, pid: kill.senderPid, comm: kill.senderComm,
                                                    exe: kill.senderExe, activity: activity))
         }
@@ -264,37 +274,88 @@ public enum IncidentReportQuery {
     /// Sender × target name pairs seen at least twice. With a target pid, "the same target
     /// name" is the name of the processes killed under that pid.
     static func repeatedKills(_ db: Database, _ q: IncidentQuery, kills: [SignalRow]) throws -> [Incident.RepeatedKill] {
-        var query = q.base(signals: q.signals, target: false)
-        query.targetComm = q.targetComm
-        var (clause, args) = query.whereClause()
-        clause += " AND success IS NOT 0 AND target_comm IS NOT NULL"
-        if !q.includeProbes { clause += " AND probe IS NOT 1" }
+        var terms = ["t.failed = 0", "t.comm_id IS NOT NULL", "t.time_ms BETWEEN ? AND ?"]
+        var args: [any DatabaseValueConvertible] = [SignalSearch.firstMillisecond(atOrAfter: q.start),
+                                                    SignalSearch.lastMillisecond(atOrBefore: q.before)]
+        var comms: [Int64]?
         if q.targetPid != nil {
-            let names = Array(Set(kills.compactMap(\.targetComm)))
-            if names.isEmpty { return [] }
-            clause += " AND CAST(target_comm AS BLOB) IN (\(names.map { _ in "?" }.joined(separator: ",")))"
-            args += names.map { Data($0) }
+            // Exact names, not patterns: a name may hold glob characters.
+            comms = try Set(kills.compactMap(\.targetComm)).compactMap { try SignalSearch.stringID($0, db) }
+        } else if let g = q.targetComm {
+            comms = try SignalSearch.commIDs(matching: g, db)
+        }
+        // Start from the names when there are some, else from the window's events.
+        let table = comms == nil ? "e" : "t"
+        if let comms {
+            if comms.isEmpty { return [] }
+            terms.append("t.comm_id IN (SELECT value FROM json_each(?))")
+            args.append(SignalSearch.json(comms))
+        } else {
+            terms += ["e.sec BETWEEN ? AND ?", "e.failed = 0"]
+            args += [SignalSearch.floorDiv(args[0] as! Int64, 1000), SignalSearch.floorDiv(args[1] as! Int64, 1000)]
+        }
+        switch q.signals.searched(probes: q.includeProbes) {
+        case .only(let list):
+            terms.append("\(table).signal IN (SELECT value FROM json_each(?))")
+            args.append(SignalSearch.json(list))
+        case .allBut(let excluded):
+            terms.append("(t.signal IS NULL OR t.signal NOT IN (SELECT value FROM json_each(?)))")
+            args.append(SignalSearch.json(excluded))
+        }
+        if let node = q.node {
+            guard !node.isEmpty, let id = try SignalSearch.stringID(Array(node.utf8), db) else { return [] }
+            terms.append("+e.node_id = ?")
+            args.append(id)
         }
         let rows = try Row.fetchAll(db, sql: """
-            SELECT CAST(node AS BLOB) AS n, CAST(sender_exe AS BLOB) AS exe,
-                   CASE WHEN sender_exe IS NULL THEN CAST(sender_comm AS BLOB) END AS comm_key,
-                   CAST(target_comm AS BLOB) AS tcomm,
-                   COUNT(*) AS count, COUNT(DISTINCT target_pid) AS processes,
-                   COUNT(DISTINCT sender_pid) AS senders, COUNT(DISTINCT sender_comm) AS comms,
-                   MIN(CAST(sender_comm AS BLOB)) AS some_comm,
-                   MIN(event_time) AS first, MAX(event_time) AS last
-            FROM signals WHERE \(clause)
+            SELECT e.node_id AS n, e.sender_exe_id AS exe,
+                   CASE WHEN e.sender_exe_id IS NULL THEN e.sender_comm_id END AS comm_key, t.comm_id AS tcomm,
+                   COUNT(*) AS count, COUNT(DISTINCT t.pid) AS processes, COUNT(DISTINCT e.sender_pid) AS senders,
+                   COUNT(DISTINCT e.sender_comm_id) AS comms, MIN(e.sender_comm_id) AS some_comm,
+                   MIN(t.time_ms) AS first, MAX(t.time_ms) AS last
+            FROM \(table == "t" ? "targets t JOIN events e" : "events e JOIN targets t") ON t.event_id = e.id
+            WHERE \(terms.joined(separator: " AND "))
             GROUP BY n, exe, comm_key, tcomm HAVING COUNT(*) >= 2
-            ORDER BY count DESC, first
             """, arguments: StatementArguments(args))
-        return rows.map { r in
-            func bytes(_ c: String) -> [UInt8]? { (r[c] as Data?).map { [UInt8]($0) } }
-            let exe = bytes("exe")
-            return Incident.RepeatedKill(
-                node: bytes("n"), senderExe: exe,
-                senderComm: exe == nil ? bytes("comm_key") : ((r["comms"] as Int) == 1 ? bytes("some_comm") : nil),
-                targetComm: bytes("tcomm") ?? [], count: r["count"], processes: r["processes"],
-                senderProcesses: r["senders"], first: r["first"], last: r["last"])
+        var names = StringTable(db)
+        var patterns: [Incident.RepeatedKill] = []
+        for r in rows {
+            let exe = try names.bytes(r["exe"])
+            let node = try names.bytes(r["n"])
+            let comm = exe == nil ? try names.bytes(r["comm_key"]) : ((r["comms"] as Int) == 1 ? try names.bytes(r["some_comm"]) : nil)
+            patterns.append(Incident.RepeatedKill(
+                node: node?.isEmpty == true ? nil : node, senderExe: exe, senderComm: comm,
+                targetComm: try names.bytes(r["tcomm"]) ?? [], count: r["count"], processes: r["processes"],
+                senderProcesses: r["senders"], first: SignalSearch.eventTime(ms: r["first"]),
+                last: SignalSearch.eventTime(ms: r["last"])))
         }
+        return patterns.enumerated().sorted { a, b in
+            let x = a.element, y = b.element
+            if x.count != y.count { return x.count > y.count }
+            if x.first != y.first { return x.first < y.first }
+            return a.offset < b.offset
+        }.map(\.element)
+    }
+}
+
+/// Strings by id, each read once.
+struct StringTable {
+    let db: Database
+    var cache: [Int64: [UInt8]] = [:]
+
+    init(_ db: Database) { self.db = db }
+
+    mutating func bytes(_ id: Int64?) throws -> [UInt8]? {
+        guard let id else { return nil }
+        if let b = cache[id] { return b }
+        let data = try Data.fetchOne(db.cachedStatement(sql: "SELECT value FROM strings WHERE id = ?"), arguments: [id])
+        let b = data.map { [UInt8]($0) }
+        cache[id] = b
+        return b
+    }
+
+    /// As the views show it: CAST(value AS TEXT).
+    mutating func text(_ id: Int64?) throws -> String? {
+        try bytes(id).map { String(decoding: $0, as: UTF8.self) }
     }
 }

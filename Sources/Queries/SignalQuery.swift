@@ -78,20 +78,28 @@ public struct SignalRow: Sendable, Equatable {
             .contains(c) ? "CAST(\(c) AS BLOB) AS \(c)" : c
     }.joined(separator: ", ")
 
+    /// The view's event_id: `1715000000.123:4567`.
+    static func eventID(sec: Int64, msec: Int64, serial: Int64) -> String {
+        let m = String(msec)
+        return "\(sec).\(String(repeating: "0", count: max(0, 3 - m.count)))\(m):\(serial)"
+    }
+
+    /// A row of `SELECT selectList ...`: read by position, in the order of `columns` (by
+    /// name, GRDB compares every column name case-insensitively: slow on many rows).
     init(_ r: Row) {
-        func bytes(_ c: String) -> [UInt8]? { (r[c] as Data?).map { [UInt8]($0) } }
-        node = bytes("node"); eventTime = r["event_time"]; eventID = r["event_id"]; serial = r["serial"]
-        arch = r["arch"]; syscall = r["syscall"]; signal = r["signal"]; signalName = r["signal_name"]
-        probe = (r["probe"] as Int64?) == 1; success = (r["success"] as Int64?).map { $0 == 1 }
-        exit = r["exit"]; errno = r["errno"]; targetArg = r["target_arg"]; tgidArg = r["tgid_arg"]
-        pidfd = r["pidfd"]; senderPid = r["sender_pid"]; senderPpid = r["sender_ppid"]
-        senderUid = r["sender_uid"]; senderAuid = r["sender_auid"]; senderEuid = r["sender_euid"]
-        senderSes = r["sender_ses"]; senderTty = bytes("sender_tty"); senderComm = bytes("sender_comm")
-        senderExe = bytes("sender_exe"); senderCmdline = bytes("sender_cmdline")
-        senderUidName = bytes("sender_uid_name"); senderAuidName = bytes("sender_auid_name")
-        senderEuidName = bytes("sender_euid_name"); targetPid = r["target_pid"]; targetUid = r["target_uid"]
-        targetAuid = r["target_auid"]; targetSes = r["target_ses"]; targetComm = bytes("target_comm")
-        targetUidName = bytes("target_uid_name"); targetAuidName = bytes("target_auid_name"); key = bytes("key")
+        func bytes(_ i: Int) -> [UInt8]? { (r[i] as Data?).map { [UInt8]($0) } }
+        node = bytes(0); eventTime = r[1]; eventID = r[2]; serial = r[3]
+        arch = r[4]; syscall = r[5]; signal = r[6]; signalName = r[7]
+        probe = (r[8] as Int64?) == 1; success = (r[9] as Int64?).map { $0 == 1 }
+        exit = r[10]; errno = r[11]; targetArg = r[12]; tgidArg = r[13]
+        pidfd = r[14]; senderPid = r[15]; senderPpid = r[16]
+        senderUid = r[17]; senderAuid = r[18]; senderEuid = r[19]
+        senderSes = r[20]; senderTty = bytes(21); senderComm = bytes(22)
+        senderExe = bytes(23); senderCmdline = bytes(24)
+        senderUidName = bytes(25); senderAuidName = bytes(26)
+        senderEuidName = bytes(27); targetPid = r[28]; targetUid = r[29]
+        targetAuid = r[30]; targetSes = r[31]; targetComm = bytes(32)
+        targetUidName = bytes(33); targetAuidName = bytes(34); key = bytes(35)
     }
 }
 
@@ -145,48 +153,19 @@ public struct SignalQuery: Sendable {
     public var limit: Int?
 
     public init() {}
-
-    /// The WHERE clause and its arguments, without the success and probe filters (so the
-    /// hidden ones can be counted).
-    func whereClause() -> (String, [any DatabaseValueConvertible]) {
-        var terms: [String] = []
-        var args: [any DatabaseValueConvertible] = []
-        // The IN (...) terms let SQLite start from an index instead of scanning every event.
-        if let p = targetPid {
-            // ESRCH leaves no OBJ_PID: the pid the sender asked for still says who was meant.
-            terms.append("""
-                event_rowid IN (SELECT event_id FROM targets WHERE pid = ? UNION SELECT id FROM events WHERE target_arg = ?) \
-                AND (target_pid = ? OR (target_pid IS NULL AND target_arg = ?))
-                """)
-            args += [p, p, p, p]
-        }
-        if let g = targetComm {
-            terms.append("""
-                event_rowid IN (SELECT event_id FROM targets WHERE comm_id IN \
-                (SELECT id FROM strings WHERE CAST(value AS TEXT) GLOB ?)) AND target_comm GLOB ?
-                """)
-            args += [g, g]
-        }
-        if let g = senderExe { terms.append("sender_exe GLOB ?"); args.append(g) }
-        if let p = senderPid { terms.append("sender_pid = ?"); args.append(p) }
-        if let g = senderComm { terms.append("sender_comm GLOB ?"); args.append(g) }
-        if let n = node { terms.append("node IS ?"); args.append(n) }
-        if let u = uid { terms.append("sender_uid = ?"); args.append(u) }
-        if let u = auid { terms.append("sender_auid = ?"); args.append(u) }
-        if case .only(let numbers) = signals {
-            terms.append("signal IN (\(numbers.map { _ in "?" }.joined(separator: ",")))")
-            args += numbers.map { Int64($0) }
-        }
-        if let b = before { terms.append("event_time <= ?"); args.append(b) }
-        if let a = after { terms.append("event_time >= ?"); args.append(a) }
-        // event_time is computed, so it cannot use the index on whole seconds; when no
-        // target narrows the search, start from that index instead of every event.
-        if (before != nil || after != nil) && targetPid == nil && targetComm == nil {
-            terms.append("event_rowid IN (SELECT id FROM events WHERE sec >= ? AND sec <= ?)")
-            args.append(after.map { Int64(($0 - 1).rounded(.down)) } ?? Int64.min)
-            args.append(before.map { Int64($0.rounded(.up)) } ?? Int64.max)
-        }
-        return (terms.isEmpty ? "1" : terms.joined(separator: " AND "), args)
-    }
 }
 
+extension SignalSet {
+    func includes(_ signal: Int32) -> Bool {
+        if case .only(let n) = self { return n.contains(signal) }
+        return true
+    }
+
+    /// The set as the index search asks for it; without probes (signal 0) unless `probes`.
+    func searched(probes: Bool) -> SignalSearch.Signals {
+        switch self {
+        case .all: return .allBut(probes ? [] : [0])
+        case .only(let n): return .only(Set(n.map(Int64.init)).filter { probes || $0 != 0 }.sorted())
+        }
+    }
+}

@@ -72,24 +72,17 @@ public struct WhoAnswer: Sendable {
 
 public enum Who {
     public static func ask(_ query: SignalQuery, in store: SignalStore) throws -> WhoAnswer {
-        let (clause, args) = query.whereClause()
-        var shown = clause
-        if !query.includeFailed { shown += " AND success IS NOT 0" }
-        if !query.includeProbes { shown += " AND probe IS NOT 1" }
-        let limit = query.limit.map { $0 + 1 } ?? -1
+        let signals = query.signals.searched(probes: query.includeProbes)
         let result = try store.read { db -> ([SignalRow], Int, Int) in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT \(SignalRow.selectList) FROM signals WHERE \(shown)
-                ORDER BY event_time DESC, serial DESC, target_pid LIMIT \(limit)
-                """, arguments: StatementArguments(args))
-            let failed = query.includeFailed ? 0 : try Int.fetchOne(db, sql: """
-                SELECT COUNT(*) FROM signals WHERE \(clause) AND success = 0
-                \(query.includeProbes ? "" : "AND probe IS NOT 1")
-                """, arguments: StatementArguments(args)) ?? 0
-            let probes = query.includeProbes ? 0 : try Int.fetchOne(db, sql: """
-                SELECT COUNT(*) FROM signals WHERE \(clause) AND probe = 1
-                """, arguments: StatementArguments(args)) ?? 0
-            return (rows.map(SignalRow.init), failed, probes)
+            let search = try SignalSearch(query, db)
+            let rows = try search.rows(.init(signals: signals, failed: query.includeFailed ? [0, 1] : [0]),
+                                       limit: query.limit.map { $0 + 1 })
+            let failed = query.includeFailed ? 0 : try search.count(.init(signals: signals, failed: [1]))
+            var probes = 0
+            if !query.includeProbes, query.signals.includes(0) {
+                probes = try search.count(.init(signals: .only([0]), failed: [0, 1]))
+            }
+            return (rows, failed, probes)
         }
         var rows = result.0
         var truncated = false

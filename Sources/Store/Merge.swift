@@ -175,10 +175,12 @@ extension SignalStore {
             """)
         r.completedEvents = db.changesCount
         try db.execute(sql: """
-            INSERT INTO main.targets (event_id, pid, uid, auid, ses, comm_id, obj_id, uid_name_id, auid_name_id)
+            INSERT INTO main.targets (event_id, pid, uid, auid, ses, comm_id, obj_id, uid_name_id, auid_name_id,
+              signal, failed, time_ms)
             SELECT me.new, t.pid, t.uid, t.auid, t.ses, \(s("comm_id", "t")), \(s("obj_id", "t")),
-              \(s("uid_name_id", "t")), \(s("auid_name_id", "t"))
-            FROM src.targets t JOIN temp.merge_events me ON me.old = t.event_id WHERE true
+              \(s("uid_name_id", "t")), \(s("auid_name_id", "t")), m.signal, m.failed, m.sec * 1000 + m.msec
+            FROM src.targets t JOIN temp.merge_events me ON me.old = t.event_id
+            JOIN main.events m ON m.id = me.new WHERE true
             ON CONFLICT(event_id, pid) DO NOTHING
             """)
         r.newTargets = db.changesCount

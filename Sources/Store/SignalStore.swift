@@ -135,7 +135,11 @@ public final class SignalStore {
         let migrator = makeMigrator()
         do {
             if try queue.read({ try migrator.hasBeenSuperseded($0) }) { throw StoreError.newerSchema(path: path) }
+            let pending = try queue.read { try !migrator.hasCompletedMigrations($0) }
             try migrator.migrate(queue)
+            // A migration may rewrite much of the file. Until a checkpoint moves that back into
+            // it, every reader reads the whole write-ahead log first (50 ms for 120 MB).
+            if pending { try queue.writeWithoutTransaction { _ = try $0.checkpoint(.truncate) } }
         } catch let e as StoreError {
             throw e
         } catch {

@@ -1,0 +1,438 @@
+import Foundation
+import GRDB
+
+/// Finds the rows of the `signals` view that a question matches through the indexes of
+/// migration 003, and only then reads those rows from the view.
+///
+/// Asking the view directly is correct but slow at scale: its time is computed, so "newest
+/// first" means finding every match and sorting it (a name killed 200,000 times), and
+/// preparing a statement over its twenty joins costs more than running a small one. Here
+/// each (name or pid, signal, outcome) is one range of an index already in time order;
+/// the newest few of each range are merged, and counts read the ranges alone.
+///
+/// The answer is exactly what the view gives for the same filters, in the order
+/// time DESC, serial DESC, event DESC, target pid ASC (the tests hold it to that).
+struct SignalSearch {
+    /// Which signals: a list, or every signal but some (which includes an unknown one).
+    enum Signals: Equatable {
+        case only([Int64])
+        case allBut([Int64])
+    }
+
+    /// The part of the matches wanted: shown kills, hidden failures, hidden probes ...
+    struct Outcome {
+        var signals: Signals
+        /// Values of the `failed` columns: [0] successful or unknown, [1] failed, or both.
+        var failed: [Int64]
+    }
+
+    /// Where the search starts: the most selective filter the question has.
+    private enum Driver {
+        case targetPid(Int64)
+        /// Few names: one index range per name.
+        case targetComm([Int64])
+        /// Many names (a broad glob): walk events by time and keep targets with one of them.
+        case targetCommByTime([Int64])
+        case senderPid(Int64)
+        case time
+    }
+
+    /// Above this many names, a pattern is too broad for one index range per name.
+    static let maxCommRanges = 64
+
+    private let db: Database
+    private let driver: Driver
+    /// Filters on the event, applied to each candidate: (SQL over `e`, arguments).
+    private var eventTerms: [Part] = []
+    /// The comm ids a target must have when the search does not start from them.
+    private var commFilter: [Int64]?
+    /// Event time bounds, in milliseconds, exactly as the view's event_time compares.
+    private let msLow: Int64
+    private let msHigh: Int64
+    /// A filter names a string no event has: nothing can match.
+    private var impossible = false
+
+    private typealias Part = (String, [any DatabaseValueConvertible])
+
+    init(_ query: SignalQuery, _ db: Database) throws {
+        self.db = db
+        msLow = query.after.map(Self.firstMillisecond(atOrAfter:)) ?? Int64.min
+        msHigh = query.before.map(Self.lastMillisecond(atOrBefore:)) ?? Int64.max
+        let comms = try query.targetComm.map { try Self.commIDs(matching: $0, db) }
+        if let p = query.targetPid {
+            driver = .targetPid(p)
+            commFilter = comms
+        } else if let comms, comms.count > Self.maxCommRanges {
+            driver = .targetCommByTime(comms)
+            commFilter = comms
+        } else if let comms {
+            driver = .targetComm(comms)
+        } else if let p = query.senderPid {
+            driver = .senderPid(p)
+        } else {
+            driver = .time
+        }
+        if comms?.isEmpty == true || msLow > msHigh { impossible = true }
+        // The unary + keeps SQLite on the index the driver chose.
+        if let n = query.node {
+            if !n.isEmpty, let id = try Self.stringID(Array(n.utf8), db) {
+                eventTerms.append(("+e.node_id = ?", [id]))
+            } else {
+                impossible = true
+            }
+        }
+        if let p = query.senderPid, query.targetPid != nil || query.targetComm != nil {
+            eventTerms.append(("+e.sender_pid = ?", [p]))
+        }
+        if let u = query.uid { eventTerms.append(("+e.sender_uid = ?", [u])) }
+        if let u = query.auid { eventTerms.append(("+e.sender_auid = ?", [u])) }
+        for (pattern, column) in [(query.senderExe, "sender_exe_id"), (query.senderComm, "sender_comm_id")] {
+            guard let pattern else { continue }
+            let ids = try Self.stringIDs(matching: pattern, db)
+            if ids.isEmpty { impossible = true }
+            eventTerms.append(("+e.\(column) IN (SELECT value FROM json_each(?))", [Self.json(ids)]))
+        }
+    }
+
+    // MARK: - Rows and counts
+
+    /// The matching rows, newest first, at most `limit` (nil: all).
+    func rows(_ outcome: Outcome, limit: Int?) throws -> [SignalRow] {
+        if impossible || limit == 0 { return [] }
+        let (parts, eventsOnly) = try candidateQueries(outcome, limit: limit)
+        struct Candidate: Hashable { var event: Int64; var pid: Int64?; var ms: Int64; var serial: Int64 }
+        var candidates: [Candidate] = []
+        // Each part is newest first and cut at the limit; a few hundred parts per statement
+        // stay within SQLite's limit on compound SELECTs.
+        for chunk in stride(from: 0, to: parts.count, by: 200) {
+            let group = parts[chunk..<min(parts.count, chunk + 200)]
+            var sql = group.map { "SELECT * FROM (\($0.0))" }.joined(separator: " UNION ALL ")
+            sql = "SELECT * FROM (\(sql)) ORDER BY time_ms DESC, serial DESC, event_id DESC, pid"
+            if let limit { sql += " LIMIT \(limit)" }
+            for r in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(group.flatMap(\.1))) {
+                candidates.append(Candidate(event: r["event_id"], pid: r["pid"], ms: r["time_ms"], serial: r["serial"]))
+            }
+        }
+        candidates.sort { a, b in
+            (a.ms, a.serial, a.event) != (b.ms, b.serial, b.event)
+                ? (a.ms, a.serial, a.event) > (b.ms, b.serial, b.event)
+                : (a.pid ?? Int64.min) < (b.pid ?? Int64.min)
+        }
+        if let limit, candidates.count > limit { candidates.removeLast(candidates.count - limit) }
+
+        struct Pair: Hashable { var event: Int64; var pid: Int64? }
+        let wanted = Set(candidates.map { Pair(event: $0.event, pid: $0.pid) })
+        var ids: [Int64] = []
+        for c in candidates where ids.last != c.event { ids.append(c.event) }
+        // A JSON array keeps the statement's text fixed (one cached statement) and is not
+        // bound by SQLite's limit on parameters.
+        let fetch = try db.cachedStatement(sql: """
+            SELECT \(SignalRow.selectList), event_rowid FROM signals
+            WHERE event_rowid IN (SELECT value FROM json_each(?))
+            """)
+        var found: [(Int64, SignalRow)] = []
+        for chunk in stride(from: 0, to: ids.count, by: 5000) {
+            for r in try Row.fetchAll(fetch, arguments: [Self.json(ids[chunk..<min(ids.count, chunk + 5000)])]) {
+                let row = SignalRow(r)
+                let event: Int64 = r[SignalRow.columns.count]
+                if eventsOnly || wanted.contains(Pair(event: event, pid: row.targetPid)) { found.append((event, row)) }
+            }
+        }
+        found.sort { a, b in
+            if a.1.eventTime != b.1.eventTime { return a.1.eventTime > b.1.eventTime }
+            if a.1.serial != b.1.serial { return a.1.serial > b.1.serial }
+            if a.0 != b.0 { return a.0 > b.0 }
+            return (a.1.targetPid ?? Int64.min) < (b.1.targetPid ?? Int64.min)
+        }
+        let rows = found.map(\.1)
+        if let limit, rows.count > limit { return Array(rows.prefix(limit)) }
+        return rows
+    }
+
+    /// How many rows match.
+    func count(_ outcome: Outcome) throws -> Int {
+        if impossible { return 0 }
+        var total = 0
+        let parts = try countQueries(outcome)
+        for chunk in stride(from: 0, to: parts.count, by: 200) {
+            let group = parts[chunk..<min(parts.count, chunk + 200)]
+            let sql = "SELECT SUM(c) FROM (" + group.map { "SELECT (\($0.0)) AS c" }.joined(separator: " UNION ALL ") + ")"
+            total += try Int.fetchOne(db, sql: sql, arguments: StatementArguments(group.flatMap(\.1))) ?? 0
+        }
+        return total
+    }
+
+    // MARK: - Building the queries
+
+    private static let eventColumns = "e.id AS event_id, NULL AS pid, e.sec * 1000 + e.msec AS time_ms, e.serial AS serial"
+    private static let eventOrder = " ORDER BY e.sec DESC, e.msec DESC, e.serial DESC, e.id DESC"
+
+    /// One query per index range, each newest first and cut at the limit; the rows are
+    /// (event_id, pid, time_ms, serial). `eventsOnly`: the parts give events, and every
+    /// row of those events matches.
+    private func candidateQueries(_ o: Outcome, limit: Int?) throws -> ([Part], Bool) {
+        let cut = limit.map { " LIMIT \($0)" } ?? ""
+        switch driver {
+        case .targetPid(let p):
+            var parts = try targetRanges("pid", [p], o).map { r in
+                targetPart(r, count: false, order: " ORDER BY t.time_ms DESC, e.serial DESC, t.event_id DESC\(cut)")
+            }
+            if commFilter == nil {
+                let (where_, args) = unmatchedPidWhere(p, o)
+                parts.append(("SELECT \(Self.eventColumns) FROM events e WHERE \(where_)\(Self.eventOrder)\(cut)", args))
+            }
+            return (parts, false)
+        case .targetComm(let ids):
+            return (try targetRanges("comm_id", ids, o).map { r in
+                targetPart(r, count: false, order: " ORDER BY t.time_ms DESC, e.serial DESC, t.event_id DESC, t.pid\(cut)")
+            }, false)
+        case .targetCommByTime:
+            return (try eventRanges(o).map { signal, failed in
+                let (where_, args) = eventWhere(signal: signal, failed: failed, commFilter: true)
+                // CROSS JOIN: events first, in time order, so the limit ends the walk early.
+                return ("""
+                    SELECT t.event_id AS event_id, t.pid AS pid, e.sec * 1000 + e.msec AS time_ms, e.serial AS serial
+                    FROM events e CROSS JOIN targets t ON t.event_id = e.id WHERE \(where_)\(Self.eventOrder), t.pid\(cut)
+                    """, args)
+            }, false)
+        case .senderPid(let p):
+            let (where_, args) = wholeOutcomeWhere(o, lead: ("e.sender_pid = ?", [p]))
+            return ([("SELECT \(Self.eventColumns) FROM events e WHERE \(where_)\(Self.eventOrder)\(cut)", args)], true)
+        case .time:
+            return (try eventRanges(o).map { signal, failed in
+                let (where_, args) = eventWhere(signal: signal, failed: failed, commFilter: false)
+                return ("SELECT \(Self.eventColumns) FROM events e WHERE \(where_)\(Self.eventOrder)\(cut)", args)
+            }, true)
+        }
+    }
+
+    /// Counting queries whose results add up to the number of matching rows.
+    private func countQueries(_ o: Outcome) throws -> [Part] {
+        // Rows of the view: one per target, or one for an event without any.
+        let rowsOfEvents = "SELECT COUNT(*) FROM events e LEFT JOIN targets t ON t.event_id = e.id WHERE"
+        switch driver {
+        case .targetPid(let p):
+            var parts = try targetRanges("pid", [p], o).map { targetPart($0, count: true, order: "") }
+            if commFilter == nil {
+                let (where_, args) = unmatchedPidWhere(p, o)
+                parts.append(("SELECT COUNT(*) FROM events e WHERE \(where_)", args))
+            }
+            return parts
+        case .targetComm(let ids):
+            return try targetRanges("comm_id", ids, o).map { targetPart($0, count: true, order: "") }
+        case .targetCommByTime:
+            return try eventRanges(o).map { signal, failed in
+                let (where_, args) = eventWhere(signal: signal, failed: failed, commFilter: true)
+                return ("SELECT COUNT(*) FROM events e CROSS JOIN targets t ON t.event_id = e.id WHERE \(where_)", args)
+            }
+        case .senderPid(let p):
+            let (where_, args) = wholeOutcomeWhere(o, lead: ("e.sender_pid = ?", [p]))
+            return [("\(rowsOfEvents) \(where_)", args)]
+        case .time:
+            return try eventRanges(o).map { signal, failed in
+                let (where_, args) = eventWhere(signal: signal, failed: failed, commFilter: false)
+                return ("\(rowsOfEvents) \(where_)", args)
+            }
+        }
+    }
+
+    /// One range of targets_pid or targets_comm: (column value, signal, failed).
+    private struct TargetRange { var column: String; var value: Int64; var signal: Int64?; var failed: Int64 }
+
+    private func targetRanges(_ column: String, _ values: [Int64], _ o: Outcome) throws -> [TargetRange] {
+        var ranges: [TargetRange] = []
+        for v in values {
+            let signals: [Int64?]
+            switch o.signals {
+            case .only(let list): signals = list
+            case .allBut(let excluded):
+                signals = try presentSignals(table: "targets", column: column, value: v).filter { s in
+                    s.map { !excluded.contains($0) } ?? true
+                }
+            }
+            for s in signals { for f in o.failed { ranges.append(TargetRange(column: column, value: v, signal: s, failed: f)) } }
+        }
+        return ranges
+    }
+
+    /// A range of a targets index; `count`: COUNT(*), reading events only for event filters.
+    private func targetPart(_ r: TargetRange, count: Bool, order: String) -> Part {
+        var terms = ["t.\(r.column) = ?", "t.signal IS ?", "t.failed = ?", "t.time_ms BETWEEN ? AND ?"]
+        var args: [any DatabaseValueConvertible] = [r.value, r.signal, r.failed, msLow, msHigh]
+        if let commFilter {
+            terms.append("+t.comm_id IN (SELECT value FROM json_each(?))")
+            args.append(Self.json(commFilter))
+        }
+        for (t, a) in eventTerms { terms.append(t); args += a }
+        let join = !count || !eventTerms.isEmpty ? " JOIN events e ON e.id = t.event_id" : ""
+        let columns = count ? "COUNT(*)" : "t.event_id AS event_id, t.pid AS pid, t.time_ms AS time_ms, e.serial AS serial"
+        return ("SELECT \(columns) FROM targets t\(join) WHERE \(terms.joined(separator: " AND "))\(order)", args)
+    }
+
+    /// Events that reached no process but were aimed at `pid` (ESRCH leaves no target):
+    /// the pid the sender asked for still says who was meant.
+    private func unmatchedPidWhere(_ pid: Int64, _ o: Outcome) -> Part {
+        wholeOutcomeWhere(o, lead: ("e.target_arg = ? AND NOT EXISTS (SELECT 1 FROM targets n WHERE n.event_id = e.id)", [pid]))
+    }
+
+    /// The (signal, failed) ranges of events_signal for an outcome.
+    private func eventRanges(_ o: Outcome) throws -> [(Int64?, Int64)] {
+        let signals: [Int64?]
+        switch o.signals {
+        case .only(let list): signals = list
+        case .allBut(let excluded):
+            signals = try presentSignals(table: "events", column: nil, value: nil).filter { s in
+                s.map { !excluded.contains($0) } ?? true
+            }
+        }
+        return signals.flatMap { s in o.failed.map { (s, $0) } }
+    }
+
+    /// WHERE terms over `e` for one range of events_signal, with the time and other filters.
+    private func eventWhere(signal: Int64?, failed: Int64, commFilter: Bool) -> Part {
+        var terms = ["e.signal IS ?", "e.failed = ?"]
+        var args: [any DatabaseValueConvertible] = [signal, failed]
+        if commFilter, let ids = self.commFilter {
+            terms.append("+t.comm_id IN (SELECT value FROM json_each(?))")
+            args.append(Self.json(ids))
+        }
+        addTimeAndFilters(&terms, &args)
+        return (terms.joined(separator: " AND "), args)
+    }
+
+    /// WHERE terms over `e` for a whole outcome, for a search that starts from `lead`'s index.
+    private func wholeOutcomeWhere(_ o: Outcome, lead: Part) -> Part {
+        var terms = [lead.0], args = lead.1
+        switch o.signals {
+        case .only(let list):
+            terms.append("+e.signal IN (SELECT value FROM json_each(?))")
+            args.append(Self.json(list))
+        case .allBut(let excluded):
+            terms.append("(e.signal IS NULL OR e.signal NOT IN (SELECT value FROM json_each(?)))")
+            args.append(Self.json(excluded))
+        }
+        terms.append("+e.failed IN (SELECT value FROM json_each(?))")
+        args.append(Self.json(o.failed))
+        addTimeAndFilters(&terms, &args)
+        return (terms.joined(separator: " AND "), args)
+    }
+
+    private func addTimeAndFilters(_ terms: inout [String], _ args: inout [any DatabaseValueConvertible]) {
+        if msLow != Int64.min || msHigh != Int64.max {
+            // Whole seconds let the index narrow the search; milliseconds make it exact.
+            terms.append("e.sec BETWEEN ? AND ?")
+            args += [Self.floorDiv(msLow, 1000), Self.floorDiv(msHigh, 1000)]
+            terms.append("e.sec * 1000 + e.msec BETWEEN ? AND ?")
+            args += [msLow, msHigh]
+        }
+        for (t, a) in eventTerms { terms.append(t); args += a }
+    }
+
+    /// The distinct signals in one leading range of an index (NULL included), read by
+    /// skipping from one to the next rather than scanning the range.
+    private func presentSignals(table: String, column: String?, value: Int64?) throws -> [Int64?] {
+        let lead = column.map { "\($0) = ? AND " } ?? ""
+        let leadArgs: [any DatabaseValueConvertible] = value.map { [$0] } ?? []
+        var found: [Int64?] = []
+        if try Int64.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM \(table) WHERE \(lead)signal IS NULL LIMIT 1"),
+                              arguments: StatementArguments(leadArgs)) != nil {
+            found.append(nil)
+        }
+        let next = try db.cachedStatement(sql: "SELECT MIN(signal) FROM \(table) WHERE \(lead)signal > ?")
+        var last = Int64.min
+        while let s = try Int64.fetchOne(next, arguments: StatementArguments(leadArgs + [last])) {
+            found.append(s)
+            last = s
+        }
+        return found
+    }
+
+    static func json<C: Collection>(_ ids: C) -> String where C.Element == Int64 {
+        "[" + ids.map(String.init).joined(separator: ",") + "]"
+    }
+
+    // MARK: - Names to ids
+
+    static func stringID(_ bytes: [UInt8], _ db: Database) throws -> Int64? {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM strings WHERE value = ?"), arguments: [Data(bytes)])
+    }
+
+    /// The literal start of a glob pattern, when it is ASCII: any string the pattern
+    /// matches starts with these bytes (SQLite reads no other bytes as ASCII characters).
+    static func literalPrefix(_ pattern: String) -> (prefix: [UInt8], whole: Bool)? {
+        var prefix: [UInt8] = []
+        for b in pattern.utf8 {
+            if b == UInt8(ascii: "*") || b == UInt8(ascii: "?") || b == UInt8(ascii: "[") { return (prefix, false) }
+            if b >= 0x80 || b == 0 { return nil }
+            prefix.append(b)
+        }
+        return (prefix, true)
+    }
+
+    /// Ids of the strings a glob matches, as `CAST(value AS TEXT) GLOB pattern` would.
+    static func stringIDs(matching pattern: String, _ db: Database) throws -> [Int64] {
+        if let (prefix, whole) = literalPrefix(pattern) {
+            if whole { return try stringID(prefix, db).map { [$0] } ?? [] }
+            if !prefix.isEmpty {
+                var end = prefix
+                end[end.count - 1] += 1  // ASCII, so no overflow
+                return try Int64.fetchAll(db, sql: """
+                    SELECT id FROM strings WHERE value >= ? AND value < ? AND CAST(value AS TEXT) GLOB ?
+                    """, arguments: [Data(prefix), Data(end), pattern])
+            }
+        }
+        return try Int64.fetchAll(db, sql: "SELECT id FROM strings WHERE CAST(value AS TEXT) GLOB ?", arguments: [pattern])
+    }
+
+    /// Ids of the target names a glob matches. A pattern without a literal start is tried
+    /// against each distinct target name (from the index), not every string stored.
+    static func commIDs(matching pattern: String, _ db: Database) throws -> [Int64] {
+        if let (prefix, _) = literalPrefix(pattern), !prefix.isEmpty { return try stringIDs(matching: pattern, db) }
+        var ids: [Int64] = []
+        let next = try db.cachedStatement(sql: "SELECT MIN(comm_id) FROM targets WHERE comm_id > ?")
+        let match = try db.cachedStatement(sql: "SELECT CAST(value AS TEXT) GLOB ? FROM strings WHERE id = ?")
+        var last = Int64.min
+        while let id = try Int64.fetchOne(next, arguments: [last]) {
+            if try Bool.fetchOne(match, arguments: [pattern, id]) == true { ids.append(id) }
+            last = id
+        }
+        return ids
+    }
+
+    // MARK: - Time
+
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        if a == Int64.min || a == Int64.max { return a }
+        return a >= 0 ? a / b : -((-a + b - 1) / b)
+    }
+
+    /// The view's event_time of an instant in milliseconds: sec + msec / 1000.0.
+    static func eventTime(ms: Int64) -> Double {
+        let sec = floorDiv(ms, 1000)
+        return Double(sec) + Double(ms - sec * 1000) / 1000.0
+    }
+
+    /// The last millisecond whose event_time is <= t (event_time grows with the millisecond).
+    static func lastMillisecond(atOrBefore t: Double) -> Int64 {
+        guard t.isFinite else { return t > 0 ? Int64.max : Int64.min }
+        let scaled = (t * 1000).rounded(.down)
+        if scaled >= 9.2e18 { return Int64.max }
+        if scaled <= -9.2e18 { return Int64.min }
+        var m = Int64(scaled)
+        while eventTime(ms: m) > t { m -= 1 }
+        while eventTime(ms: m + 1) <= t { m += 1 }
+        return m
+    }
+
+    /// The first millisecond whose event_time is >= t.
+    static func firstMillisecond(atOrAfter t: Double) -> Int64 {
+        guard t.isFinite else { return t > 0 ? Int64.max : Int64.min }
+        let scaled = (t * 1000).rounded(.up)
+        if scaled >= 9.2e18 { return Int64.max }
+        if scaled <= -9.2e18 { return Int64.min }
+        var m = Int64(scaled)
+        while eventTime(ms: m) < t { m += 1 }
+        while eventTime(ms: m - 1) >= t { m -= 1 }
+        return m
+    }
+}
