@@ -274,9 +274,9 @@ public enum IncidentReportQuery {
     /// Sender × target name pairs seen at least twice. With a target pid, "the same target
     /// name" is the name of the processes killed under that pid.
     static func repeatedKills(_ db: Database, _ q: IncidentQuery, kills: [SignalRow]) throws -> [Incident.RepeatedKill] {
+        let low = SignalSearch.firstMillisecond(atOrAfter: q.start), high = SignalSearch.lastMillisecond(atOrBefore: q.before)
         var terms = ["t.failed = 0", "t.comm_id IS NOT NULL", "t.time_ms BETWEEN ? AND ?"]
-        var args: [any DatabaseValueConvertible] = [SignalSearch.firstMillisecond(atOrAfter: q.start),
-                                                    SignalSearch.lastMillisecond(atOrBefore: q.before)]
+        var args: [any DatabaseValueConvertible] = [low, high]
         var comms: [Int64]?
         if q.targetPid != nil {
             // Exact names, not patterns: a name may hold glob characters.
@@ -292,15 +292,27 @@ public enum IncidentReportQuery {
             args.append(SignalSearch.json(comms))
         } else {
             terms += ["e.sec BETWEEN ? AND ?", "e.failed = 0"]
-            args += [SignalSearch.floorDiv(args[0] as! Int64, 1000), SignalSearch.floorDiv(args[1] as! Int64, 1000)]
+            args += [SignalSearch.floorDiv(low, 1000), SignalSearch.floorDiv(high, 1000)]
         }
         switch q.signals.searched(probes: q.includeProbes) {
         case .only(let list):
             terms.append("\(table).signal IN (SELECT value FROM json_each(?))")
             args.append(SignalSearch.json(list))
         case .allBut(let excluded):
-            terms.append("(t.signal IS NULL OR t.signal NOT IN (SELECT value FROM json_each(?)))")
-            args.append(SignalSearch.json(excluded))
+            var present: [Int64?] = []
+            for v in comms.map({ $0.map { Optional($0) } }) ?? [nil] {
+                present += try SignalSearch.presentSignals(db, table: table == "t" ? "targets" : "events",
+                                                           column: v == nil ? nil : "comm_id", value: v)
+            }
+            if present.contains(where: { $0 == nil }) {
+                // A record without a signal number (never from the kernel): scan, matching it too.
+                terms.append("(t.signal IS NULL OR t.signal NOT IN (SELECT value FROM json_each(?)))")
+                args.append(SignalSearch.json(excluded))
+            } else {
+                // The signals there are, so the index is searched by signal rather than scanned.
+                terms.append("\(table).signal IN (SELECT value FROM json_each(?))")
+                args.append(SignalSearch.json(Set(present.compactMap { $0 }).subtracting(excluded).sorted()))
+            }
         }
         if let node = q.node {
             guard !node.isEmpty, let id = try SignalSearch.stringID(Array(node.utf8), db) else { return [] }

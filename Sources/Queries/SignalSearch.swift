@@ -54,7 +54,7 @@ struct SignalSearch {
 
     private typealias Part = (String, [any DatabaseValueConvertible])
 
-    init(_ query: SignalQuery, _ db: Database) throws {
+    init(_ query: SignalQuery, _ db: Database, maxCommRanges: Int = Self.maxCommRanges) throws {
         self.db = db
         msLow = query.after.map(Self.firstMillisecond(atOrAfter:)) ?? Int64.min
         msHigh = query.before.map(Self.lastMillisecond(atOrBefore:)) ?? Int64.max
@@ -62,7 +62,7 @@ struct SignalSearch {
         if let p = query.targetPid {
             driver = .targetPid(p)
             commFilter = comms
-        } else if let comms, comms.count > Self.maxCommRanges {
+        } else if let comms, comms.count > maxCommRanges {
             driver = .targetCommByTime(comms)
             commFilter = comms
         } else if let comms {
@@ -246,7 +246,7 @@ struct SignalSearch {
             switch o.signals {
             case .only(let list): signals = list
             case .allBut(let excluded):
-                signals = try presentSignals(table: "targets", column: column, value: v).filter { s in
+                signals = try Self.presentSignals(db, table: "targets", column: column, value: v).filter { s in
                     s.map { !excluded.contains($0) } ?? true
                 }
             }
@@ -281,7 +281,7 @@ struct SignalSearch {
         switch o.signals {
         case .only(let list): signals = list
         case .allBut(let excluded):
-            signals = try presentSignals(table: "events", column: nil, value: nil).filter { s in
+            signals = try Self.presentSignals(db, table: "events", column: nil, value: nil).filter { s in
                 s.map { !excluded.contains($0) } ?? true
             }
         }
@@ -330,7 +330,7 @@ struct SignalSearch {
 
     /// The distinct signals in one leading range of an index (NULL included), read by
     /// skipping from one to the next rather than scanning the range.
-    private func presentSignals(table: String, column: String?, value: Int64?) throws -> [Int64?] {
+    static func presentSignals(_ db: Database, table: String, column: String?, value: Int64?) throws -> [Int64?] {
         let lead = column.map { "\($0) = ? AND " } ?? ""
         let leadArgs: [any DatabaseValueConvertible] = value.map { [$0] } ?? []
         var found: [Int64?] = []
