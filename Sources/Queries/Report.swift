@@ -193,13 +193,16 @@ public enum IncidentReportQuery {
     static func fetchLimited(_ search: SignalSearch, _ outcome: SignalSearch.Outcome, limit: Int) throws -> ([SignalRow], Int) {
         let rows = try search.rows(outcome, limit: max(0, limit))
         let total = rows.count < limit ? rows.count : try search.count(outcome)
-        // Oldest first; the targets of one event by pid.
-        let shown = rows.reversed().enumerated().sorted { a, b in
+        return (oldestFirst(rows), total)
+    }
+
+    /// Rows newest first, as a report lists them: oldest first, the targets of one event by pid.
+    static func oldestFirst(_ rows: [SignalRow]) -> [SignalRow] {
+        rows.reversed().enumerated().sorted { a, b in
             let x = a.element, y = b.element
             if (x.eventTime, x.serial) != (y.eventTime, y.serial) { return a.offset < b.offset }
             return (x.targetPid ?? Int64.min, a.offset) < (y.targetPid ?? Int64.min, b.offset)
         }.map(\.element)
-        return (shown, total)
     }
 
     /// Each distinct sender process of the listed kills, identified by node, pid and exe

@@ -240,19 +240,22 @@ struct SignalSearch {
     private struct TargetRange { var column: String; var value: Int64; var signal: Int64?; var failed: Int64 }
 
     private func targetRanges(_ column: String, _ values: [Int64], _ o: Outcome) throws -> [TargetRange] {
-        var ranges: [TargetRange] = []
-        for v in values {
-            let signals: [Int64?]
-            switch o.signals {
-            case .only(let list): signals = list
-            case .allBut(let excluded):
-                signals = try Self.presentSignals(db, table: "targets", column: column, value: v).filter { s in
-                    s.map { !excluded.contains($0) } ?? true
-                }
+        try values.flatMap { v in
+            try signals(o, table: "targets", column: column, value: v).flatMap { s in
+                o.failed.map { TargetRange(column: column, value: v, signal: s, failed: $0) }
             }
-            for s in signals { for f in o.failed { ranges.append(TargetRange(column: column, value: v, signal: s, failed: f)) } }
         }
-        return ranges
+    }
+
+    /// The signals of an outcome; for "all but", those present in the index range (NULL too).
+    private func signals(_ o: Outcome, table: String, column: String?, value: Int64?) throws -> [Int64?] {
+        switch o.signals {
+        case .only(let list): return list
+        case .allBut(let excluded):
+            return try Self.presentSignals(db, table: table, column: column, value: value).filter { s in
+                s.map { !excluded.contains($0) } ?? true
+            }
+        }
     }
 
     /// A range of a targets index; `count`: COUNT(*), reading events only for event filters.
@@ -277,15 +280,7 @@ struct SignalSearch {
 
     /// The (signal, failed) ranges of events_signal for an outcome.
     private func eventRanges(_ o: Outcome) throws -> [(Int64?, Int64)] {
-        let signals: [Int64?]
-        switch o.signals {
-        case .only(let list): signals = list
-        case .allBut(let excluded):
-            signals = try Self.presentSignals(db, table: "events", column: nil, value: nil).filter { s in
-                s.map { !excluded.contains($0) } ?? true
-            }
-        }
-        return signals.flatMap { s in o.failed.map { (s, $0) } }
+        try signals(o, table: "events", column: nil, value: nil).flatMap { s in o.failed.map { (s, $0) } }
     }
 
     /// WHERE terms over `e` for one range of events_signal, with the time and other filters.

@@ -81,22 +81,28 @@ struct SignalSearchTests {
         return q
     }
 
+    /// The random log of `seed`, ingested; and the span of its event times.
+    static func database(seed: UInt64, in dir: URL) throws -> (SignalStore, ClosedRange<Double>) {
+        let log = dir.appendingPathComponent("audit.log")
+        try TestLogs.write(Self.log(seed: seed, count: 700), to: log)
+        let db = dir.appendingPathComponent("k.sqlite")
+        _ = try TestLogs.ingest([log], db: db)
+        let store = try SignalStore.openReadOnly(path: db.path)
+        let span = try store.read { db in
+            try Row.fetchOne(db, sql: "SELECT MIN(event_time) AS a, MAX(event_time) AS b FROM signals")!
+        }
+        return (store, (span["a"] as Double)...(span["b"] as Double))
+    }
+
     static func key(_ r: SignalRow) -> String { "\(r.node.map { String(decoding: $0, as: UTF8.self) } ?? "-")/\(r.eventID)/\(r.targetPid.map(String.init) ?? "-")" }
 
     @Test("who: rows, order, limits and hidden counts", arguments: [UInt64(1), 2, 3])
     func who(seed: UInt64) throws {
         try TestLogs.withScratch { dir in
-            let log = dir.appendingPathComponent("audit.log")
-            try TestLogs.write(Self.log(seed: seed, count: 700), to: log)
-            let db = dir.appendingPathComponent("k.sqlite")
-            _ = try TestLogs.ingest([log], db: db)
-            let store = try SignalStore.openReadOnly(path: db.path)
-            let span = try store.read { db in
-                try Row.fetchOne(db, sql: "SELECT MIN(event_time) AS a, MAX(event_time) AS b FROM signals")!
-            }
+            let (store, span) = try Self.database(seed: seed, in: dir)
             var rng = SplitMix(seed: seed &* 7919)
             for i in 0..<250 {
-                let q = Self.randomQuery(&rng, span: (span["a"] as Double)...(span["b"] as Double))
+                let q = Self.randomQuery(&rng, span: span)
                 let answer = try Who.ask(q, in: store)
                 let expected = try store.read { try ViewReference.who(q, $0) }
                 #expect(answer.rows.map(Self.key) == expected.rows.map(Self.key), "query \(i): \(q)")
@@ -122,18 +128,11 @@ struct SignalSearchTests {
     @Test("report: kills, failures, totals, each sender's activity and repeated kills", arguments: [UInt64(4), 5])
     func report(seed: UInt64) throws {
         try TestLogs.withScratch { dir in
-            let log = dir.appendingPathComponent("audit.log")
-            try TestLogs.write(Self.log(seed: seed, count: 700), to: log)
-            let db = dir.appendingPathComponent("k.sqlite")
-            _ = try TestLogs.ingest([log], db: db)
-            let store = try SignalStore.openReadOnly(path: db.path)
-            let span = try store.read { db in
-                try Row.fetchOne(db, sql: "SELECT MIN(event_time) AS a, MAX(event_time) AS b FROM signals")!
-            }
+            let (store, span) = try Self.database(seed: seed, in: dir)
             var rng = SplitMix(seed: seed &* 104729)
             for i in 0..<120 {
-                let random = Self.randomQuery(&rng, span: (span["a"] as Double)...(span["b"] as Double))
-                var q = IncidentQuery(before: random.before ?? (span["b"] as Double),
+                let random = Self.randomQuery(&rng, span: span)
+                var q = IncidentQuery(before: random.before ?? span.upperBound,
                                       window: [600.0, 3600, 86400, 1e7][Int.random(in: 0..<4, using: &rng)])
                 q.targetPid = random.targetPid
                 q.targetComm = random.targetPid == nil ? random.targetComm : nil
@@ -248,12 +247,7 @@ enum ViewReference {
         let rows = try Row.fetchAll(db, sql: "SELECT \(SignalRow.selectList) FROM signals WHERE \(clause) \(order) LIMIT \(q.limit)",
                                     arguments: StatementArguments(args)).map(SignalRow.init)
         let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM signals WHERE \(clause)", arguments: StatementArguments(args))!
-        let shown = rows.reversed().enumerated().sorted { a, b in
-            let x = a.element, y = b.element
-            if (x.eventTime, x.serial) != (y.eventTime, y.serial) { return a.offset < b.offset }
-            return (x.targetPid ?? Int64.min, a.offset) < (y.targetPid ?? Int64.min, b.offset)
-        }.map(\.element)
-        return (shown, total)
+        return (IncidentReportQuery.oldestFirst(rows), total)
     }
 
     static func senderActivity(_ db: Database, _ q: IncidentQuery, kills: [SignalRow]) throws -> [Incident.SenderActivity] {
