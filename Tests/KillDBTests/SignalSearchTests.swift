@@ -178,6 +178,7 @@ struct SignalSearchTests {
             try FileManager.default.copyItem(at: fresh, to: old)
             try DatabaseQueue(path: old.path).write { db in
                 try db.execute(sql: """
+                    DROP TRIGGER targets_copies;
                     DROP INDEX targets_pid; DROP INDEX targets_comm; DROP INDEX events_signal; DROP INDEX events_sender_pid;
                     ALTER TABLE events DROP COLUMN failed;
                     ALTER TABLE targets DROP COLUMN signal; ALTER TABLE targets DROP COLUMN failed; ALTER TABLE targets DROP COLUMN time_ms;
@@ -194,6 +195,20 @@ struct SignalSearchTests {
             // The upgrade's write-ahead log was checkpointed: readers do not replay it.
             let wal = (try? FileManager.default.attributesOfItem(atPath: old.path + "-wal")[.size] as? Int) ?? 0
             #expect(wal == 0)
+
+            // A plugin still running the previous binary writes targets as it knew them: the
+            // copies are made for it, so its kills are found.
+            try DatabaseQueue(path: old.path).write { db in
+                try db.execute(sql: """
+                    INSERT INTO targets (event_id, pid, uid, auid, ses, comm_id)
+                    SELECT id, 31337, 0, 0, 0, (SELECT comm_id FROM targets LIMIT 1) FROM events
+                    WHERE success = 1 AND signal = 9 ORDER BY id DESC LIMIT 1
+                    """)
+            }
+            var q = SignalQuery()
+            q.targetPid = 31337
+            let answer = try Who.ask(q, in: try SignalStore.openReadOnly(path: old.path))
+            #expect(answer.rows.map(\.targetPid) == [31337])
         }
     }
 }
