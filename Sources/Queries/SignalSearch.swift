@@ -34,8 +34,14 @@ struct SignalSearch {
         /// Many names (a broad glob): walk events by time and keep targets with one of them.
         case targetCommByTime([Int64])
         case senderPid(Int64)
+        /// A target and a sender pid that sent fewer signals than the target received: walk
+        /// the sender's events by time and keep the targets asked about.
+        case senderPidToTarget(Int64, targetPid: Int64?)
         case time
     }
+
+    /// How many index entries to count, at most, when choosing between two starts.
+    static let estimateCap = 5000
 
     /// Above this many names, a pattern is too broad for one index range per name.
     static let maxCommRanges = 64
@@ -59,7 +65,11 @@ struct SignalSearch {
         msLow = query.after.map(Self.firstMillisecond(atOrAfter:)) ?? Int64.min
         msHigh = query.before.map(Self.lastMillisecond(atOrBefore:)) ?? Int64.max
         let comms = try query.targetComm.map { try Self.commIDs(matching: $0, db) }
-        if let p = query.targetPid {
+        if let s = query.senderPid, query.targetPid != nil || comms?.isEmpty == false,
+           try Self.senderIsNarrower(s, than: query.targetPid, comms, msLow, msHigh, db) {
+            driver = .senderPidToTarget(s, targetPid: query.targetPid)
+            commFilter = comms
+        } else if let p = query.targetPid {
             driver = .targetPid(p)
             commFilter = comms
         } else if let comms, comms.count > maxCommRanges {
@@ -81,8 +91,9 @@ struct SignalSearch {
                 impossible = true
             }
         }
-        if let p = query.senderPid, query.targetPid != nil || query.targetComm != nil {
-            eventTerms.append(("+e.sender_pid = ?", [p]))
+        switch driver {
+        case .senderPid, .senderPidToTarget: break
+        default: if let p = query.senderPid { eventTerms.append(("+e.sender_pid = ?", [p])) }
         }
         if let u = query.uid { eventTerms.append(("+e.sender_uid = ?", [u])) }
         if let u = query.auid { eventTerms.append(("+e.sender_auid = ?", [u])) }
@@ -198,6 +209,20 @@ struct SignalSearch {
         case .senderPid(let p):
             let (where_, args) = wholeOutcomeWhere(o, lead: ("e.sender_pid = ?", [p]))
             return ([("SELECT \(Self.eventColumns) FROM events e WHERE \(where_)\(Self.eventOrder)\(cut)", args)], true)
+        case .senderPidToTarget(let sender, let target):
+            var parts: [Part] = []
+            let (where_, args) = senderToTargetWhere(sender, target, o)
+            parts.append(("""
+                SELECT t.event_id AS event_id, t.pid AS pid, e.sec * 1000 + e.msec AS time_ms, e.serial AS serial
+                FROM events e CROSS JOIN targets t ON t.event_id = e.id WHERE \(where_)\(Self.eventOrder), t.pid\(cut)
+                """, args))
+            if let target, commFilter == nil {
+                var (where_, args) = unmatchedPidWhere(target, o)
+                where_ += " AND +e.sender_pid = ?"
+                args.append(sender)
+                parts.append(("SELECT \(Self.eventColumns) FROM events e WHERE \(where_)\(Self.eventOrder)\(cut)", args))
+            }
+            return (parts, false)
         case .time:
             return (try eventRanges(o).map { signal, failed in
                 let (where_, args) = eventWhere(signal: signal, failed: failed, commFilter: false)
@@ -228,6 +253,16 @@ struct SignalSearch {
         case .senderPid(let p):
             let (where_, args) = wholeOutcomeWhere(o, lead: ("e.sender_pid = ?", [p]))
             return [("\(rowsOfEvents) \(where_)", args)]
+        case .senderPidToTarget(let sender, let target):
+            let (where_, args) = senderToTargetWhere(sender, target, o)
+            var parts = [("SELECT COUNT(*) FROM events e CROSS JOIN targets t ON t.event_id = e.id WHERE \(where_)", args)]
+            if let target, commFilter == nil {
+                var (where_, args) = unmatchedPidWhere(target, o)
+                where_ += " AND +e.sender_pid = ?"
+                args.append(sender)
+                parts.append(("SELECT COUNT(*) FROM events e WHERE \(where_)", args))
+            }
+            return parts
         case .time:
             return try eventRanges(o).map { signal, failed in
                 let (where_, args) = eventWhere(signal: signal, failed: failed, commFilter: false)
@@ -270,6 +305,35 @@ struct SignalSearch {
         let join = !count || !eventTerms.isEmpty ? " JOIN events e ON e.id = t.event_id" : ""
         let columns = count ? "COUNT(*)" : "t.event_id AS event_id, t.pid AS pid, t.time_ms AS time_ms, e.serial AS serial"
         return ("SELECT \(columns) FROM targets t\(join) WHERE \(terms.joined(separator: " AND "))\(order)", args)
+    }
+
+    /// The sender's events of an outcome, joined with `t`, the targets asked about.
+    private func senderToTargetWhere(_ sender: Int64, _ target: Int64?, _ o: Outcome) -> Part {
+        var (where_, args) = wholeOutcomeWhere(o, lead: ("e.sender_pid = ?", [sender]))
+        if let target {
+            where_ += " AND +t.pid = ?"
+            args.append(target)
+        }
+        if let commFilter {
+            where_ += " AND +t.comm_id IN (SELECT value FROM json_each(?))"
+            args.append(Self.json(commFilter))
+        }
+        return (where_, args)
+    }
+
+    /// Whether a sender pid sent fewer signals in the time asked about than the target (a pid,
+    /// or names) received over all time: counted from the indexes, up to `estimateCap`.
+    private static func senderIsNarrower(_ sender: Int64, than pid: Int64?, _ comms: [Int64]?,
+                                         _ msLow: Int64, _ msHigh: Int64, _ db: Database) throws -> Bool {
+        let sent = try Int.fetchOne(db, sql: """
+            SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE sender_pid = ? AND sec BETWEEN ? AND ? LIMIT \(estimateCap))
+            """, arguments: [sender, floorDiv(msLow, 1000), floorDiv(msHigh, 1000)]) ?? 0
+        let received = try Int.fetchOne(db, sql: pid != nil ? """
+            SELECT COUNT(*) FROM (SELECT 1 FROM targets WHERE pid = ? LIMIT \(estimateCap))
+            """ : """
+            SELECT COUNT(*) FROM (SELECT 1 FROM targets WHERE comm_id IN (SELECT value FROM json_each(?)) LIMIT \(estimateCap))
+            """, arguments: [pid.map { $0 as any DatabaseValueConvertible } ?? json(comms ?? [])]) ?? 0
+        return sent < received
     }
 
     /// Events that reached no process but were aimed at `pid` (ESRCH leaves no target):
