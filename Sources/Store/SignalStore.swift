@@ -138,8 +138,9 @@ public final class SignalStore {
             let pending = try queue.read { try !migrator.hasCompletedMigrations($0) }
             try migrator.migrate(queue)
             // A migration may rewrite much of the file. Until a checkpoint moves that back into
-            // it, every reader reads the whole write-ahead log first (50 ms for 120 MB).
-            if pending { try queue.writeWithoutTransaction { _ = try $0.checkpoint(.truncate) } }
+            // it, every reader reads the whole write-ahead log first (50 ms for 120 MB). Best
+            // effort: a reader holding an old snapshot only delays it to the next checkpoint.
+            if pending { _ = try? queue.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
         } catch let e as StoreError {
             throw e
         } catch {
