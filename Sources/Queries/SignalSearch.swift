@@ -110,17 +110,17 @@ struct SignalSearch {
     /// The matching rows, newest first, at most `limit` (nil: all).
     func rows(_ outcome: Outcome, limit: Int?) throws -> [SignalRow] {
         if impossible || limit == 0 { return [] }
-        let (parts, eventsOnly) = try candidateQueries(outcome, limit: limit)
-        struct Candidate: Hashable { var event: Int64; var pid: Int64?; var ms: Int64; var serial: Int64 }
+        let all = try ranges(outcome)
+        let cut = limit.map { " LIMIT \($0)" } ?? ""
+        struct Candidate { var event: Int64; var pid: Int64?; var ms: Int64; var serial: Int64 }
         var candidates: [Candidate] = []
-        // Each part is newest first and cut at the limit; a few hundred parts per statement
+        // Each range is read newest first and cut at the limit; a few hundred per statement
         // stay within SQLite's limit on compound SELECTs.
-        for chunk in stride(from: 0, to: parts.count, by: 200) {
-            let group = parts[chunk..<min(parts.count, chunk + 200)]
-            var sql = group.map { "SELECT * FROM (\($0.0))" }.joined(separator: " UNION ALL ")
-            sql = "SELECT * FROM (\(sql)) ORDER BY time_ms DESC, serial DESC, event_id DESC, pid"
-            if let limit { sql += " LIMIT \(limit)" }
-            for r in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(group.flatMap(\.1))) {
+        for chunk in stride(from: 0, to: all.count, by: 200) {
+            let parts = all[chunk..<min(all.count, chunk + 200)].map { sql($0, count: false, cut: cut) }
+            let union = parts.map { "SELECT * FROM (\($0.0))" }.joined(separator: " UNION ALL ")
+            let merged = "SELECT * FROM (\(union)) ORDER BY time_ms DESC, serial DESC, event_id DESC, pid\(cut)"
+            for r in try Row.fetchAll(db, sql: merged, arguments: StatementArguments(parts.flatMap(\.1))) {
                 candidates.append(Candidate(event: r["event_id"], pid: r["pid"], ms: r["time_ms"], serial: r["serial"]))
             }
         }
@@ -131,31 +131,30 @@ struct SignalSearch {
         }
         if let limit, candidates.count > limit { candidates.removeLast(candidates.count - limit) }
 
+        // Then the rows themselves, from the view, in the candidates' order.
         struct Pair: Hashable { var event: Int64; var pid: Int64? }
         let wanted = Set(candidates.map { Pair(event: $0.event, pid: $0.pid) })
-        var ids: [Int64] = []
-        for c in candidates where ids.last != c.event { ids.append(c.event) }
+        var rank: [Int64: Int] = [:]
+        for c in candidates where rank[c.event] == nil { rank[c.event] = rank.count }
+        let ids = rank.sorted { $0.value < $1.value }.map(\.key)
         // A JSON array keeps the statement's text fixed (one cached statement) and is not
         // bound by SQLite's limit on parameters.
         let fetch = try db.cachedStatement(sql: """
             SELECT \(SignalRow.selectList), event_rowid FROM signals
             WHERE event_rowid IN (SELECT value FROM json_each(?))
             """)
-        var found: [(Int64, SignalRow)] = []
+        var found: [(rank: Int, row: SignalRow)] = []
         for chunk in stride(from: 0, to: ids.count, by: 5000) {
             for r in try Row.fetchAll(fetch, arguments: [Self.json(ids[chunk..<min(ids.count, chunk + 5000)])]) {
                 let row = SignalRow(r)
                 let event: Int64 = r[SignalRow.columns.count]
-                if eventsOnly || wanted.contains(Pair(event: event, pid: row.targetPid)) { found.append((event, row)) }
+                if eventsOnly || wanted.contains(Pair(event: event, pid: row.targetPid)) { found.append((rank[event]!, row)) }
             }
         }
         found.sort { a, b in
-            if a.1.eventTime != b.1.eventTime { return a.1.eventTime > b.1.eventTime }
-            if a.1.serial != b.1.serial { return a.1.serial > b.1.serial }
-            if a.0 != b.0 { return a.0 > b.0 }
-            return (a.1.targetPid ?? Int64.min) < (b.1.targetPid ?? Int64.min)
+            a.rank != b.rank ? a.rank < b.rank : (a.row.targetPid ?? Int64.min) < (b.row.targetPid ?? Int64.min)
         }
-        let rows = found.map(\.1)
+        let rows = found.map(\.row)
         if let limit, rows.count > limit { return Array(rows.prefix(limit)) }
         return rows
     }
@@ -164,120 +163,109 @@ struct SignalSearch {
     func count(_ outcome: Outcome) throws -> Int {
         if impossible { return 0 }
         var total = 0
-        let parts = try countQueries(outcome)
-        for chunk in stride(from: 0, to: parts.count, by: 200) {
-            let group = parts[chunk..<min(parts.count, chunk + 200)]
-            let sql = "SELECT SUM(c) FROM (" + group.map { "SELECT (\($0.0)) AS c" }.joined(separator: " UNION ALL ") + ")"
-            total += try Int.fetchOne(db, sql: sql, arguments: StatementArguments(group.flatMap(\.1))) ?? 0
+        let all = try ranges(outcome)
+        for chunk in stride(from: 0, to: all.count, by: 200) {
+            let parts = all[chunk..<min(all.count, chunk + 200)].map { sql($0, count: true, cut: "") }
+            let sum = "SELECT SUM(c) FROM (" + parts.map { "SELECT (\($0.0)) AS c" }.joined(separator: " UNION ALL ") + ")"
+            total += try Int.fetchOne(db, sql: sum, arguments: StatementArguments(parts.flatMap(\.1))) ?? 0
         }
         return total
     }
 
-    // MARK: - Building the queries
+    // MARK: - Index ranges
 
-    private static let eventColumns = "e.id AS event_id, NULL AS pid, e.sec * 1000 + e.msec AS time_ms, e.serial AS serial"
+    /// What a range is read from.
+    private enum Source {
+        /// targets_pid or targets_comm, joined with the event: one row per target.
+        case targetIndex
+        /// Events in time order, joined with the targets asked about: one row per target.
+        case eventsWithTargets
+        /// Events in time order: every row of the event matches (or it has no target).
+        case events
+    }
+
+    /// One index range to read: where from, and the WHERE terms over `t` and `e`.
+    private struct Range { var source: Source; var filter: Part }
+
+    /// Whether the ranges give whole events (every row of an event found matches).
+    private var eventsOnly: Bool {
+        switch driver {
+        case .senderPid, .time: return true
+        default: return false
+        }
+    }
+
+    /// The ranges that together hold every matching row, once.
+    private func ranges(_ o: Outcome) throws -> [Range] {
+        switch driver {
+        case .targetPid(let p):
+            return try targetRanges("pid", [p], o)
+                + (commFilter == nil ? [Range(source: .events, filter: unmatchedPidWhere(p, o, sender: nil))] : [])
+        case .targetComm(let ids):
+            return try targetRanges("comm_id", ids, o)
+        case .targetCommByTime:
+            return try eventRanges(o).map { Range(source: .eventsWithTargets, filter: eventWhere(signal: $0, failed: $1)) }
+        case .senderPid(let p):
+            return [Range(source: .events, filter: wholeOutcomeWhere(o, lead: ("e.sender_pid = ?", [p])))]
+        case .senderPidToTarget(let sender, let target):
+            var (where_, args) = wholeOutcomeWhere(o, lead: ("e.sender_pid = ?", [sender]))
+            if let target {
+                where_ += " AND +t.pid = ?"
+                args.append(target)
+            }
+            return [Range(source: .eventsWithTargets, filter: (where_, args))]
+                + (target != nil && commFilter == nil
+                   ? [Range(source: .events, filter: unmatchedPidWhere(target!, o, sender: sender))] : [])
+        case .time:
+            return try eventRanges(o).map { Range(source: .events, filter: eventWhere(signal: $0, failed: $1)) }
+        }
+    }
+
     private static let eventOrder = " ORDER BY e.sec DESC, e.msec DESC, e.serial DESC, e.id DESC"
 
-    /// One query per index range, each newest first and cut at the limit; the rows are
-    /// (event_id, pid, time_ms, serial). `eventsOnly`: the parts give events, and every
-    /// row of those events matches.
-    private func candidateQueries(_ o: Outcome, limit: Int?) throws -> ([Part], Bool) {
-        let cut = limit.map { " LIMIT \($0)" } ?? ""
-        switch driver {
-        case .targetPid(let p):
-            var parts = try targetRanges("pid", [p], o).map { r in
-                targetPart(r, count: false, order: " ORDER BY t.time_ms DESC, e.serial DESC, t.event_id DESC\(cut)")
+    /// A range's query: its rows (event_id, pid, time_ms, serial), newest first and cut, or
+    /// their number (one per target, or one for an event without any, as the view counts).
+    private func sql(_ r: Range, count: Bool, cut: String) -> Part {
+        let (filter, args) = r.filter
+        switch r.source {
+        case .targetIndex:
+            if count {
+                // From the index alone, unless an event filter needs the event.
+                let join = eventTerms.isEmpty ? "" : " JOIN events e ON e.id = t.event_id"
+                return ("SELECT COUNT(*) FROM targets t\(join) WHERE \(filter)", args)
             }
-            if commFilter == nil {
-                let (where_, args) = unmatchedPidWhere(p, o)
-                parts.append(("SELECT \(Self.eventColumns) FROM events e WHERE \(where_)\(Self.eventOrder)\(cut)", args))
-            }
-            return (parts, false)
-        case .targetComm(let ids):
-            return (try targetRanges("comm_id", ids, o).map { r in
-                targetPart(r, count: false, order: " ORDER BY t.time_ms DESC, e.serial DESC, t.event_id DESC, t.pid\(cut)")
-            }, false)
-        case .targetCommByTime:
-            return (try eventRanges(o).map { signal, failed in
-                let (where_, args) = eventWhere(signal: signal, failed: failed, commFilter: true)
-                // CROSS JOIN: events first, in time order, so the limit ends the walk early.
-                return ("""
-                    SELECT t.event_id AS event_id, t.pid AS pid, e.sec * 1000 + e.msec AS time_ms, e.serial AS serial
-                    FROM events e CROSS JOIN targets t ON t.event_id = e.id WHERE \(where_)\(Self.eventOrder), t.pid\(cut)
-                    """, args)
-            }, false)
-        case .senderPid(let p):
-            let (where_, args) = wholeOutcomeWhere(o, lead: ("e.sender_pid = ?", [p]))
-            return ([("SELECT \(Self.eventColumns) FROM events e WHERE \(where_)\(Self.eventOrder)\(cut)", args)], true)
-        case .senderPidToTarget(let sender, let target):
-            var parts: [Part] = []
-            let (where_, args) = senderToTargetWhere(sender, target, o)
-            parts.append(("""
+            return ("""
+                SELECT t.event_id AS event_id, t.pid AS pid, t.time_ms AS time_ms, e.serial AS serial
+                FROM targets t JOIN events e ON e.id = t.event_id WHERE \(filter)
+                ORDER BY t.time_ms DESC, e.serial DESC, t.event_id DESC, t.pid\(cut)
+                """, args)
+        case .eventsWithTargets:
+            // CROSS JOIN: events first, in time order, so the limit ends the walk early.
+            let from = "events e CROSS JOIN targets t ON t.event_id = e.id"
+            if count { return ("SELECT COUNT(*) FROM \(from) WHERE \(filter)", args) }
+            return ("""
                 SELECT t.event_id AS event_id, t.pid AS pid, e.sec * 1000 + e.msec AS time_ms, e.serial AS serial
-                FROM events e CROSS JOIN targets t ON t.event_id = e.id WHERE \(where_)\(Self.eventOrder), t.pid\(cut)
-                """, args))
-            if let target, commFilter == nil {
-                var (where_, args) = unmatchedPidWhere(target, o)
-                where_ += " AND +e.sender_pid = ?"
-                args.append(sender)
-                parts.append(("SELECT \(Self.eventColumns) FROM events e WHERE \(where_)\(Self.eventOrder)\(cut)", args))
-            }
-            return (parts, false)
-        case .time:
-            return (try eventRanges(o).map { signal, failed in
-                let (where_, args) = eventWhere(signal: signal, failed: failed, commFilter: false)
-                return ("SELECT \(Self.eventColumns) FROM events e WHERE \(where_)\(Self.eventOrder)\(cut)", args)
-            }, true)
+                FROM \(from) WHERE \(filter)\(Self.eventOrder), t.pid\(cut)
+                """, args)
+        case .events:
+            if count { return ("SELECT COUNT(*) FROM events e LEFT JOIN targets t ON t.event_id = e.id WHERE \(filter)", args) }
+            return ("""
+                SELECT e.id AS event_id, NULL AS pid, e.sec * 1000 + e.msec AS time_ms, e.serial AS serial
+                FROM events e WHERE \(filter)\(Self.eventOrder)\(cut)
+                """, args)
         }
     }
 
-    /// Counting queries whose results add up to the number of matching rows.
-    private func countQueries(_ o: Outcome) throws -> [Part] {
-        // Rows of the view: one per target, or one for an event without any.
-        let rowsOfEvents = "SELECT COUNT(*) FROM events e LEFT JOIN targets t ON t.event_id = e.id WHERE"
-        switch driver {
-        case .targetPid(let p):
-            var parts = try targetRanges("pid", [p], o).map { targetPart($0, count: true, order: "") }
-            if commFilter == nil {
-                let (where_, args) = unmatchedPidWhere(p, o)
-                parts.append(("SELECT COUNT(*) FROM events e WHERE \(where_)", args))
-            }
-            return parts
-        case .targetComm(let ids):
-            return try targetRanges("comm_id", ids, o).map { targetPart($0, count: true, order: "") }
-        case .targetCommByTime:
-            return try eventRanges(o).map { signal, failed in
-                let (where_, args) = eventWhere(signal: signal, failed: failed, commFilter: true)
-                return ("SELECT COUNT(*) FROM events e CROSS JOIN targets t ON t.event_id = e.id WHERE \(where_)", args)
-            }
-        case .senderPid(let p):
-            let (where_, args) = wholeOutcomeWhere(o, lead: ("e.sender_pid = ?", [p]))
-            return [("\(rowsOfEvents) \(where_)", args)]
-        case .senderPidToTarget(let sender, let target):
-            let (where_, args) = senderToTargetWhere(sender, target, o)
-            var parts = [("SELECT COUNT(*) FROM events e CROSS JOIN targets t ON t.event_id = e.id WHERE \(where_)", args)]
-            if let target, commFilter == nil {
-                var (where_, args) = unmatchedPidWhere(target, o)
-                where_ += " AND +e.sender_pid = ?"
-                args.append(sender)
-                parts.append(("SELECT COUNT(*) FROM events e WHERE \(where_)", args))
-            }
-            return parts
-        case .time:
-            return try eventRanges(o).map { signal, failed in
-                let (where_, args) = eventWhere(signal: signal, failed: failed, commFilter: false)
-                return ("\(rowsOfEvents) \(where_)", args)
-            }
-        }
-    }
-
-    /// One range of targets_pid or targets_comm: (column value, signal, failed).
-    private struct TargetRange { var column: String; var value: Int64; var signal: Int64?; var failed: Int64 }
-
-    private func targetRanges(_ column: String, _ values: [Int64], _ o: Outcome) throws -> [TargetRange] {
+    /// The ranges of targets_pid or targets_comm: one per value, signal and outcome.
+    private func targetRanges(_ column: String, _ values: [Int64], _ o: Outcome) throws -> [Range] {
         try values.flatMap { v in
             try signals(o, table: "targets", column: column, value: v).flatMap { s in
-                o.failed.map { TargetRange(column: column, value: v, signal: s, failed: $0) }
+                o.failed.map { f in
+                    var terms = ["t.\(column) = ?", "t.signal IS ?", "t.failed = ?", "t.time_ms BETWEEN ? AND ?"]
+                    var args: [any DatabaseValueConvertible] = [v, s, f, msLow, msHigh]
+                    addFilters(&terms, &args)
+                    return Range(source: .targetIndex, filter: (terms.joined(separator: " AND "), args))
+                }
             }
         }
     }
@@ -291,34 +279,6 @@ struct SignalSearch {
                 s.map { !excluded.contains($0) } ?? true
             }
         }
-    }
-
-    /// A range of a targets index; `count`: COUNT(*), reading events only for event filters.
-    private func targetPart(_ r: TargetRange, count: Bool, order: String) -> Part {
-        var terms = ["t.\(r.column) = ?", "t.signal IS ?", "t.failed = ?", "t.time_ms BETWEEN ? AND ?"]
-        var args: [any DatabaseValueConvertible] = [r.value, r.signal, r.failed, msLow, msHigh]
-        if let commFilter {
-            terms.append("+t.comm_id IN (SELECT value FROM json_each(?))")
-            args.append(Self.json(commFilter))
-        }
-        for (t, a) in eventTerms { terms.append(t); args += a }
-        let join = !count || !eventTerms.isEmpty ? " JOIN events e ON e.id = t.event_id" : ""
-        let columns = count ? "COUNT(*)" : "t.event_id AS event_id, t.pid AS pid, t.time_ms AS time_ms, e.serial AS serial"
-        return ("SELECT \(columns) FROM targets t\(join) WHERE \(terms.joined(separator: " AND "))\(order)", args)
-    }
-
-    /// The sender's events of an outcome, joined with `t`, the targets asked about.
-    private func senderToTargetWhere(_ sender: Int64, _ target: Int64?, _ o: Outcome) -> Part {
-        var (where_, args) = wholeOutcomeWhere(o, lead: ("e.sender_pid = ?", [sender]))
-        if let target {
-            where_ += " AND +t.pid = ?"
-            args.append(target)
-        }
-        if let commFilter {
-            where_ += " AND +t.comm_id IN (SELECT value FROM json_each(?))"
-            args.append(Self.json(commFilter))
-        }
-        return (where_, args)
     }
 
     /// Whether a sender pid sent fewer signals in the time asked about than the target (a pid,
@@ -338,8 +298,14 @@ struct SignalSearch {
 
     /// Events that reached no process but were aimed at `pid` (ESRCH leaves no target):
     /// the pid the sender asked for still says who was meant.
-    private func unmatchedPidWhere(_ pid: Int64, _ o: Outcome) -> Part {
-        wholeOutcomeWhere(o, lead: ("e.target_arg = ? AND NOT EXISTS (SELECT 1 FROM targets n WHERE n.event_id = e.id)", [pid]))
+    private func unmatchedPidWhere(_ pid: Int64, _ o: Outcome, sender: Int64?) -> Part {
+        var (where_, args) = wholeOutcomeWhere(
+            o, lead: ("e.target_arg = ? AND NOT EXISTS (SELECT 1 FROM targets n WHERE n.event_id = e.id)", [pid]))
+        if let sender {
+            where_ += " AND +e.sender_pid = ?"
+            args.append(sender)
+        }
+        return (where_, args)
     }
 
     /// The (signal, failed) ranges of events_signal for an outcome.
@@ -348,14 +314,11 @@ struct SignalSearch {
     }
 
     /// WHERE terms over `e` for one range of events_signal, with the time and other filters.
-    private func eventWhere(signal: Int64?, failed: Int64, commFilter: Bool) -> Part {
+    private func eventWhere(signal: Int64?, failed: Int64) -> Part {
         var terms = ["e.signal IS ?", "e.failed = ?"]
         var args: [any DatabaseValueConvertible] = [signal, failed]
-        if commFilter, let ids = self.commFilter {
-            terms.append("+t.comm_id IN (SELECT value FROM json_each(?))")
-            args.append(Self.json(ids))
-        }
-        addTimeAndFilters(&terms, &args)
+        addTime(&terms, &args)
+        addFilters(&terms, &args)
         return (terms.joined(separator: " AND "), args)
     }
 
@@ -372,17 +335,27 @@ struct SignalSearch {
         }
         terms.append("+e.failed IN (SELECT value FROM json_each(?))")
         args.append(Self.json(o.failed))
-        addTimeAndFilters(&terms, &args)
+        addTime(&terms, &args)
+        addFilters(&terms, &args)
         return (terms.joined(separator: " AND "), args)
     }
 
-    private func addTimeAndFilters(_ terms: inout [String], _ args: inout [any DatabaseValueConvertible]) {
+    private func addTime(_ terms: inout [String], _ args: inout [any DatabaseValueConvertible]) {
         if msLow != Int64.min || msHigh != Int64.max {
             // Whole seconds let the index narrow the search; milliseconds make it exact.
             terms.append("e.sec BETWEEN ? AND ?")
             args += [Self.floorDiv(msLow, 1000), Self.floorDiv(msHigh, 1000)]
             terms.append("e.sec * 1000 + e.msec BETWEEN ? AND ?")
             args += [msLow, msHigh]
+        }
+    }
+
+    /// The filters besides the one the range starts from: the target's names (when the
+    /// range does not start from them) and everything about the event.
+    private func addFilters(_ terms: inout [String], _ args: inout [any DatabaseValueConvertible]) {
+        if let commFilter {
+            terms.append("+t.comm_id IN (SELECT value FROM json_each(?))")
+            args.append(Self.json(commFilter))
         }
         for (t, a) in eventTerms { terms.append(t); args += a }
     }
