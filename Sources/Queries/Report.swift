@@ -217,7 +217,7 @@ public enum IncidentReportQuery {
         var seen: Set<Key> = []
         var senders: [Incident.SenderActivity] = []
         var names = StringTable(db)
-        let listed = Set(kills.map { "\($0.eventID)/\($0.targetPid.map(String.init) ?? "-")" })
+        let listed = Set(kills.map(WhoAnswer.rowKey))
         let low = SignalSearch.firstMillisecond(atOrAfter: q.start), high = SignalSearch.lastMillisecond(atOrBefore: q.before)
         // The tables, not the view: one index range per sender, a few small columns per row.
         let statement = try db.cachedStatement(sql: """
@@ -240,7 +240,7 @@ public enum IncidentReportQuery {
                 kill.senderPid, SignalSearch.floorDiv(low, 1000), SignalSearch.floorDiv(high, 1000), low, high, node, exe ?? nil])
             while let r = try rows.next() {
                 let sec: Int64 = r[0], msec: Int64 = r[1], serial: Int64 = r[2], pid: Int64? = r[8]
-                if listed.contains("\(SignalRow.eventID(sec: sec, msec: msec, serial: serial))/\(pid.map(String.init) ?? "-")") {
+                if listed.contains(WhoAnswer.rowKey(eventID: SignalRow.eventID(sec: sec, msec: msec, serial: serial), targetPid: pid)) {
                     continue
                 }
                 let g = Group(signal: r[3], targetPid: pid, targetComm: r[9], targetArg: pid == nil ? r[7] : nil,

@@ -67,7 +67,8 @@ public struct WhoAnswer: Sendable {
     /// Every entry, whoever killed, newest first; cut at the limit.
     public var timeline: [KillEntry] = []
 
-    public static func rowKey(_ r: SignalRow) -> String { "\(r.eventID)/\(r.targetPid.map(String.init) ?? "-")" }
+    public static func rowKey(_ r: SignalRow) -> String { rowKey(eventID: r.eventID, targetPid: r.targetPid) }
+    static func rowKey(eventID: String, targetPid: Int64?) -> String { "\(eventID)/\(targetPid.map(String.init) ?? "-")" }
 }
 
 public enum Who {
