@@ -82,7 +82,7 @@ public enum WhoReport {
 
     /// `pid 29967 (python3) was killed by the kernel's OOM killer at T (UTC): memory cgroup /x exceeded its limit`
     static func headline(_ k: KernelKillRow, _ ctx: Context) -> String {
-        let target = "pid \(k.pid.map(String.init) ?? "?")" + (k.comm.map { " (\(SafeText.escape($0)))" } ?? "")
+        let target = SafeText.escape(process(k.pid, k.comm))
         let when = "at \(Clock.local(k.eventTime, ctx.timeZone)) (\(Clock.utc(k.eventTime)))"
         return "\(target) \(killedBy(k)) \(when): \(cause(k))"
     }
@@ -148,7 +148,7 @@ public enum WhoReport {
 
     static func headline(_ s: SystemdKillRow, _ ctx: Context) -> String {
         let sig = s.signalName ?? "signal ?"
-        let target = "pid \(s.pid.map(String.init) ?? "?")" + (s.comm.map { " (\(SafeText.escape($0)))" } ?? "")
+        let target = SafeText.escape(process(s.pid, s.comm))
         return "\(sig) to \(target) at \(Clock.local(s.eventTime, ctx.timeZone)) (\(Clock.utc(s.eventTime))) from systemd (PID 1)"
     }
 
@@ -188,14 +188,12 @@ public enum WhoReport {
             if case .signal(let ref) = reference { return row(for: r, ctx, reference: ref) }
             return row(for: r, ctx, reference: r)
         case .kernel(let k):
-            let target = "pid \(k.pid.map(String.init) ?? "?")" + (k.comm.map { " (\(SafeText.escape($0)))" } ?? "")
             let sender = k.kind == "memcg-oom" ? "kernel: memory cgroup OOM killer"
                 : k.kind == "oom" ? "kernel: OOM killer" : k.kind == "seccomp" ? "kernel: seccomp" : "kernel"
-            return [time, text(k.signalName ?? "?"), text(target), text(sender), text(cause(k)), text("delivered")]
+            return [time, text(k.signalName ?? "?"), .text(process(k.pid, k.comm)), text(sender), text(cause(k)), text("delivered")]
         case .systemd(let s):
-            let target = "pid \(s.pid.map(String.init) ?? "?")" + (s.comm.map { " (\(SafeText.escape($0)))" } ?? "")
             let sig = s.signalName ?? "?"
-            return [time, text(sig), text(target), text("pid 1 (systemd)"), text(s.unit.map { SafeText.escape($0) } ?? ""),
+            return [time, text(sig), .text(process(s.pid, s.comm)), text("pid 1 (systemd)"), .text(s.unit ?? []),
                     text("journal only")]
         }
     }
@@ -243,17 +241,24 @@ public enum WhoReport {
         return line
     }
 
-    static func target(_ r: SignalRow) -> String {
-        if let pid = r.targetPid {
-            return "pid \(pid)" + (r.targetComm.map { " (\(SafeText.escape($0)))" } ?? "")
-        }
+    static func target(_ r: SignalRow) -> String { SafeText.escape(targetBytes(r)) }
+
+    /// `pid 4242 (java)` with the name's bytes as logged: a table escapes its cells itself,
+    /// and text escaped before would be escaped twice there (`\\e`).
+    static func targetBytes(_ r: SignalRow) -> [UInt8] {
+        if let pid = r.targetPid { return process(pid, r.targetComm) }
         if let arg = r.targetArg {
-            if arg == -1 { return "every process it may signal (pid -1)" }
-            if arg < -1 { return "process group \(-arg)" }
-            return "pid \(arg)"
+            if arg == -1 { return Array("every process it may signal (pid -1)".utf8) }
+            if arg < -1 { return Array("process group \(-arg)".utf8) }
+            return Array("pid \(arg)".utf8)
         }
-        if let fd = r.pidfd { return "the process behind pidfd \(fd)" }
-        return "an unrecorded target"
+        if let fd = r.pidfd { return Array("the process behind pidfd \(fd)".utf8) }
+        return Array("an unrecorded target".utf8)
+    }
+
+    /// `pid 4242 (java)`, or `pid 4242` without a name; the name's bytes as logged.
+    static func process(_ pid: Int64?, _ comm: [UInt8]?) -> [UInt8] {
+        Array("pid \(pid.map(String.init) ?? "?")".utf8) + (comm.map { Array(" (".utf8) + $0 + Array(")".utf8) } ?? [])
     }
 
     static func details(_ r: SignalRow, _ ctx: Context) -> String {
@@ -311,13 +316,12 @@ public enum WhoReport {
     }
 
     static func row(for r: SignalRow, _ ctx: Context, reference: SignalRow) -> [Cell] {
-        var targetText = target(r)
+        var targetText = targetBytes(r)
         if let p = r.targetPid, p == reference.targetPid, r.targetComm != reference.targetComm {
-            targetText += " [another process with this pid]"
+            targetText += Array(" [another process with this pid]".utf8)
         }
-        let sender = "pid \(r.senderPid.map(String.init) ?? "?")" + (r.senderComm.map { " (\(SafeText.escape($0)))" } ?? "")
         return [.text(Array(Clock.local(r.eventTime, ctx.timeZone).utf8)), .text(Array((r.signalName ?? "?").utf8)),
-                .text(Array(targetText.utf8)), .text(Array(sender.utf8)), r.senderCmdline.map(Cell.text) ?? .null,
+                .text(targetText), .text(process(r.senderPid, r.senderComm)), r.senderCmdline.map(Cell.text) ?? .null,
                 .text(Array((r.success == false ? "failed \(r.errno ?? "")" : "delivered").utf8))]
     }
 

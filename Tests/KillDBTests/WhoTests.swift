@@ -138,6 +138,29 @@ struct WhoTests {
         }
     }
 
+    @Test("the table of earlier candidates escapes a hostile name once, as the headline does")
+    func hostileNamesInTable() throws {
+        try TestLogs.withScratch { dir in
+            let name = AuditLine.hex(Array("evil\u{1b}[2J\\x".utf8))
+            var log = ""
+            for (stamp, serial) in [("1800000000.100", 10), ("1800000005.999", 12)] {
+                log += "type=SYSCALL msg=audit(\(stamp):\(serial)): arch=c000003e syscall=62 success=yes exit=0 a0=1092 a1=9 a2=0 a3=0 items=0 ppid=1 pid=77 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=1 comm=\(name) exe=\"/tmp/x\" key=\"k\"\n"
+                log += "type=OBJ_PID msg=audit(\(stamp):\(serial)): opid=4242 oauid=-1 ouid=0 oses=-1 ocomm=\(name)\n"
+            }
+            let logURL = dir.appendingPathComponent("audit.log")
+            try TestLogs.write(log, to: logURL)
+            let db = dir.appendingPathComponent("k.sqlite")
+            _ = try TestLogs.ingest([logURL], db: db)
+            var q = SignalQuery()
+            q.targetPid = 4242
+            let text = WhoReport.text(try Who.ask(q, in: try SignalStore.openReadOnly(path: db.path)), WhoFixture.context)
+            let escaped = "pid 4242 (evil\\e[2J\\\\x)"
+            let lines = text.split(separator: "\n").filter { $0.contains("pid 4242 (") }
+            #expect(lines.count == 2, "\(text)")  // the headline and the table's row
+            #expect(lines.allSatisfy { $0.contains(escaped) }, "\(text)")
+        }
+    }
+
     @Test("signal lists: names with or without SIG, numbers, several, all")
     func signalSets() throws {
         #expect(try SignalSet.parse("KILL") == .only([9]))
