@@ -21,16 +21,22 @@ let package = Package(
         ),
         // Decoding audit records: arches, syscalls, signals, field encodings, SignalEvent.
         .target(name: "AuditDecoding", dependencies: ["CAuparse"]),
-        // Reading logs: rotation order, streaming lines, the signal-record pre-filter, checkpoints.
+        // Audit logs: record headers, the signal-record pre-filter, serial gaps; reading log
+        // files (rotation order, decompression, streaming lines, fingerprints).
         .target(name: "AuditLog", dependencies: ["AuditDecoding"]),
+        // Kernel logs: /dev/kmsg, journal, syslog and dmesg lines; the kernel's and systemd's kills.
+        .target(name: "KernelLog", dependencies: ["AuditDecoding", "AuditLog"]),
+        // The one event pipeline every source feeds: lines in, one batch to store out.
+        .target(name: "Pipeline", dependencies: ["AuditDecoding", "AuditLog", "KernelLog"]),
         // The SQLite store; its schema is Schema/*.sql, embedded at build time.
         .target(
             name: "Store",
-            dependencies: ["AuditDecoding", "AuditLog", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")],
             plugins: ["EmbedSchema"]
         ),
-        // The library the CLI and tests call: ingest.
-        .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "Store"]),
+        // The library the CLI and tests call: the sources (file ingest, the plugin's stream,
+        // kernel logs) feeding the pipeline and the store.
+        .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "Pipeline", "Store"]),
         // Questions asked of the database: who, report, ad hoc SQL; time expressions.
         .target(name: "Queries", dependencies: ["AuditDecoding", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
         // Audit rules: generating killdb's rules, installing them, linting the loaded ones.
@@ -48,7 +54,7 @@ let package = Package(
         .plugin(name: "EmbedSchema", capability: .buildTool(), dependencies: ["schema-embedder"]),
         .testTarget(
             name: "KillDBTests",
-            dependencies: ["KillDB", "AuditDecoding", "AuditLog", "Store", "Queries", "AuditRules", "Doctor", "Output",
+            dependencies: ["KillDB", "AuditDecoding", "AuditLog", "KernelLog", "Pipeline", "Store", "Queries", "AuditRules", "Doctor", "Output",
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]

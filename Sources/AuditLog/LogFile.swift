@@ -63,6 +63,11 @@ private func lstatOrStat(_ path: String, _ st: inout stat) -> Int32 {
     stat(path, &st)
 }
 
+extension AuditLogError {
+    /// The error `errno` now describes, for `path`.
+    public static func fromErrno(path: String) -> AuditLogError { errnoError(path) }
+}
+
 func errnoError(_ path: String) -> AuditLogError {
     let e = errno
     switch e {

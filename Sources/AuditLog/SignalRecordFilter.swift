@@ -60,6 +60,25 @@ public struct FileCoverage: Sendable {
     }
 }
 
+/// A SECCOMP or ANOM_ABEND record: a fatal signal the kernel delivered itself. The kernel
+/// log's recognizer turns it into a kernel kill.
+public struct KernelActionRecord: Sendable {
+    public var bytes: [UInt8]
+    public var header: RecordHeader
+    public var file: Int
+}
+
+/// What the filter hands on at each `drain()`.
+public struct FilterOutput: Sendable {
+    /// Complete signal events, still raw: the pipeline decodes them.
+    public var groups: [SignalRecordGroup]
+    public var daemonRecords: [DaemonRecord]
+    public var kernelRecords: [KernelActionRecord]
+    public var serialGaps: [SerialGap]
+    /// The earliest offset, per file, of a line still held: a checkpoint must not pass it.
+    public var held: [Int: Int64] = [:]
+}
+
 /// A line that was skipped, for `--verbose`.
 public struct SkippedLine: Sendable {
     public var file: Int
@@ -99,19 +118,21 @@ public struct SignalRecordFilter {
     /// How long (log seconds) a finished event still accepts late records.
     static let lateWindow: Int64 = 60
     private var recentIDs = RecentIDs()
-    public private(set) var gaps: SerialGapTracker
+    private var gaps: SerialGapTracker
 
-    public var coverage: [FileCoverage] = []
-    public var skipped: [SkippedLine] = []
-    public var skippedTotal = 0
-    public var daemonRecords: [DaemonRecord] = []
+    public private(set) var coverage: [FileCoverage] = []
+    /// Lines skipped since the last `drain()`, the first `skippedLimit` of the run only.
+    private var skipped: [SkippedLine] = []
+    private var skippedRecorded = 0
+    static let skippedLimit = 1000
+    public private(set) var skippedTotal = 0
+    private var skippedSinceTaken = 0
+    private var daemonRecords: [DaemonRecord] = []
     /// SECCOMP and ANOM_ABEND records: fatal signals the kernel delivered itself.
-    public var kernelKills: [KernelKill] = []
-    /// What kernel kills found here are marked as read from.
-    public var kernelKillSource: KernelLogSource = .audit
-    static let kernelKillLimit = 1 << 16
+    private var kernelRecords: [KernelActionRecord] = []
+    static let kernelRecordLimit = 1 << 16
     /// Groups complete and ready to decode.
-    public var ready: [SignalRecordGroup] = []
+    private var ready: [SignalRecordGroup] = []
 
     public init(carried: Set<EventID> = [], serialCursors: [String: EventID] = [:]) {
         self.carried = carried
@@ -126,7 +147,58 @@ public struct SignalRecordFilter {
     public mutating func skip(file: Int, offset: Int64, _ problem: LineProblem) {
         coverage[file].badLines += 1
         skippedTotal += 1
-        if skipped.count < 1000 { skipped.append(SkippedLine(file: file, offset: offset, problem: problem)) }
+        skippedSinceTaken += 1
+        if skippedRecorded < Self.skippedLimit {
+            skippedRecorded += 1
+            skipped.append(SkippedLine(file: file, offset: offset, problem: problem))
+        }
+    }
+
+    /// Counting starts again (a new run of a long-lived stream); what is held stays held.
+    public mutating func restartCounts() {
+        for i in coverage.indices { coverage[i] = FileCoverage() }
+        skippedTotal = 0
+        skippedRecorded = 0
+    }
+
+    /// Hands over everything complete since the last call: the one way out of the filter.
+    public mutating func drain() -> FilterOutput {
+        defer {
+            ready.removeAll()
+            daemonRecords.removeAll()
+            kernelRecords.removeAll()
+        }
+        let gaps = self.gaps.takeFound()
+        var out = FilterOutput(groups: ready, daemonRecords: daemonRecords, kernelRecords: kernelRecords,
+                               serialGaps: gaps)
+        ready.removeAll()
+        out.held = heldOffsets()
+        return out
+    }
+
+    /// Lines skipped since the last call: how many, and the first of them with why.
+    public mutating func takeSkipped() -> (count: Int, lines: [SkippedLine]) {
+        defer {
+            skipped.removeAll()
+            skippedSinceTaken = 0
+        }
+        return (skippedSinceTaken, skipped)
+    }
+
+    /// Complete events and kernel records waiting to be drained.
+    public var waiting: Int { ready.count + kernelRecords.count }
+
+    /// Where each node's serial sequence stands: saved with every checkpoint, so a run cut
+    /// short does not leave the next one comparing against an old serial.
+    public var serialCursors: [String: EventID] { gaps.cursors }
+
+    /// The raw lines still held (events not complete yet), in the order they came.
+    public func heldLines() -> [HeldLine] {
+        var out: [HeldLine] = []
+        for group in open.values { out += group.lines }
+        for lines in unclaimed.values { out += lines }
+        for group in ready { out += group.lines }
+        return out.sorted { ($0.file, $0.offset) < ($1.file, $1.offset) }
     }
 
     /// Offers one line (without newline) of file `file`.
@@ -178,11 +250,9 @@ public struct SignalRecordFilter {
             let op = RecordHeader.field("op", in: line, header: header).map { String(decoding: $0, as: UTF8.self) }
             daemonRecords.append(DaemonRecord(id: id, type: header.typeName, op: op, body: body))
         case .seccomp, .anomAbend:
-            if let kill = KernelKill.fromAudit(line, header, source: kernelKillSource) {
-                // Bounded for callers that never take them (they are then lost, not hoarded).
-                if kernelKills.count >= Self.kernelKillLimit { kernelKills.removeFirst(kernelKills.count / 2) }
-                kernelKills.append(kill)
-            }
+            // Bounded for callers that never drain them (they are then lost, not hoarded).
+            if kernelRecords.count >= Self.kernelRecordLimit { kernelRecords.removeFirst(kernelRecords.count / 2) }
+            kernelRecords.append(KernelActionRecord(bytes: Array(line), header: header, file: file))
         case .other:
             break
         }
@@ -201,11 +271,8 @@ public struct SignalRecordFilter {
         gaps.finish(complete: complete)
     }
 
-    /// Serial gaps confirmed since the last call.
-    public mutating func takeGaps() -> [SerialGap] { gaps.takeFound() }
-
     /// The earliest offset, per file, of a line still held: a checkpoint must not pass it.
-    public func heldOffsets() -> [Int: Int64] {
+    func heldOffsets() -> [Int: Int64] {
         var out: [Int: Int64] = [:]
         func note(_ l: HeldLine) { out[l.file] = min(out[l.file] ?? .max, l.offset) }
         for group in open.values { group.lines.forEach(note) }

@@ -1,6 +1,7 @@
 import AuditDecoding
 import AuditLog
 import Foundation
+import Pipeline
 import Store
 #if canImport(Glibc)
 import Glibc
@@ -45,6 +46,8 @@ public struct LiveIngestStatus: Sendable {
     public var commits = 0
     public var signalEvents = 0
     public var newEvents = 0
+    /// Signal events libauparse could not parse (their lines count as skipped).
+    public var unparsableEvents = 0
     /// The ingest_runs rows written, one per database session (start, SIGHUP, recovery).
     public var runIDs: [Int64] = []
     public init() {}
@@ -275,15 +278,15 @@ public enum LiveIngest {
     }
 }
 
-/// The writer: the caller's thread, the only one touching the filter and the database.
+/// The writer: the caller's thread, the only one touching the pipeline and the database.
 struct LiveWriter {
     let databasePath: String
     let spool: Int32
     let options: LiveIngestOptions
     let control: LiveIngestControl
-    let decoder = SignalEventDecoder()
     let hostname = ProcessInfo.processInfo.hostName
-    var filter = SignalRecordFilter()
+    var pipeline = EventPipeline()
+    let source: Int
     var store: SignalStore?
     var runID: Int64?
     var fileReadRow: Int64?
@@ -292,12 +295,17 @@ struct LiveWriter {
     /// Stream bytes of this run: the file_reads row's end offset.
     var bytes: Int64 = 0
     var newEvents = 0
-    var events: [SignalEvent] = []
-    /// The raw lines of `events`, spooled if they cannot be committed before exit.
-    var eventLines: [[UInt8]] = []
-    var daemon: [DaemonRecord] = []
-    /// SECCOMP and ANOM_ABEND records: fatal signals the kernel delivered itself.
-    var kernelKills: [KernelKill] = []
+    /// What the pipeline completed and the next commit stores.
+    var waiting = EventBatch()
+    /// Every line taken from the queue or the spool that no commit has stored yet (with the
+    /// lines of events still open): what must reach the spool, on disk, when a commit fails.
+    var uncommitted: [[UInt8]] = []
+    var uncommittedBytes = 0
+    /// How many of `uncommitted` a failed commit spooled, and where: once the commit
+    /// succeeds after all, replay skips those copies.
+    var spooledCount = 0
+    var spooledCopies: [Range<Int64>] = []
+    var replaySkips: [Range<Int64>] = []
     var oldestWaiting: Date?
     var coverageDirty = false
     var lastCommit = Date()
@@ -314,7 +322,7 @@ struct LiveWriter {
         self.spool = spool
         self.options = options
         self.control = control
-        _ = filter.beginFile()
+        source = pipeline.beginSource()
     }
 
     func log(_ error: Bool, _ message: String) { options.log?(error, message) }
@@ -362,14 +370,17 @@ struct LiveWriter {
     func deadline() -> Date {
         var d = Date.distantFuture
         if let oldest = oldestWaiting { d = min(d, oldest.addingTimeInterval(options.commitInterval)) }
-        if coverageDirty || !daemon.isEmpty { d = min(d, lastCommit.addingTimeInterval(options.coverageInterval)) }
+        if coverageDirty || !waiting.daemonRecords.isEmpty { d = min(d, lastCommit.addingTimeInterval(options.coverageInterval)) }
         if replayedToEnd { d = .distantPast }
         return d
     }
 
     func shouldCommit() -> Bool {
-        events.count >= options.commitEvents || Date() >= deadline()
+        waiting.events.count >= options.commitEvents || uncommittedBytes >= Self.uncommittedLimit || Date() >= deadline()
     }
+
+    /// Lines held for the spool in case a commit fails are bounded by committing sooner.
+    static let uncommittedLimit = 4 << 20
 
     /// Waits for lines, spool to replay, a request, or `deadline`. The queue is always
     /// older than the spool, so the spool is replayed only once the queue is empty.
@@ -398,19 +409,28 @@ struct LiveWriter {
     }
 
     mutating func feed(_ line: [UInt8]) {
-        line.withUnsafeBufferPointer { filter.take($0, file: 0, offset: bytes) }
+        line.withUnsafeBufferPointer { pipeline.take($0, source: source, offset: bytes) }
+        uncommitted.append(line)
+        uncommittedBytes += line.count + 1
         bytes += Int64(line.count) + 1
         coverageDirty = true
-        if filter.ready.count >= options.commitEvents {
+        if pipeline.waiting >= options.commitEvents {
             collect()
             if !failing { commit(final: false) }
         }
     }
 
     /// Feeds spooled lines from `replayOffset` (at most a few MB at a time, so commits keep
-    /// coming) towards `end`.
+    /// coming) towards `end`, skipping copies of lines a commit stored after all.
     mutating func replay(upTo end: Int64) {
-        let want = Int(min(end - replayOffset, 4 << 20))
+        if let skip = replaySkips.first, replayOffset >= skip.lowerBound {
+            replayOffset = max(replayOffset, skip.upperBound)
+            replaySkips.removeFirst()
+            if replayOffset >= end { replayedToEnd = true }
+            return
+        }
+        let limit = replaySkips.first.map { min(end, $0.lowerBound) } ?? end
+        let want = Int(min(limit - replayOffset, 4 << 20))
         var buffer = [UInt8](repeating: 0, count: want)
         let got = buffer.withUnsafeMutableBytes { pread(spool, $0.baseAddress!, want, off_t(replayOffset)) }
         guard got > 0 else {
@@ -432,33 +452,24 @@ struct LiveWriter {
         control.locked { control.current.replayedLines += count }
     }
 
-    /// Decodes the events the filter completed.
+    /// Takes what the pipeline completed into the waiting batch.
     mutating func collect() {
-        for group in filter.ready {
-            switch decoder.decode(group.lines.map(\.bytes), id: group.id) {
-            case .success(let event):
-                events.append(event)
-                eventLines += group.lines.map(\.bytes)
-            case .failure:
-                for line in group.lines { filter.skip(file: 0, offset: line.offset, .unparsable) }
-            }
-        }
-        filter.ready.removeAll()
-        daemon += filter.daemonRecords
-        kernelKills += filter.kernelKills
-        filter.kernelKills.removeAll()
-        filter.daemonRecords.removeAll()
+        var batch = pipeline.batch()
         // A stream's serial holes cannot be told from the plugin having been down (or
         // restarted by auditd); ingest finds real ones in the logs.
-        _ = filter.takeGaps()
-        if oldestWaiting == nil && (!events.isEmpty || !kernelKills.isEmpty) { oldestWaiting = Date() }
+        batch.serialGaps = []
+        waiting.append(batch)
+        if oldestWaiting == nil && (!waiting.events.isEmpty || !waiting.kernelKills.isEmpty) { oldestWaiting = Date() }
     }
 
     mutating func openStore(carry: Bool) {
         guard store == nil else { return }
         do {
             let s = try SignalStore.openForWriting(path: databasePath, busyTimeout: options.busyTimeout)
-            if carry { filter = SignalRecordFilter(carried: try s.recentEventIDs()); _ = filter.beginFile() }
+            if carry {
+                pipeline = EventPipeline(carried: try s.recentEventIDs())
+                _ = pipeline.beginSource()
+            }
             store = s
         } catch {
             failed(error)
@@ -469,45 +480,41 @@ struct LiveWriter {
     mutating func commit(final: Bool) -> Bool {
         openStore(carry: false)
         guard let store else { return false }
-        let coverage = filter.coverage[0]
+        let coverage = pipeline.coverage[source]
         var totals = RunTotals()
         totals.files = 1
         totals.bytes = bytes
         totals.lines = coverage.lines
-        totals.badLines = filter.skippedTotal
+        totals.badLines = pipeline.skippedTotal
         totals.signalEvents = coverage.signalEvents
         totals.newEvents = newEvents
         let read = FileRead(path: LiveIngest.streamPath, device: 0, inode: 0, startOffset: 0, endOffset: bytes,
                             coverage: coverage)
-        let (events, daemon, runID, fileReadRow, abandoned, hostname) =
-            (self.events, self.daemon, self.runID, self.fileReadRow, abandonedRuns, self.hostname)
-        let kills = kernelKills
+        let (batch, runID, fileReadRow, abandoned, hostname) = (waiting, self.runID, self.fileReadRow, abandonedRuns, self.hostname)
         do {
             let r = try store.transaction { tx -> (run: Int64, row: Int64, inserted: Int) in
                 if runID == nil { try tx.markInterruptedRuns(stream: LiveIngest.streamPath, ofStream: true) }
                 let run = try runID ?? tx.beginRun(version: Ingest.version, hostname: hostname)
-                var inserted = 0
-                for e in events {
-                    if try tx.store(e) == .inserted { inserted += 1 }
-                }
-                for d in daemon { try tx.store(d) }
-                for k in kills { _ = try tx.store(k) }
+                let stored = try tx.store(batch)
                 let row = try tx.save(read, run: run, rowID: fileReadRow)
                 var t = totals
-                t.newEvents += inserted
+                t.newEvents += stored.newEvents
                 try tx.updateRun(run, totals: t, status: final ? "complete" : "running", finished: final)
                 for old in abandoned { try tx.updateRun(old, totals: RunTotals(), status: "failed", finished: true) }
-                return (run, row, inserted)
+                return (run, row, stored.newEvents)
             }
             if self.runID == nil { control.locked { control.current.runIDs.append(r.run) } }
             self.runID = r.run
             self.fileReadRow = r.row
             abandonedRuns.removeAll()
             newEvents += r.inserted
-            self.events.removeAll()
-            eventLines.removeAll()
-            self.daemon.removeAll()
-            kernelKills.removeAll()
+            waiting = EventBatch()
+            // What is stored need not be spooled; the lines of events still open still must.
+            uncommitted = pipeline.heldLines().map(\.bytes)
+            uncommittedBytes = uncommitted.reduce(0) { $0 + $1.count + 1 }
+            replaySkips += spooledCopies
+            spooledCopies.removeAll()
+            spooledCount = 0
             oldestWaiting = nil
             coverageDirty = false
             lastCommit = Date()
@@ -520,6 +527,7 @@ struct LiveWriter {
                 control.current.commits += 1
                 control.current.newEvents = newEvents
                 control.current.signalEvents = coverage.signalEvents
+                control.current.unparsableEvents = pipeline.unparsableEvents
             }
             return true
         } catch {
@@ -528,7 +536,9 @@ struct LiveWriter {
         }
     }
 
-    /// The database could not be written: new lines go to the spool until it can.
+    /// The database could not be written: what the writer holds goes to the spool, on disk,
+    /// before it waits to retry (a kill -9 while it waits must lose nothing), and new lines
+    /// follow it there until the database is writable.
     mutating func failed(_ error: any Error) {
         if !failureLogged {
             log(true, "cannot write to \(databasePath): \(error); spooling until it is writable")
@@ -543,9 +553,18 @@ struct LiveWriter {
             runID = nil
             fileReadRow = nil
         }
-        control.locked {
+        let held: [[UInt8]] = []
+        let copy = control.locked { () -> Range<Int64>? in
             control.current.databaseAvailable = false
-            if !control.current.spooling && control.spoolFD >= 0 {
+            guard control.spoolFD >= 0 else { return nil }
+            var copy: Range<Int64>?
+            let before = control.current.spoolBytes
+            if !held.isEmpty {
+                guard control.appendToSpool(held) else { return nil }
+                copy = before..<control.current.spoolBytes
+                control.current.spooling = true
+            }
+            if !control.queue.isEmpty || !control.current.spooling {
                 // The queue is older than anything spooled later: it goes first.
                 if control.appendToSpool(control.queue) {
                     control.queue.removeAll()
@@ -553,6 +572,12 @@ struct LiveWriter {
                     control.current.spooling = true
                 }
             }
+            if control.current.spoolBytes != before { _ = fsync(control.spoolFD) }
+            return copy
+        }
+        if let copy {
+            spooledCopies.append(copy)
+            spooledCount = uncommitted.count
         }
     }
 
@@ -567,7 +592,10 @@ struct LiveWriter {
             control.current.spooling = false
             return true
         }
-        if emptied { replayOffset = 0 }
+        if emptied {
+            replayOffset = 0
+            replaySkips.removeAll()
+        }
     }
 
     /// SIGHUP: commit, close this run, open the database afresh as a new run.
@@ -581,8 +609,7 @@ struct LiveWriter {
         fileReadRow = nil
         bytes = 0
         newEvents = 0
-        filter.coverage[0] = FileCoverage()
-        filter.skippedTotal = 0
+        pipeline.restartCounts()
         failing = false
         failureLogged = false
         openStore(carry: false)
@@ -590,7 +617,7 @@ struct LiveWriter {
 
     /// End of input or stop: every open event is as complete as it will get; commit it all.
     mutating func finish() throws -> LiveIngestStatus {
-        filter.finish(complete: false)
+        pipeline.finish(complete: false)
         collect()
         if !commit(final: true) {
             // Retry briefly: a long ingest commit may just be ending.
@@ -601,13 +628,19 @@ struct LiveWriter {
             }
         }
         if failing {
-            // Keep what could not be stored for the next start.
-            let left = eventLines + control.locked { control.queue }
-            let spooled = control.locked { control.appendToSpool(left) }
-            if !spooled && !left.isEmpty {
-                throw LiveIngestError.unsaved(lines: left.count, reason: "database \(databasePath) unavailable and no spool")
+            // Keep what could not be stored for the next start (what a failed commit spooled
+            // is there already).
+            let left = Array(uncommitted[spooledCount...]) + control.locked { control.queue }
+            let (spooled, spoolBytes) = control.locked { () -> (Bool, Int64) in
+                let ok = control.appendToSpool(left)
+                if control.spoolFD >= 0 { _ = fsync(control.spoolFD) }
+                return (ok, control.current.spoolBytes)
             }
-            log(true, "exiting with \(left.count) lines spooled for the next start")
+            if !spooled && !left.isEmpty {
+                throw LiveIngestError.unsaved(lines: uncommitted.count + left.count - spooledCount,
+                                              reason: "database \(databasePath) unavailable and no spool")
+            }
+            log(true, "exiting with \(spoolBytes) bytes spooled for the next start")
         }
         return control.status
     }

@@ -1,5 +1,6 @@
 import AuditDecoding
 import AuditLog
+import KernelLog
 import Foundation
 import GRDB
 

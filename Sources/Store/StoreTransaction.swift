@@ -2,6 +2,8 @@ import AuditDecoding
 import AuditLog
 import Foundation
 import GRDB
+import KernelLog
+import Pipeline
 
 /// Where reading of one log file stopped, and how to recognise that file again.
 public struct Checkpoint: Sendable, Equatable {
@@ -29,6 +31,18 @@ public enum EventOutcome: Sendable, Equatable {
     case merged
     /// Later records (OBJ_PID, PROCTITLE) of an event the database does not hold.
     case orphan
+}
+
+/// What storing one batch did.
+public struct StoredBatch: Sendable, Equatable {
+    public var newEvents = 0
+    /// Events already stored (records they lacked were added).
+    public var mergedEvents = 0
+    /// Later records of events the database does not hold.
+    public var orphanRecords = 0
+    public var newKernelKills = 0
+    public var newSystemdActions = 0
+    public init() {}
 }
 
 /// Totals of one file read, as the `file_reads` table keeps them.
@@ -66,6 +80,26 @@ public struct RunTotals: Sendable, Equatable {
 public struct StoreTransaction {
     let db: Database
     let store: SignalStore
+
+    // MARK: batches
+
+    /// Stores everything one batch of the pipeline holds. The caller's transaction also
+    /// holds the checkpoint and run-row updates that go with it.
+    public func store(_ batch: EventBatch) throws -> StoredBatch {
+        var out = StoredBatch()
+        for event in batch.events {
+            switch try store(event) {
+            case .inserted: out.newEvents += 1
+            case .merged: out.mergedEvents += 1
+            case .orphan: out.orphanRecords += 1
+            }
+        }
+        for record in batch.daemonRecords { try store(record) }
+        for kill in batch.kernelKills where try store(kill) == .inserted { out.newKernelKills += 1 }
+        for action in batch.systemdActions where try store(action) { out.newSystemdActions += 1 }
+        for gap in batch.serialGaps { try store(gap) }
+        return out
+    }
 
     // MARK: events
 
@@ -259,17 +293,17 @@ public struct StoreTransaction {
 
 extension SignalStore {
     /// The checkpoint of the file open as `fd`, if it was read before under any name: found
-    /// by its first bytes, or by device and inode when it has grown past the bytes it was
-    /// fingerprinted by. nil when the file is new, or was truncated or replaced.
-    public func checkpoint(for file: LogFile, fd: Int32) throws(StoreError) -> Checkpoint? {
+    /// by its first bytes (`fingerprint`, as `LogFileReader` took it), or by device and inode
+    /// when it has grown past the bytes it was fingerprinted by. nil when the file is new, or
+    /// was truncated or replaced.
+    public func checkpoint(for file: LogFile, fingerprint: Fingerprint?, fd: Int32) throws(StoreError) -> Checkpoint? {
         try read { db -> Checkpoint? in
             func row(_ r: Row) -> Checkpoint {
                 Checkpoint(rowID: r["id"], device: UInt64(bitPattern: r["device"]), inode: UInt64(bitPattern: r["inode"]),
                            fingerprint: Fingerprint(length: r["fingerprint_length"], hash: r["fingerprint"]),
                            offset: r["offset"], path: String(decoding: (r["path"] as Data?) ?? Data(), as: UTF8.self))
             }
-            let length = Int(min(Int64(Fingerprint.maxLength), file.size))
-            if let fp = Fingerprint.of(fd: fd, length: length),
+            if let fp = fingerprint,
                let r = try Row.fetchOne(db, sql: "SELECT * FROM checkpoints WHERE fingerprint_length = ? AND fingerprint = ?",
                                         arguments: [fp.length, fp.hash]) {
                 let c = row(r)
@@ -279,7 +313,10 @@ extension SignalStore {
                                               arguments: [Int64(bitPattern: file.device), Int64(bitPattern: file.inode)])
             for r in candidates {
                 let c = row(r)
-                if c.offset <= file.size, Fingerprint.of(fd: fd, length: c.fingerprint.length) == c.fingerprint {
+                // A file fingerprinted when it was shorter is hashed again over that length only.
+                let same = c.fingerprint.length == fingerprint?.length
+                    ? c.fingerprint == fingerprint : Fingerprint.of(fd: fd, length: c.fingerprint.length) == c.fingerprint
+                if c.offset <= file.size, same {
                     return c
                 }
             }

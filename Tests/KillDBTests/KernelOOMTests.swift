@@ -1,6 +1,7 @@
 import AuditLog
 import Foundation
 import GRDB
+import KernelLog
 import KillDB
 import Output
 import Queries

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import KernelLog
 import KillDB
 import Store
 import Testing

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AuditLog
 import Foundation
 
 /// One record of /dev/kmsg: `PRI,SEQ,USEC,FLAGS[,…];MESSAGE`, then ` KEY=VALUE` lines.
@@ -73,7 +74,7 @@ public enum Kmsg {
     /// Calls `body` for each record now in the buffer, oldest first.
     public static func read(path: String = Kmsg.path, _ body: (KmsgRecord) throws -> Void) throws(AuditLogError) -> Outcome {
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw errnoError(path) }
+        guard fd >= 0 else { throw AuditLogError.fromErrno(path: path) }
         defer { close(fd) }
         var outcome = Outcome()
         // A record is at most about 8 KiB (1 KiB of text, escaped, plus its dictionary);

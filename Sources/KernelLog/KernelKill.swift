@@ -1,4 +1,5 @@
 import AuditDecoding
+import AuditLog
 
 /// Why the kernel itself ended a process: no process sent the signal, so no audit signal
 /// rule records it.
@@ -20,6 +21,12 @@ public enum KernelKillKind: String, Sendable, Equatable, CaseIterable {
 /// Where a kernel kill was read: the `source` column.
 public enum KernelLogSource: String, Sendable, Equatable {
     case kmsg, journal, syslog, dmesg, audit
+
+    /// Whether an entry marked as the kernel's in this source can only have come from the
+    /// kernel: kmsg's kernel facility and the journal's kernel transport. Any user can put
+    /// `kernel: audit: type=1300 …` in syslog (`logger -t kernel`), and dmesg text or
+    /// standard input is only as trustworthy as whoever wrote it.
+    public var provesKernelOrigin: Bool { self == .kmsg || self == .journal || self == .audit }
 }
 
 /// One kernel kill as one log entry describes it. Several entries may describe the same
@@ -184,6 +191,11 @@ public struct KernelMessageRecognizer: Sendable {
 }
 
 extension KernelKill {
+    /// A SECCOMP or ANOM_ABEND record the audit pre-filter set aside, as a kernel kill.
+    public static func fromAudit(_ record: KernelActionRecord, source: KernelLogSource) -> KernelKill? {
+        record.bytes.withUnsafeBufferPointer { fromAudit($0, record.header, source: source) }
+    }
+
     /// A SECCOMP or ANOM_ABEND audit record as a kernel kill; nil for a SECCOMP record of
     /// an action that did not kill (sig=0: SECCOMP_RET_LOG, ERRNO, TRACE ...).
     public static func fromAudit(_ line: UnsafeBufferPointer<UInt8>, _ header: RecordHeader,

@@ -1,0 +1,39 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The advisory lock that keeps two ingests off one database. A lock file beside the
+/// database, held with flock: the kernel drops it when the holder dies, even by kill -9.
+/// `killdb merge` takes it too: it writes the same tables.
+public struct IngestLock {
+    let fd: Int32
+
+    public static func acquire(database: String, wait: Double) throws -> IngestLock {
+        let path = database + ".lock"
+        let dir = (database as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw IngestError.lockFile(path: path, reason: String(cString: strerror(errno))) }
+        let deadline = Date().addingTimeInterval(wait)
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            if Date() >= deadline {
+                var buf = [UInt8](repeating: 0, count: 32)
+                let n = pread(fd, &buf, 32, 0)
+                let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : nil
+                close(fd)
+                throw IngestError.locked(database: database, holder: holder)
+            }
+            usleep(100_000)
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pwrite(fd, pid, pid.count, 0)
+        return IngestLock(fd: fd)
+    }
+
+    public func release() {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}
