@@ -5,12 +5,19 @@ import AuditDecoding
 /// order they start but they reach the log in the order they end, so a hole is only
 /// reported once no record has filled it for `settle` seconds of log time.
 ///
-/// A serial that falls far back while time moves on is a reboot (the counter restarts); a
-/// jump forward by more than `discontinuity` is treated the same way, not as millions of
-/// lost events. The counter wraps at 2^32.
+/// The counter restarts at every boot, wherever it had got to, so a new sequence begins
+/// (and the old one's holes are settled) when the records say so: after auditd's
+/// DAEMON_START, at a serial that falls back while the clock moves on (one boot's counter
+/// never does that: a serial and its time are taken together), at a serial that falls far
+/// back, or at one that moves on while the clock falls far back (a hole cannot end before
+/// it starts). A jump forward by more than `discontinuity` is a new counter too, not
+/// millions of lost events. The counter wraps at 2^32.
 public struct SerialGapTracker {
     static let settle: Int64 = 5
     static let discontinuity: UInt32 = 1_000_000
+    /// How far a serial's time may disagree with the serial order within one boot: the
+    /// stamp's serial and time are taken one after the other, on any CPU.
+    static let clockSlack: Int64 = 2
 
     struct Pending {
         var after: EventID
@@ -23,6 +30,8 @@ public struct SerialGapTracker {
     struct Sequence {
         var high: EventID
         var pending: [Pending] = []
+        /// auditd started since the last kernel record: the machine may have rebooted.
+        var daemonStarted = false
     }
 
     private var sequences: [String: Sequence] = [:]
@@ -46,9 +55,15 @@ public struct SerialGapTracker {
             return
         }
         defer { sequences[id.node] = seq }
+        let daemonStarted = seq.daemonStarted
+        seq.daemonStarted = false
         let forward = id.serial &- seq.high.serial
         if forward == 0 { return }
         if forward < 1 << 31 {
+            if id.seconds + Self.clockSlack < seq.high.seconds {
+                restart(&seq, at: id)
+                return
+            }
             // Moving on; a jump of more than one leaves a hole, unless it is a new counter.
             if forward > 1 && forward <= Self.discontinuity {
                 seq.pending.append(Pending(after: seq.high, before: id,
@@ -64,10 +79,20 @@ public struct SerialGapTracker {
             return
         }
         let back = seq.high.serial &- id.serial
-        if back > Self.discontinuity && id.seconds >= seq.high.seconds {
-            settle(&seq, final: true)
-            seq.high = id
+        if daemonStarted || id.seconds > seq.high.seconds + Self.clockSlack
+            || (back > Self.discontinuity && id.seconds >= seq.high.seconds) {
+            restart(&seq, at: id)
         }
+    }
+
+    /// auditd's DAEMON_START for `node`: its next kernel record may begin a new boot's count.
+    public mutating func daemonStarted(node: String) {
+        sequences[node]?.daemonStarted = true
+    }
+
+    private mutating func restart(_ seq: inout Sequence, at id: EventID) {
+        settle(&seq, final: true)
+        seq.high = id
     }
 
     /// End of a run. A hole near the end of a log that is still being written may yet be

@@ -249,6 +249,7 @@ public struct SignalRecordFilter {
             let body = Array(UnsafeBufferPointer(rebasing: line[header.bodyStart..<header.bodyEnd]))
             let op = RecordHeader.field("op", in: line, header: header).map { String(decoding: $0, as: UTF8.self) }
             daemonRecords.append(DaemonRecord(id: id, type: header.typeName, op: op, body: body))
+            if header.typeName == "DAEMON_START" || header.typeName == "1200" { gaps.daemonStarted(node: id.node) }
         case .seccomp, .anomAbend:
             // Bounded for callers that never drain them (they are then lost, not hoarded).
             if kernelRecords.count >= Self.kernelRecordLimit { kernelRecords.removeFirst(kernelRecords.count / 2) }
