@@ -45,6 +45,9 @@ public enum LineProblem: String, Error, Sendable {
     case tooLong = "line too long"
     case unparsable = "record libauparse could not parse"
     case damagedArchive = "compressed file damaged here; the rest of it could not be read"
+    /// A stamp more than a day past the clock of the machine reading it: damage (or a forged
+    /// line) that would otherwise end every open event and stretch coverage for ever.
+    case farFuture = "time stamp far in the future"
 }
 
 @usableFromInline let enrichedSeparator: UInt8 = 0x1d
@@ -64,9 +67,14 @@ extension RecordHeader {
             i = j
             while i < n, line[i] == 0x20 { i += 1 }
         }
-        // type=NAME. Tolerate a prefix (a syslog or kernel-log header) by searching for it.
-        guard let t = find(line, "type=", from: i, limit: min(n, i + 512)) else { return .failure(.notARecord) }
-        var j = t + 5
+        // type=NAME starts the record: a header found further in is damage or a line of
+        // some other log quoting one, and its stamp must not move the event clock. The
+        // kernel log's own "audit: " is the one prefix (its callers strip theirs to it).
+        if n - i >= 7, UnsafeBufferPointer(rebasing: line[i...]).starts(with: "audit: ") { i += 7 }
+        guard n - i >= 5, UnsafeBufferPointer(rebasing: line[i...]).starts(with: "type=") else {
+            return .failure(.notARecord)
+        }
+        var j = i + 5
         let typeStart = j
         while j < n, line[j] != 0x20 { j += 1 }
         guard j > typeStart else { return .failure(.notARecord) }

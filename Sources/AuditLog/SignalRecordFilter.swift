@@ -1,4 +1,9 @@
 import AuditDecoding
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A record line kept because it may belong to a signal event, with where it came from so a
 /// checkpoint never moves past a line whose event is not yet stored.
@@ -202,6 +207,10 @@ public struct SignalRecordFilter {
     }
 
     /// Offers one line (without newline) of file `file`.
+    /// Records stamped after this (epoch seconds) are skipped as damage: no log holds records
+    /// from the future, and one such stamp would time out every open event at once.
+    public var latestPlausibleSecond = Int64(time(nil)) + 86_400
+
     public mutating func take(_ line: UnsafeBufferPointer<UInt8>, file: Int, offset: Int64) {
         coverage[file].lines += 1
         // Blank lines and comments (test fixtures, hand-edited logs) are not damage.
@@ -213,6 +222,10 @@ public struct SignalRecordFilter {
         case .success(let h): header = h
         case .failure(let problem):
             skip(file: file, offset: offset, problem)
+            return
+        }
+        if header.seconds > latestPlausibleSecond {
+            skip(file: file, offset: offset, .farFuture)
             return
         }
         coverage[file].records += 1
