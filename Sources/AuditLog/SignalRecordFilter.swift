@@ -213,6 +213,9 @@ public struct SignalRecordFilter {
 
     public mutating func take(_ line: UnsafeBufferPointer<UInt8>, file: Int, offset: Int64) {
         coverage[file].lines += 1
+        // A CRLF log's CR is not part of the record (it would end up in the last field).
+        var line = line
+        if let last = line.last, last == 0x0d { line = UnsafeBufferPointer(rebasing: line.dropLast()) }
         // Blank lines and comments (test fixtures, hand-edited logs) are not damage.
         var first = 0
         while first < line.count, line[first] == 0x20 || line[first] == 0x09 || line[first] == 0x0d { first += 1 }

@@ -50,4 +50,25 @@ struct DamagedInputTests {
             #expect(summary.serialGaps.map(\.missing) == [3], "\(name): \(summary.serialGaps)")
         }
     }
+
+    @Test("CRLF line ends: the CR is not part of the record, and hex fields are decoded")
+    func crlfLogsAreReadAsTheirLines() throws {
+        try TestLogs.withScratch { dir in
+            let file = dir.appendingPathComponent("audit.log")
+            let text = AuditLine.killSyscall("1700004100.000:200", target: 6001, signal: 9)
+                + AuditLine.objPID("1700004100.000:200", pid: 6001, comm: "victim")
+                + AuditLine.proctitle("1700004100.000:200", argv: ["kill", "-9", "6001"])
+            try TestLogs.write(text.replacingOccurrences(of: "\n", with: "\r\n"), to: file)
+            try TestLogs.age(file)
+            let db = dir.appendingPathComponent("killdb.sqlite")
+            let summary = try TestLogs.ingest([file], db: db)
+            #expect(summary.skippedTotal == 0)
+            let rows = try TestLogs.signals(db)
+            #expect(rows.count == 1)
+            #expect(rows.first?["target_comm"] as String? == "victim")
+            #expect(rows.first?["sender_comm"] as String? == "bash")
+            #expect(rows.first?["sender_exe"] as String? == "/usr/bin/bash")
+            #expect(rows.first?["sender_cmdline"] as String? == "kill -9 6001")
+        }
+    }
 }
