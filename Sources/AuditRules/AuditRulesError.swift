@@ -26,7 +26,7 @@ public enum AuditRulesError: Error, Equatable, Sendable, CustomStringConvertible
         case .notRoot(let action):
             return "\(action) needs root (the kernel's audit rules and /etc/audit belong to root): run it with sudo"
         case .auditctlMissing:
-            return "auditctl not found: install the auditd package: apt-get install auditd"
+            return "auditctl not found in /usr/sbin, /sbin, /usr/bin or /bin: install the auditd package: apt-get install auditd"
         case .rulesLocked(let change):
             return "the loaded rules are locked (-e 2) until reboot: \(change)"
         case .auditctlFailed(let command, let status, let output):

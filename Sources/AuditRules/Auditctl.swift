@@ -11,10 +11,13 @@ public struct Auditctl: Sendable {
 
     public init(path: String) { self.path = path }
 
-    /// auditctl from the usual sbin directories, then $PATH (sudo's PATH may lack sbin).
-    public static func find() throws(AuditRulesError) -> Auditctl {
-        let env = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        let dirs = ["/usr/sbin", "/sbin"] + env.split(separator: ":").map(String.init)
+    /// Where auditctl is looked for, in order: absolute system directories only. $PATH is
+    /// not consulted: killdb runs as root, and a relative or user-writable $PATH entry would
+    /// run whatever program is there.
+    public static let standardDirectories = ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+
+    public static func find(in directories: [String] = standardDirectories) throws(AuditRulesError) -> Auditctl {
+        let dirs = directories.filter { $0.hasPrefix("/") }
         guard let dir = dirs.first(where: { FileManager.default.isExecutableFile(atPath: $0 + "/auditctl") }) else {
             throw .auditctlMissing
         }

@@ -1,4 +1,5 @@
 import AuditRules
+import Foundation
 import Testing
 
 /// killdb's audit rules as generated, and the lint over `auditctl -l` text. Pure: no kernel.
@@ -14,6 +15,25 @@ struct AuditRulesTests {
         """
 
     func kinds(_ text: String) -> [RuleFinding.Kind] { RuleLint.findings(in: text).map(\.kind) }
+
+    /// killdb runs auditctl as root: it must never come from $PATH (a relative entry, or a
+    /// directory the user can write, would run the user's program).
+    @Test("auditctl is looked for in absolute system directories only, never on $PATH")
+    func auditctlIsNotLookedUpOnPath() throws {
+        #expect(Auditctl.standardDirectories.allSatisfy { $0.hasPrefix("/") })
+        #expect(!Auditctl.standardDirectories.contains { $0.contains("local") || $0.contains("home") })
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("auditctl-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fake = dir.appendingPathComponent("auditctl")
+        try Data("#!/bin/sh\n".utf8).write(to: fake)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        // Found where it is told to look by absolute path...
+        #expect(try Auditctl.find(in: [dir.path]).path == fake.path)
+        // ...never through a relative directory (it would depend on the working directory).
+        let relative = (dir.path as NSString).lastPathComponent
+        #expect(throws: AuditRulesError.self) { try Auditctl.find(in: [relative, "."]) }
+    }
 
     // MARK: Generating
 
