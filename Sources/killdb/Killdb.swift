@@ -65,7 +65,9 @@ func fail(_ error: any Error) -> Never {
     case .busy: code = Exit.busy
     case .usage, .database: code = Exit.usageOrDatabase
     }
-    FileHandle.standardError.write(Data("killdb: \(SafeText.line(String(describing: error)))\n".utf8))
+    // A time the user typed is already quoted and escaped in its message: once is enough.
+    let message = (error as? TimeExpressionError)?.description ?? SafeText.line(String(describing: error))
+    FileHandle.standardError.write(Data("killdb: \(message)\n".utf8))
     Foundation.exit(code)
 }
 

@@ -134,6 +134,11 @@ struct CLITests {
         let badTime = try CLI.run(["who", "--db", "/nonexistent", "--before", "yesterdy", "1"])
         #expect(badTime.status == 2)
         #expect(badTime.stderr.contains("Accepted:"))
+        // The time is shown escaped once: \e and a backslash as the user would type them back.
+        let hostile = try CLI.run(["report", "--db", "/nonexistent", "--before", "a\\b\u{1B}[2J"])
+        #expect(hostile.status == 2)
+        #expect(hostile.stderr.contains(#""a\\b\u{1b}[2J""#), "\(hostile.stderr)")
+        #expect(!hostile.stderr.contains(#"\\\\"#) && !hostile.stderr.contains("\u{1B}"), "\(hostile.stderr)")
         let badSignal = try CLI.run(["who", "--db", "/nonexistent", "--signal", "KILLL", "1"])
         #expect(badSignal.status == 2)
         #expect(badSignal.stderr.contains("unknown signal"))
