@@ -113,6 +113,10 @@ public enum JSON {
             case "\t": out += "\\t"
             // Controls, and the invisible or direction-changing code points text output
             // escapes too: JSON allows them raw, but a terminal showing it would obey them.
+            case _ where s.value > 0xffff && SafeText.isUnsafe(s):
+                // Beyond the BMP (tag characters): JSON's \u takes a UTF-16 surrogate pair.
+                let v = s.value - 0x10000
+                out += String(format: "\\u%04x\\u%04x", 0xd800 + (v >> 10), 0xdc00 + (v & 0x3ff))
             case _ where s.value < 0x20 || s.value == 0x7f || SafeText.isUnsafe(s):
                 out += String(format: "\\u%04x", s.value)
             default: out.unicodeScalars.append(s)

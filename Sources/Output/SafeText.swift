@@ -58,14 +58,22 @@ public enum SafeText {
         return "\\x" + String(digits[Int(b >> 4)]) + String(digits[Int(b & 0xf)])
     }
 
-    /// C1 controls, zero-width and bidirectional formatting characters, line and paragraph
-    /// separators: invisible, or able to change how the rest of the line reads.
+    /// C1 controls, Unicode's default-ignorable code points (zero-width characters, Hangul
+    /// fillers, variation selectors, tag characters, the byte-order mark...), bidirectional
+    /// formatting characters (U+061C and U+200E/F are among the ignorables), interlinear
+    /// annotation marks, line and paragraph separators: invisible, or able to change how the
+    /// rest of the line reads.
     public static func isUnsafe(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
-        case 0x80...0x9f, 0xad, 0x200b...0x200f, 0x2028...0x202e, 0x2060...0x2069, 0xfeff, 0xfff9...0xfffb:
+        case 0x80...0x9f, 0xad, 0x200b...0x200f, 0x2028...0x202e, 0x2060...0x206f, 0xfeff, 0xfff9...0xfffb:
+            return true
+        case 0x34f, 0x61c, 0x115f, 0x1160, 0x17b4, 0x17b5, 0x180b...0x180f, 0x3164, 0xfe00...0xfe0f,
+             0xffa0, 0xfff0...0xfff8, 0x1bca0...0x1bca3, 0x1d173...0x1d17a, 0xe0000...0xe0fff:
+            // Default_Ignorable_Code_Point (DerivedCoreProperties.txt), listed so the answer
+            // does not depend on the Unicode tables of the Swift runtime in use.
             return true
         default:
-            return false
+            return s.properties.isDefaultIgnorableCodePoint
         }
     }
 

@@ -143,6 +143,23 @@ struct HostileInputTests {
         #expect(SafeText.escape([0xc0, 0xaf]) == "\\xc0\\xaf")
     }
 
+    /// Unicode's Default_Ignorable_Code_Point set is invisible by definition, and the Arabic
+    /// letter mark reorders text: a name made of them looks like another name, or like none.
+    @Test("SafeText escapes every default-ignorable and direction-changing code point",
+          arguments: [0x061C, 0x3164, 0x115F, 0x1160, 0xFFA0, 0xFEFF, 0x034F, 0x180E, 0x17B4, 0x2065,
+                      0xFE0F, 0x1BCA0, 0x1D173, 0xE0001, 0xE0041, 0xE007F, 0xE0100, 0xE0FFF])
+    func safeTextEscapesIgnorables(_ value: UInt32) throws {
+        let scalar = try #require(Unicode.Scalar(value))
+        let bytes = Array("a\(Character(scalar))b".utf8)
+        let expected = "a\\u{" + String(value, radix: 16, uppercase: true) + "}b"
+        #expect(SafeText.escape(bytes) == expected)
+        // JSON escapes them too (\\uXXXX, a surrogate pair beyond the BMP), and stays valid JSON.
+        let json = JSON.string(bytes)
+        #expect(!json.unicodeScalars.contains(scalar) && json.hasPrefix("\"a\\u"), "\(json)")
+        let decoded = try JSONSerialization.jsonObject(with: Data(json.utf8), options: .fragmentsAllowed) as? String
+        #expect(decoded == "a\(Character(scalar))b")
+    }
+
     @Test("SafeText.escape keeps ordinary text and UTF-8 as it is")
     func safeTextKeepsOrdinaryText() {
         #expect(SafeText.escape(Array("café".utf8)) == "café")
