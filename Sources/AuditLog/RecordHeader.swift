@@ -45,7 +45,7 @@ public enum LineProblem: String, Error, Sendable {
     case tooLong = "line too long"
     case unparsable = "record libauparse could not parse"
     case damagedArchive = "compressed file damaged here; the rest of it could not be read"
-    /// A stamp more than a day past the clock of the machine reading it: damage (or a forged
+    /// A stamp more than a year past the clock of the machine reading it: damage (or a forged
     /// line) that would otherwise end every open event and stretch coverage for ever.
     case farFuture = "time stamp far in the future"
 }

@@ -208,8 +208,9 @@ public struct SignalRecordFilter {
 
     /// Offers one line (without newline) of file `file`.
     /// Records stamped after this (epoch seconds) are skipped as damage: no log holds records
-    /// from the future, and one such stamp would time out every open event at once.
-    public var latestPlausibleSecond = Int64(time(nil)) + 86_400
+    /// from the future, and one such stamp would time out every open event at once. The
+    /// margin is a year: a host whose clock is wrong by weeks still logs evidence.
+    public var latestPlausibleSecond = Int64(time(nil)) + 366 * 86_400
 
     public mutating func take(_ line: UnsafeBufferPointer<UInt8>, file: Int, offset: Int64) {
         coverage[file].lines += 1
