@@ -1,4 +1,5 @@
 import Foundation
+import Store
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -11,10 +12,8 @@ public struct IngestLock {
 
     public static func acquire(database: String, wait: Double) throws -> IngestLock {
         let path = database + ".lock"
-        let dir = (database as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw IngestError.lockFile(path: path, reason: String(cString: strerror(errno))) }
+        try DatabaseDirectory.prepare(forFile: database)
+        let fd = try PrivateFile.open(path)
         let deadline = Date().addingTimeInterval(wait)
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             if Date() >= deadline {

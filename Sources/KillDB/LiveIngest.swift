@@ -188,14 +188,12 @@ public enum LiveIngest {
     /// may briefly overlap the old one). Lines from an earlier run in it are replayed first.
     static func openSpool(_ path: String, control: LiveIngestControl,
                           log: (@Sendable (Bool, String) -> Void)?) -> Int32 {
-        let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty {
-            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
-                                                     attributes: [.posixPermissions: 0o750])
-        }
-        let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            log?(true, "cannot open the spool file \(path): \(String(cString: strerror(errno))); lines wait in memory only")
+        let fd: Int32
+        do {
+            try DatabaseDirectory.prepare(forFile: path)
+            fd = try PrivateFile.open(path, extraFlags: O_APPEND)
+        } catch {
+            log?(true, "cannot open the spool file \(path): \(error); lines wait in memory only")
             return -1
         }
         var waited = 0

@@ -7,6 +7,8 @@ import GRDB
 public enum StoreError: Error, CustomStringConvertible {
     case cannotCreateDirectory(path: String, reason: String)
     case cannotOpen(path: String, reason: String)
+    /// A file or directory root must not write through (a link, another user's, open to all).
+    case unsafeLocation(path: String, reason: String)
     case notFound(path: String)
     case newerSchema(path: String)
     case olderSchema(path: String)
@@ -19,6 +21,8 @@ public enum StoreError: Error, CustomStringConvertible {
             return "cannot create the database directory \(path): \(reason). Run as root for the default location, or choose another with --db PATH or KILLDB_DB."
         case .cannotOpen(let path, let reason):
             return "cannot open the database \(path): \(reason)"
+        case .unsafeLocation(let path, let reason):
+            return "refusing to write \(path): \(reason)."
         case .notFound(let path):
             return "no database at \(path). Run `killdb ingest` first, or point --db (or KILLDB_DB) at an existing database."
         case .newerSchema(let path):
@@ -49,20 +53,14 @@ public final class SignalStore {
     /// Opens (creating if needed, mode 0600) the database for writing, and brings its
     /// schema up to date. A transaction waits up to `busyTimeout` seconds for another writer.
     public static func openForWriting(path: String, busyTimeout: Double = 10) throws(StoreError) -> SignalStore {
-        let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty && !FileManager.default.fileExists(atPath: dir) {
-            do {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o750])
-            } catch {
-                throw .cannotCreateDirectory(path: dir, reason: describe(error))
-            }
-        }
+        try DatabaseDirectory.prepare(forFile: path)
         // Create the file ourselves so it is private from the first byte: it holds every
         // command line that sent a signal. SQLite gives its -wal and -shm files the same mode.
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        // Never through a link, and the same file must still be there once SQLite has it.
+        let fd = try PrivateFile.open(path)
         close(fd)
+        let before = try PrivateFile.identity(path)
+        for suffix in ["-wal", "-shm", "-journal"] { _ = try PrivateFile.identity(path + suffix) }
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         config.prepareDatabase { db in
@@ -74,6 +72,9 @@ public final class SignalStore {
             queue = try DatabaseQueue(path: path, configuration: config)
         } catch {
             throw .cannotOpen(path: path, reason: describe(error))
+        }
+        guard try PrivateFile.identity(path) == before else {
+            throw .unsafeLocation(path: path, reason: "it was replaced while it was being opened")
         }
         // Two processes opening a new database at once (the plugin and an ingest): the
         // second's migration fails once the first has created the tables, and on a second

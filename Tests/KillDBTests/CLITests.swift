@@ -90,7 +90,9 @@ struct CLITests {
           .enabled(if: geteuid() == 0 && FileManager.default.fileExists(atPath: "/usr/sbin/runuser")))
     func unreadableLog() throws {
         try TestLogs.withScratch { dir in
-            chmod(dir.path, 0o777)
+            // The user's own directory (one all may write is refused as a database's).
+            let nobody = try #require(getpwnam("nobody")).pointee
+            chown(dir.path, nobody.pw_uid, nobody.pw_gid)
             let log = dir.appendingPathComponent("audit.log")
             try Data("type=DAEMON_START msg=audit(1.000:1): op=start\n".utf8).write(to: log)
             chmod(log.path, 0o600)
