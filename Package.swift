@@ -19,6 +19,13 @@ let package = Package(
             pkgConfig: "auparse",
             providers: [.apt(["libauparse-dev"])]
         ),
+        // SQLite's C API for what GRDB does not offer: a sandboxed, streaming connection
+        // for `killdb sql` (Debian: libsqlite3-dev, the library GRDB links too).
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
         // Decoding audit records: arches, syscalls, signals, field encodings, SignalEvent.
         .target(name: "AuditDecoding", dependencies: ["CAuparse"]),
         // Audit logs: record headers, the signal-record pre-filter, serial gaps; reading log
@@ -38,7 +45,7 @@ let package = Package(
         // kernel logs) feeding the pipeline and the store.
         .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "Pipeline", "Store"]),
         // Questions asked of the database: who, report, ad hoc SQL; time expressions.
-        .target(name: "Queries", dependencies: ["AuditDecoding", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Queries", dependencies: ["AuditDecoding", "Store", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
         // Audit rules: generating killdb's rules, installing them, linting the loaded ones.
         .target(name: "AuditRules", dependencies: ["AuditDecoding"]),
         // Health checks of the whole chain, for killdb doctor.

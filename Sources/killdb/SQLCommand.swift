@@ -33,16 +33,49 @@ struct SQLCommand: ParsableCommand {
     @Option(help: "Output: table, json or csv.")
     var format: OutputFormat = .table
 
+    /// Rows are printed as they come, in chunks: a table's column widths are taken from
+    /// the first `chunk` rows, so memory stays bounded whatever the result's size.
+    static let chunk = 1000
+
     func run() throws {
         let store = try SignalStore.openReadOnly(path: database.path, upgrading: true)
-        let result = try AdHocSQL.run(query, in: store)
-        let rows = result.rows.map { $0.map(Cell.init) }
-        switch format {
-        case .table, .text: print(Table.render(columns: result.columns, rows: rows, width: Terminal.width()), terminator: "")
-        case .json: print(JSON.render(columns: result.columns, rows: rows))
-        case .csv: print(CSV.render(columns: result.columns, rows: rows), terminator: "")
+        var columns: [String] = []
+        var pending: [[Cell]] = []
+        var printed = 0
+        let width = Terminal.width()
+        let out = FileHandle.standardOutput
+        func emit(_ text: String) { out.write(Data(text.utf8)) }
+        func flush(final: Bool) {
+            guard !pending.isEmpty || final else { return }
+            switch format {
+            case .table, .text:
+                var text = Table.render(columns: columns, rows: pending, width: width)
+                // Later chunks: rows only, under the first chunk's header.
+                if printed > 0 { text = text.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false).dropFirst(2).joined(separator: "\n") }
+                emit(text)
+            case .json:
+                var text = ""
+                for (n, row) in pending.enumerated() {
+                    text += printed + n == 0 ? "[\n" : ",\n"
+                    text += JSON.object(columns.enumerated().map { ($0.element, JSON.value(row[$0.offset])) })
+                }
+                if final { text += printed + pending.count == 0 ? "[]\n" : "\n]\n" }
+                emit(text)
+            case .csv:
+                var text = CSV.render(columns: columns, rows: pending)
+                if printed > 0 { text.removeFirst(CSV.render(columns: columns, rows: []).count) }
+                emit(text)
+            }
+            printed += pending.count
+            pending.removeAll(keepingCapacity: true)
         }
-        if result.rows.isEmpty { throw ExitCode(Exit.nothingFound) }
+        try AdHocSQL.stream(query, path: store.path, columns: { columns = $0 }) { row in
+            pending.append(row.map(Cell.init))
+            if pending.count >= Self.chunk { flush(final: false) }
+            return true
+        }
+        flush(final: true)
+        if printed == 0 { throw ExitCode(Exit.nothingFound) }
     }
 }
 
@@ -52,7 +85,7 @@ extension Cell {
         case .null: self = .null
         case .integer(let i): self = .integer(i)
         case .real(let d): self = .real(d)
-        case .text(let s): self = .text(Array(s.utf8))
+        case .text(let s): self = .text(s)
         case .blob(let b): self = .blob(b)
         }
     }
