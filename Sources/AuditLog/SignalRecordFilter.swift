@@ -243,6 +243,13 @@ public struct SignalRecordFilter {
         switch header.kind {
         case .syscall:
             guard isSignalSyscall(line, header) else { break }
+            // A second SYSCALL for one id is another copy of the event (a log read twice, a
+            // forged line): it and its records are a group of their own, for the store to
+            // compare, never mixed into the first.
+            if let first = open[id], first.hasSyscall {
+                open.removeValue(forKey: id)
+                handOn(first)
+            }
             var group = open[id] ?? SignalRecordGroup(id: id, lines: [], hasSyscall: false)
             if !group.hasSyscall { coverage[file].signalEvents += 1 }
             group.hasSyscall = true

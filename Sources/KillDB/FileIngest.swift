@@ -171,6 +171,7 @@ struct Ingestion {
             }
             var t = totals
             t.newEvents += stored.newEvents
+            t.conflictingEvents += stored.conflictingEvents
             try tx.updateRun(runID, totals: t, status: final ? "complete" : "running", finished: final)
             if final { try tx.saveSerialCursors(cursors) }
             return (stored, fileRows, checkpointRows)
@@ -181,6 +182,7 @@ struct Ingestion {
         }
         summary.totals = totals
         summary.totals.newEvents += result.stored.newEvents
+        summary.totals.conflictingEvents += result.stored.conflictingEvents
         summary.absorb(batch, result.stored, paths: files.map(\.file.path))
         summary.kernel.auditKills += batch.kernelKills.count
         summary.kernel.newAuditKills += result.stored.newKernelKills

@@ -49,6 +49,9 @@ public struct IngestSummary: Sendable {
     public var files: [FileSummary] = []
     public var totals = RunTotals()
     public var mergedEvents = 0
+    /// Copies of a stored event id that told another story (sender, signal, target): the
+    /// first copy was kept; each is in the event_conflicts table.
+    public var conflictingEvents = 0
     public var orphanRecords = 0
     public var unparsableEvents = 0
     public var daemonRecords = 0
@@ -71,6 +74,7 @@ extension IngestSummary {
         unparsableEvents += batch.unparsableEvents
         serialGaps += batch.serialGaps
         mergedEvents += stored.mergedEvents
+        conflictingEvents += stored.conflictingEvents
         orphanRecords += stored.orphanRecords
         daemonRecords += batch.daemonRecords.count
         skippedTotal += batch.skippedLines

@@ -35,6 +35,10 @@ public enum IngestReport {
         for path in s.vanished {
             out += "warning: \(SafeText.line(path)) was deleted by log rotation before it could be read\n"
         }
+        if s.conflictingEvents > 0 {
+            let n = s.conflictingEvents
+            out += "warning: \(n) cop\(n == 1 ? "y" : "ies") of stored event ids told another story (another sender, signal or target); the first copy was kept, the other\(n == 1 ? " is" : "s are") in the event_conflicts table\n"
+        }
         if s.unparsableEvents > 0 {
             out += "\(s.unparsableEvents) signal event\(s.unparsableEvents == 1 ? "" : "s") could not be parsed by libauparse and were skipped\n"
         }
@@ -112,6 +116,7 @@ public enum IngestReport {
             "signal_events": s.totals.signalEvents,
             "new_events": s.totals.newEvents,
             "already_stored": s.mergedEvents,
+            "conflicting_copies": s.conflictingEvents,
             "skipped_lines": s.skippedTotal,
             "unparsable_events": s.unparsableEvents,
             "lost_events": s.serialGaps.reduce(0) { $0 + Int($1.missing) },

@@ -31,6 +31,9 @@ public enum EventOutcome: Sendable, Equatable {
     case merged
     /// Later records (OBJ_PID, PROCTITLE) of an event the database does not hold.
     case orphan
+    /// Another copy of a stored event that disagrees with it (sender, signal, target): the
+    /// stored copy is kept unchanged and this one is recorded in event_conflicts.
+    case conflict
 }
 
 /// What storing one batch did.
@@ -40,6 +43,8 @@ public struct StoredBatch: Sendable, Equatable {
     public var mergedEvents = 0
     /// Later records of events the database does not hold.
     public var orphanRecords = 0
+    /// Copies of stored events that disagreed with them (kept in event_conflicts).
+    public var conflictingEvents = 0
     public var newKernelKills = 0
     public var newSystemdActions = 0
     public init() {}
@@ -72,6 +77,8 @@ public struct RunTotals: Sendable, Equatable {
     public var badLines = 0
     public var signalEvents = 0
     public var newEvents = 0
+    /// Copies of stored events that disagreed with them.
+    public var conflictingEvents = 0
     public init() {}
 }
 
@@ -92,6 +99,7 @@ public struct StoreTransaction {
             case .inserted: out.newEvents += 1
             case .merged: out.mergedEvents += 1
             case .orphan: out.orphanRecords += 1
+            case .conflict: out.conflictingEvents += 1
             }
         }
         for record in batch.daemonRecords { try store(record) }
@@ -117,6 +125,9 @@ public struct StoreTransaction {
         if let existing {
             rowID = existing
             outcome = .merged
+            if let call = event.call, try disagrees(existing, call, s) {
+                return try recordConflict(existing, event)
+            }
             // Fill only what is missing: the first complete copy of a record wins.
             try db.cachedStatement(sql: """
                 UPDATE events SET
@@ -161,6 +172,32 @@ public struct StoreTransaction {
                                          try id(t.uidName), try id(t.auidName)])
         }
         return outcome
+    }
+
+    /// Whether `call` and `sender` tell another story than the stored event `rowID`.
+    func disagrees(_ rowID: Int64, _ call: SignalCall, _ s: SignalSender) throws -> Bool {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT e.syscall, e.signal, e.target_arg, e.sender_pid, c.value AS comm, x.value AS exe
+            FROM events e LEFT JOIN strings c ON c.id = e.sender_comm_id LEFT JOIN strings x ON x.id = e.sender_exe_id
+            WHERE e.id = ?
+            """), arguments: [rowID]) else { return false }
+        func bytes(_ column: String) -> [UInt8]? { (row[column] as Data?).map { [UInt8]($0) } }
+        return row["syscall"] as Int64? != Int64(call.syscallNumber)
+            || row["signal"] as Int64? != call.signal.map(Int64.init)
+            || row["target_arg"] as Int64? != call.targetArgument
+            || row["sender_pid"] as Int64? != s.pid
+            || bytes("comm") != s.comm || bytes("exe") != s.exe
+    }
+
+    private func recordConflict(_ rowID: Int64, _ event: SignalEvent) throws -> EventOutcome {
+        func id(_ b: [UInt8]?) throws -> Int64? { try b.map { try store.intern($0, db) } }
+        let pids = event.targets.map { String($0.pid) }.joined(separator: ",")
+        try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO event_conflicts (event_id, syscall, signal, target_arg, sender_pid,
+              sender_comm_id, sender_exe_id, target_pids) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [rowID, event.call?.syscallNumber, event.call?.signal, event.call?.targetArgument,
+                                     event.sender.pid, try id(event.sender.comm), try id(event.sender.exe), pids])
+        return db.changesCount > 0 ? .conflict : .merged
     }
 
     // MARK: coverage
@@ -285,9 +322,10 @@ public struct StoreTransaction {
     public func updateRun(_ id: Int64, totals: RunTotals, status: String, finished: Bool) throws {
         try db.execute(sql: """
             UPDATE ingest_runs SET status = ?, finished_at = ?, files = ?, bytes = ?, lines = ?, bad_lines = ?,
-              signal_events = ?, new_events = ? WHERE id = ?
+              signal_events = ?, new_events = ?, conflicting_events = ? WHERE id = ?
             """, arguments: [status, finished ? Date().timeIntervalSince1970 : nil, totals.files, totals.bytes,
-                             totals.lines, totals.badLines, totals.signalEvents, totals.newEvents, id])
+                             totals.lines, totals.badLines, totals.signalEvents, totals.newEvents,
+                             totals.conflictingEvents, id])
     }
 }
 
