@@ -3,7 +3,7 @@ import Store
 
 /// Sorts errors from every module into what the CLI reports them as.
 public enum Failure {
-    public enum Kind: Sendable { case usage, logs, database, busy }
+    public enum Kind: Sendable { case usage, logs, database, busy, corrupt }
 
     public static func kind(of error: any Error) -> Kind {
         switch error {
@@ -13,6 +13,7 @@ public enum Failure {
             return .database
         case let e as StoreError:
             if case .busy = e { return .busy }
+            if case .corrupt = e { return .corrupt }
             return .database
         default: return .usage
         }

@@ -64,7 +64,7 @@ public enum AdHocSQL {
         try utf8.withUnsafeBufferPointer { buffer in
             let start = buffer.baseAddress!
             guard sqlite3_prepare_v2(db, start, -1, &statement, &tail) == SQLITE_OK else {
-                throw failure(db)
+                throw failure(db, path: path)
             }
             // What follows the first statement must be nothing but space and comments.
             var rest = tail
@@ -88,7 +88,7 @@ public enum AdHocSQL {
         while true {
             let rc = sqlite3_step(statement)
             if rc == SQLITE_DONE { break }
-            guard rc == SQLITE_ROW else { throw failure(db) }
+            guard rc == SQLITE_ROW else { throw failure(db, path: path) }
             var values: [QueryResult.Value] = []
             values.reserveCapacity(count)
             for i in 0..<Int32(count) {
@@ -122,17 +122,17 @@ public enum AdHocSQL {
         return result
     }
 
-    static func failure(_ db: OpaquePointer) -> QueryError {
+    static func failure(_ db: OpaquePointer, path: String) -> any Error {
         let message = String(cString: sqlite3_errmsg(db))
         switch sqlite3_extended_errcode(db) & 0xff {
         case SQLITE_AUTH:
-            return .readOnly("\(message): killdb sql reads the database's own tables and views only; ATTACH, PRAGMAs that change or reach outside it, temporary objects and writes are refused")
+            return QueryError.readOnly("\(message): killdb sql reads the database's own tables and views only; ATTACH, PRAGMAs that change or reach outside it, temporary objects and writes are refused")
         case SQLITE_READONLY:
-            return .readOnly(message)
+            return QueryError.readOnly(message)
         case SQLITE_CORRUPT, SQLITE_NOTADB:
-            return .badSQL("\(message): the database is damaged; answers from it cannot be trusted")
+            return StoreError.corrupt(path: path, detail: message)
         default:
-            return .badSQL(message)
+            return QueryError.badSQL(message)
         }
     }
 }

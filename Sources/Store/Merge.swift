@@ -68,7 +68,12 @@ extension SignalStore {
         }
         // A newer schema is refused (the source may hold what this killdb cannot read). An
         // older one is fine: every table copied here is the first migration's.
-        let checked = try SignalStore.openReadOnly(path: source)
+        let checked: SignalStore
+        do {
+            checked = try SignalStore.openReadOnly(path: source)
+        } catch .foreign {
+            throw MergeError.notKilldbDatabase(path: sourcePath)
+        }
         let applied = Set(try checked.appliedMigrations())
         guard let first = embeddedMigrations.first?.name, applied.contains(first) else {
             throw MergeError.notKilldbDatabase(path: sourcePath)

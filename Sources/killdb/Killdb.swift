@@ -10,6 +10,8 @@ enum Exit {
     static let nothingFound: Int32 = 1
     static let usageOrDatabase: Int32 = 2
     static let logsUnreadable: Int32 = 3
+    /// SQLite reports the database damaged: nothing was written to it or answered from it.
+    static let corrupt: Int32 = 4
     /// EX_TEMPFAIL: another ingest holds the database; a scheduler may simply retry.
     static let busy: Int32 = 75
 }
@@ -33,7 +35,8 @@ struct Killdb: ParsableCommand {
             otherwise. Its `signals` view is the public SQL interface.
 
             Exit codes: 0 success; 1 nothing found; 2 usage or database error; \
-            3 a log could not be read; 75 another ingest holds the database (retry later).
+            3 a log could not be read; 4 the database is damaged (SQLite \
+            reports it corrupt); 75 another ingest holds the database (retry later).
             """,
         version: Ingest.version,
         subcommands: [IngestCommand.self, WhoCommand.self, ReportCommand.self, SQLCommand.self, RulesCommand.self, DoctorCommand.self, PluginCommand.self, MergeCommand.self]
@@ -64,6 +67,7 @@ func fail(_ error: any Error) -> Never {
     case .logs: code = Exit.logsUnreadable
     case .busy: code = Exit.busy
     case .usage, .database: code = Exit.usageOrDatabase
+    case .corrupt: code = Exit.corrupt
     }
     // A time the user typed is already quoted and escaped in its message: once is enough.
     let message = (error as? TimeExpressionError)?.description ?? SafeText.line(String(describing: error))
