@@ -105,13 +105,17 @@ public enum KernelLogLine {
         } else {
             return .success(nil)
         }
-        // Fields starting with _ are set by journald itself, not by the logging process.
+        // Fields starting with _ are set by journald itself, not by the logging process, but
+        // not all of them are beyond its choosing: _COMM is whatever name the process gave
+        // itself (prctl PR_SET_NAME). Its cgroup (_SYSTEMD_UNIT) and its host pid and uid
+        // are not. systemd-oomd.service runs as the systemd-oom system user, not root, so its
+        // uid is not checked; no other process can join its unit's cgroup.
         let program: KernelLogEntry.Program
         if string("_TRANSPORT") == "kernel" {
             program = .kernel
-        } else if string("_COMM") == "systemd-oomd" {
+        } else if string("_SYSTEMD_UNIT") == "systemd-oomd.service", string("_UID") != nil {
             program = .oomd
-        } else if string("_PID") == "1" {
+        } else if string("_PID") == "1", string("_UID") == "0" {
             program = .systemd
         } else {
             program = .other

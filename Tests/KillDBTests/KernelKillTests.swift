@@ -145,6 +145,10 @@ struct KernelKillTests {
             #expect(json?.first?["sender_comm"] as? String == "systemd")
             // A forged line from a user's process claiming to be systemd is not stored.
             #expect(try TestLogs.query(db, "SELECT COUNT(*) AS n FROM systemd_kills WHERE unit = 'evil.service' OR cgroup = '/init.scope'").first?["n"] == 0)
+            // Nor one from a process that named itself systemd-oomd (_COMM is the process's
+            // to choose; _SYSTEMD_UNIT is the journal's), or systemd.
+            #expect(try TestLogs.query(db, "SELECT COUNT(*) AS n FROM systemd_kills WHERE unit LIKE 'postgresql%' OR cgroup LIKE '%postgresql%'").first?["n"] == 0)
+            #expect(try Self.who(db) { $0.targetPid = 31545 }.timeline.isEmpty)
         }
     }
 
