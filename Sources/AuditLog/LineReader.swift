@@ -38,6 +38,16 @@ public struct LineReader {
         var bufferOffset = offset   // file offset of buffer[0]
         var skipping = false        // inside an overlong line, dropping bytes until a newline
         var skipStart: Int64 = 0
+        // Resuming inside a line: an overlong last line an earlier run counted and passed.
+        // Its rest is dropped without being counted again.
+        var silent = false
+        if !stream && offset > 0 {
+            var before: UInt8 = 0
+            if pread(fd, &before, 1, off_t(offset - 1)) == 1 && before != 0x0a {
+                skipping = true
+                silent = true
+            }
+        }
         var bytesRead: Int64 = 0
         var endOfLastLine = offset
         while true {
@@ -62,7 +72,8 @@ public struct LineReader {
                     let end = buf.baseAddress!.distance(to: nl.assumingMemoryBound(to: UInt8.self))
                     if skipping {
                         skipping = false
-                        try body(.overlong(offset: skipStart))
+                        if !silent { try body(.overlong(offset: skipStart)) }
+                        silent = false
                     } else if end - start > maxLineLength {
                         try body(.overlong(offset: bufferOffset + Int64(start)))
                     } else {
@@ -91,8 +102,10 @@ public struct LineReader {
             }
         }
         if skipping {
-            try body(.overlong(offset: skipStart))
-            return Outcome(endOfLastLine: endOfLastLine, trailing: [], bytesRead: bytesRead)
+            // An overlong line at the end: counted once, and passed, so the next run does
+            // not read and count it again (it resumes inside it, silently).
+            if !silent { try body(.overlong(offset: skipStart)) }
+            return Outcome(endOfLastLine: bufferOffset + Int64(filled), trailing: [], bytesRead: bytesRead)
         }
         return Outcome(endOfLastLine: endOfLastLine, trailing: Array(buffer[0..<filled]), bytesRead: bytesRead)
     }

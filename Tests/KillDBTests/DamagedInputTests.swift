@@ -71,4 +71,27 @@ struct DamagedInputTests {
             #expect(rows.first?["sender_cmdline"] as String? == "kill -9 6001")
         }
     }
+
+    @Test("a 10 MB last line without a newline is counted once and passed, not read again every run")
+    func overlongLastLine() throws {
+        try TestLogs.withScratch { dir in
+            let file = dir.appendingPathComponent("audit.log")
+            try TestLogs.write(AuditLine.killEvent("1700004200.000:300", target: 6101)
+                                + String(repeating: "A", count: 10 << 20), to: file)
+            try TestLogs.age(file)
+            let db = dir.appendingPathComponent("killdb.sqlite")
+            let first = try TestLogs.ingest([file], db: db)
+            #expect(first.skippedTotal == 1)
+            let second = try TestLogs.ingest([file], db: db)
+            #expect(second.skippedTotal == 0)
+            #expect(second.totals.bytes == 0, "read again: \(second.totals.bytes) bytes")
+            // The line ends at last, and the log goes on: its rest is not counted again.
+            try TestLogs.append("AAAA\n" + AuditLine.killEvent("1700004201.000:301", target: 6102), to: file)
+            try TestLogs.age(file)
+            let third = try TestLogs.ingest([file], db: db)
+            #expect(third.skippedTotal == 0)
+            #expect(third.totals.newEvents == 1)
+            #expect(try TestLogs.eventCount(db) == 2)
+        }
+    }
 }
