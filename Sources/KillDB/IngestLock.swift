@@ -17,9 +17,7 @@ public struct IngestLock {
         let deadline = Date().addingTimeInterval(wait)
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             if Date() >= deadline {
-                var buf = [UInt8](repeating: 0, count: 32)
-                let n = pread(fd, &buf, 32, 0)
-                let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : nil
+                let holder = LockHolder.pid(holding: fd).map(String.init)
                 close(fd)
                 throw IngestError.locked(database: database, holder: holder)
             }

@@ -11,8 +11,8 @@ public enum IngestError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .locked(let database, let holder):
-            let who = holder.map { " (pid \($0))" } ?? ""
-            return "another killdb ingest\(who) is writing to \(database); it waited and gave up. Runs from cron or a timer must not overlap: let that one finish, or raise --wait."
+            let who = holder.map { "another killdb ingest (pid \($0))" } ?? "a killdb process"
+            return "\(who) is writing to \(database); it waited and gave up. Runs from cron or a timer must not overlap: let that one finish, or raise --wait."
         case .lockFile(let path, let reason):
             return "cannot create the lock file \(path): \(reason)"
         }

@@ -146,4 +146,28 @@ struct FileSafetyTests {
             #expect(!r.stderr.contains("No such file"), "\(r.stderr)")
         }
     }
+
+    @Test("the lock holder is named from the kernel's locks, not from a stale pid in the lock file")
+    func lockHolderIsTheRealOne() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite")
+            try TestLogs.write("999999\n", to: URL(fileURLWithPath: db.path + ".lock"))
+            let holder = Process()
+            holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+            holder.arguments = ["-x", db.path + ".lock", "sleep", "30"]
+            try holder.run()
+            defer { holder.terminate(); holder.waitUntilExit() }
+            // Wait until it holds the lock.
+            let held = PluginTests.eventually(5) {
+                (try? String(contentsOfFile: "/proc/locks", encoding: .utf8))?.contains(" \(holder.processIdentifier) ") ?? false
+            }
+            #expect(held)
+            var options = IngestOptions()
+            options.lockWait = 0.2
+            let error = #expect(throws: IngestError.self) { try TestLogs.ingest([try log(dir)], db: db, options: options) }
+            let message = error.map { "\($0)" } ?? ""
+            #expect(message.contains("pid \(holder.processIdentifier)"), "\(message)")
+            #expect(!message.contains("999999"), "\(message)")
+        }
+    }
 }
