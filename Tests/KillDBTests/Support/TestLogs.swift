@@ -37,9 +37,11 @@ enum TestLogs {
         return testsDirectory.deletingLastPathComponent()
     }()
 
-    /// The shared public corpus: `../shared/corpus/public` beside the clone; nil when absent.
+    /// The shared public corpus: $KILLDB_CORPUS, else `../shared/corpus/public` beside the
+    /// clone (a worktree sits one level deeper: set KILLDB_CORPUS there); nil when absent.
     static let corpus: URL? = {
-        let url = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus/public").standardizedFileURL
+        let url = ProcessInfo.processInfo.environment["KILLDB_CORPUS"].map { URL(fileURLWithPath: $0) }
+            ?? repoRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus/public").standardizedFileURL
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue else { return nil }
         return url
@@ -48,7 +50,8 @@ enum TestLogs {
     /// For `.enabled(if:)`: says loudly why the corpus tests are skipped.
     static let corpusAvailable: Bool = {
         if corpus != nil { return true }
-        let expected = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus/public").standardizedFileURL.path
+        let expected = ProcessInfo.processInfo.environment["KILLDB_CORPUS"]
+            ?? repoRoot.deletingLastPathComponent().appendingPathComponent("shared/corpus/public").standardizedFileURL.path
         FileHandle.standardError.write(Data("\n*** SKIPPING public-corpus tests: no corpus at \(expected) ***\n\n".utf8))
         return false
     }()
