@@ -14,7 +14,7 @@ public enum Bytes {
 
 /// What `killdb ingest` prints when it is done.
 public enum IngestReport {
-    public static func text(_ s: IngestSummary, database: String, verbose: Bool) -> String {
+    public static func text(_ s: IngestSummary, database: String, verbose: Bool, warnings: [String] = []) -> String {
         let t = s.totals
         var out = "read \(t.files) file\(t.files == 1 ? "" : "s") (\(Bytes.format(t.bytes)) not read before): "
         out += "\(t.signalEvents) signal event\(t.signalEvents == 1 ? "" : "s"), \(t.newEvents) new to the database"
@@ -32,6 +32,7 @@ public enum IngestReport {
                 if s.skipped.count < s.skippedTotal { out += "  ... and \(s.skippedTotal - s.skipped.count) more\n" }
             }
         }
+        for w in warnings { out += "warning: \(SafeText.line(w))\n" }
         for path in s.vanished {
             out += "warning: \(SafeText.line(path)) was deleted by log rotation before it could be read\n"
         }
@@ -95,7 +96,7 @@ public enum IngestReport {
         return out
     }
 
-    public static func json(_ s: IngestSummary, database: String) -> String {
+    public static func json(_ s: IngestSummary, database: String, warnings: [String] = []) -> String {
         var files: [[String: Any]] = []
         for f in s.files {
             var o: [String: Any] = [
@@ -117,6 +118,7 @@ public enum IngestReport {
             "new_events": s.totals.newEvents,
             "already_stored": s.mergedEvents,
             "conflicting_copies": s.conflictingEvents,
+            "warnings": warnings,
             "skipped_lines": s.skippedTotal,
             "unparsable_events": s.unparsableEvents,
             "lost_events": s.serialGaps.reduce(0) { $0 + Int($1.missing) },

@@ -98,7 +98,13 @@ struct IngestCommand: ParsableCommand {
         if noKernelLog { return [] }
         if !kernelLogs.isEmpty { return kernelLogs }
         guard paths.isEmpty else { return [] }
-        return Ingest.kmsgReadable() ? [Ingest.kmsgPath] : []
+        return kmsgProblem == nil ? [Ingest.kmsgPath] : []
+    }
+
+    /// Why the kernel log read by default cannot be read (nil when it can, or is not wanted).
+    var kmsgProblem: String? {
+        guard !noKernelLog, kernelLogs.isEmpty, paths.isEmpty else { return nil }
+        return KernelLogAccess.problem()
     }
 
     func run() throws {
@@ -109,6 +115,10 @@ struct IngestCommand: ParsableCommand {
         options.kernelLogs = kernelSources
         options.journals = journals
         if let bootTime { options.bootTime = try TimeExpression.parse(bootTime, now: Date()).timeIntervalSince1970 }
+        let warnings = kmsgProblem.map { [KernelLogAccess.warning($0)] } ?? []
+        func warnOnStderr() {
+            for w in warnings { FileHandle.standardError.write(Data("killdb: warning: \(SafeText.line(w))\n".utf8)) }
+        }
         var summary: IngestSummary
         do {
             summary = try Ingest.run(paths: paths.isEmpty ? ["/var/log/audit"] : paths,
@@ -128,14 +138,15 @@ struct IngestCommand: ParsableCommand {
                 """.utf8))
             // Without auditd the kernel log is all there is: it still holds the OOM killer's
             // kills, and the audit records the kernel printed for want of an auditd.
-            guard !(options.kernelLogs + options.journals).isEmpty else { return }
+            guard !(options.kernelLogs + options.journals).isEmpty else { return warnOnStderr() }
             summary = try Ingest.run(paths: [], databasePath: database.path, options: options)
         }
         progress.clear()
-        if quiet { return }
+        // Even when quiet: from a timer, stderr (the journal) is the only place it can show.
+        if quiet { return warnOnStderr() }
         switch format {
-        case .text: print(IngestReport.text(summary, database: database.path, verbose: verbose), terminator: "")
-        case .json: print(IngestReport.json(summary, database: database.path))
+        case .text: print(IngestReport.text(summary, database: database.path, verbose: verbose, warnings: warnings), terminator: "")
+        case .json: print(IngestReport.json(summary, database: database.path, warnings: warnings))
         }
     }
 }

@@ -103,6 +103,36 @@ struct CLITests {
         }
     }
 
+    /// kernel.dmesg_restrict=1 and no CAP_SYSLOG: what systemd's ProtectKernelLogs= or a
+    /// container does too. Even --quiet (the timer's way) says so, on stderr, for the journal.
+    @Test("an ingest that cannot read the kernel log says so, even with --quiet",
+          .enabled(if: geteuid() == 0 && FileManager.default.fileExists(atPath: "/usr/sbin/capsh")
+                   && (try? String(contentsOfFile: "/proc/sys/kernel/dmesg_restrict", encoding: .utf8))?.hasPrefix("1") == true))
+    func unreadableKernelLog() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite").path
+            for quiet in [true, false] {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/usr/sbin/capsh")
+                p.arguments = ["--drop=cap_syslog", "--", "-c", "exec \"$0\" ingest \(quiet ? "--quiet " : "")--db \"$1\"", CLI.binary, db]
+                let out = Pipe(), err = Pipe()
+                p.standardOutput = out
+                p.standardError = err
+                try p.run()
+                let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                p.waitUntilExit()
+                let said = o + e
+                #expect(said.contains("warning: the kernel log cannot be read") && said.contains("/dev/kmsg"), "\(said)")
+                #expect(said.contains("CAP_SYSLOG"), "\(said)")
+                if quiet { #expect(e.contains("kernel log cannot be read")) }
+            }
+            // Told not to read it: no warning.
+            let none = try CLI.run(["ingest", "--no-kernel-log", "--quiet", "--db", db])
+            #expect(!none.stderr.contains("kernel log cannot be read"))
+        }
+    }
+
     @Test("queries on a missing database are exit 2 and say to ingest first")
     func missingDatabase() throws {
         let r = try CLI.run(["who", "--db", "/nonexistent/k.sqlite", "1"])

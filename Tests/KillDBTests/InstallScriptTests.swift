@@ -81,6 +81,11 @@ struct InstallScriptTests {
             let service = try s.read("/etc/systemd/system/killdb-ingest.service")
             #expect(service.contains("ExecStart=/usr/local/bin/killdb ingest --quiet\n"))
             #expect(service.contains("Type=oneshot") && service.contains("ProtectSystem=strict"))
+            // The kernel log is readable from the unit: OOM kills are only there.
+            let settings = service.split(separator: "\n").filter { !$0.hasPrefix("#") }
+            #expect(!settings.contains("PrivateDevices=yes") && !settings.contains("ProtectKernelLogs=yes"), "\(service)")
+            #expect(settings.contains("DeviceAllow=/dev/kmsg r"))
+            #expect(settings.contains { $0.hasPrefix("CapabilityBoundingSet=") && $0.contains("CAP_SYSLOG") })
             #expect(try s.read("/etc/systemd/system/killdb-ingest.timer").contains("OnUnitActiveSec=5min"))
             #expect(try s.mode("/etc/systemd/system/killdb-ingest.service") == 0o644)
             #expect(s.exists("/var/lib/killdb"))
