@@ -115,7 +115,7 @@ public enum AdHocSQL {
     /// The whole result in memory, up to `limit` rows (for tests and small answers).
     public static func run(_ sql: String, in store: SignalStore, limit: Int? = nil) throws -> QueryResult {
         var result = QueryResult(columns: [], rows: [])
-        try stream(sql, path: store.path, immutable: false, columns: { result.columns = $0 }) { row in
+        try stream(sql, path: store.path, immutable: store.immutable, columns: { result.columns = $0 }) { row in
             result.rows.append(row)
             return limit.map { result.rows.count < $0 } ?? true
         }
@@ -158,16 +158,5 @@ private let authorize: @convention(c) (UnsafeMutableRawPointer?, Int32, UnsafePo
         return setting.contains(name) && a2 != nil ? SQLITE_DENY : SQLITE_OK
     default:
         return SQLITE_DENY
-    }
-}
-
-/// Opening a database SQLite cannot lock (a read-only medium, a directory this user cannot
-/// write): as an immutable file, which takes no locks and makes no -shm.
-public enum ImmutableDatabase {
-    public static func uri(_ path: String) -> String {
-        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        var allowed = CharacterSet.urlPathAllowed
-        allowed.remove(charactersIn: "?#%")
-        return "file:" + (absolute.addingPercentEncoding(withAllowedCharacters: allowed) ?? absolute) + "?immutable=1"
     }
 }

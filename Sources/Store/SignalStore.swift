@@ -53,6 +53,9 @@ public enum StoreError: Error, CustomStringConvertible {
 public final class SignalStore {
     public let path: String
     let queue: DatabaseQueue
+    /// Set when the database had to be opened immutable, saying why and what is not seen.
+    public let note: String?
+    public var immutable: Bool { note != nil }
     private var interned: [[UInt8]: Int64] = [:]
 
     /// The default location, used when neither --db nor KILLDB_DB is given.
@@ -156,8 +159,17 @@ public final class SignalStore {
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(10)
+        var note: String?
         do {
-            var queue = try DatabaseQueue(path: path, configuration: config)
+            var queue: DatabaseQueue
+            do {
+                queue = try DatabaseQueue(path: path, configuration: config)
+                _ = try queue.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM sqlite_master") }
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_CANTOPEN || e.resultCode == .SQLITE_READONLY {
+                guard let why = ImmutableDatabase.whyNotShared(path) else { throw e }
+                queue = try DatabaseQueue(path: ImmutableDatabase.uri(path), configuration: config)
+                note = ImmutableDatabase.note(path, why: why)
+            }
             let migrator = makeMigrator()
             if try queue.read({ try migrator.hasBeenSuperseded($0) }) { throw StoreError.newerSchema(path: path) }
             let applied = try queue.read { try migrator.appliedIdentifiers($0) }
@@ -165,11 +177,11 @@ public final class SignalStore {
                 throw StoreError.foreign(path: path)
             }
             if upgrading, !applied.isEmpty, try !queue.read({ try migrator.hasCompletedMigrations($0) }) {
-                guard access(path, W_OK) == 0 else { throw StoreError.olderSchema(path: path) }
+                guard note == nil, access(path, W_OK) == 0 else { throw StoreError.olderSchema(path: path) }
                 _ = try openForWriting(path: path)
                 queue = try DatabaseQueue(path: path, configuration: config)
             }
-            return SignalStore(path: path, queue: queue)
+            return SignalStore(path: path, queue: queue, note: note)
         } catch let e as StoreError {
             throw e
         } catch let e as DatabaseError where e.resultCode == .SQLITE_CORRUPT || e.resultCode == .SQLITE_NOTADB {
@@ -179,9 +191,10 @@ public final class SignalStore {
         }
     }
 
-    private init(path: String, queue: DatabaseQueue) {
+    private init(path: String, queue: DatabaseQueue, note: String? = nil) {
         self.path = path
         self.queue = queue
+        self.note = note
     }
 
     static func makeMigrator() -> DatabaseMigrator {

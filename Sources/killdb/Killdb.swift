@@ -3,6 +3,7 @@ import Foundation
 import KillDB
 import Output
 import Queries
+import Store
 
 /// Exit codes, documented in the README and in `killdb --help`.
 enum Exit {
@@ -87,4 +88,12 @@ struct DatabaseOption: ParsableArguments {
         if let env = ProcessInfo.processInfo.environment["KILLDB_DB"], !env.isEmpty { return env }
         return defaultDatabasePath
     }
+}
+
+/// Opens the database for a query, printing on stderr the note of a database that had to
+/// be opened immutable (what its answers cannot include).
+func openForReading(_ path: String) throws -> SignalStore {
+    let store = try SignalStore.openReadOnly(path: path, upgrading: true)
+    if let note = store.note { FileHandle.standardError.write(Data("killdb: note: \(SafeText.line(note))\n".utf8)) }
+    return store
 }

@@ -53,18 +53,30 @@ struct MergeCommand: ParsableCommand {
         let target = database.path
         let lock = try IngestLock.acquire(database: target, wait: wait)
         defer { lock.release() }
-        let store = try SignalStore.openForWriting(path: target)
-        var results: [MergeResult] = []
-        for source in sources {
-            // Each source commits on its own: a bad one later does not undo the good ones.
-            do {
-                results.append(try store.merge(from: source))
-            } catch {
-                if !quiet { emit(results, target: target, store: store) }
-                throw error
+        // A target this run creates is removed again if nothing could be merged into it:
+        // a failed merge must not leave an empty database that looks like an answer.
+        let created = !FileManager.default.fileExists(atPath: target)
+        var merged = false
+        do {
+            let store = try SignalStore.openForWriting(path: target)
+            var results: [MergeResult] = []
+            for source in sources {
+                // Each source commits on its own: a bad one later does not undo the good ones.
+                do {
+                    results.append(try store.merge(from: source))
+                    merged = true
+                } catch {
+                    if !quiet && merged { emit(results, target: target, store: store) }
+                    throw error
+                }
             }
+            if !quiet { emit(results, target: target, store: store) }
+        } catch {
+            if created && !merged {
+                for suffix in ["", "-wal", "-shm", "-journal", ".lock"] { unlink(target + suffix) }
+            }
+            throw error
         }
-        if !quiet { emit(results, target: target, store: store) }
     }
 
     private func emit(_ results: [MergeResult], target: String, store: SignalStore) {

@@ -71,7 +71,7 @@ struct ReportCommand: ParsableCommand {
         query.node = node
         query.limit = limit
 
-        let store = try SignalStore.openReadOnly(path: database.path, upgrading: true)
+        let store = try openForReading(database.path)
         let incident = try IncidentReportQuery.run(query, in: store)
         let ctx = IncidentReport.Context(database: database.path, generatedAt: now.timeIntervalSince1970)
         switch format {

@@ -38,7 +38,7 @@ struct SQLCommand: ParsableCommand {
     static let chunk = 1000
 
     func run() throws {
-        let store = try SignalStore.openReadOnly(path: database.path, upgrading: true)
+        let store = try openForReading(database.path)
         var columns: [String] = []
         var pending: [[Cell]] = []
         var printed = 0
@@ -69,7 +69,7 @@ struct SQLCommand: ParsableCommand {
             printed += pending.count
             pending.removeAll(keepingCapacity: true)
         }
-        try AdHocSQL.stream(query, path: store.path, columns: { columns = $0 }) { row in
+        try AdHocSQL.stream(query, path: store.path, immutable: store.immutable, columns: { columns = $0 }) { row in
             pending.append(row.map(Cell.init))
             if pending.count >= Self.chunk { flush(final: false) }
             return true

@@ -102,7 +102,7 @@ struct WhoCommand: ParsableCommand {
         query.after = try after.map { try TimeExpression.parse($0, now: now).timeIntervalSince1970 }
         query.limit = limit
 
-        let store = try SignalStore.openReadOnly(path: database.path, upgrading: true)
+        let store = try openForReading(database.path)
         let answer = try Who.ask(query, in: store)
         switch format {
         case .text:

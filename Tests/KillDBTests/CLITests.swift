@@ -133,6 +133,44 @@ struct CLITests {
         }
     }
 
+    /// In WAL mode a reader must write the -shm file beside the database: a user who may
+    /// read the database but not write its directory got "unable to open database file".
+    @Test("a reader who cannot write the database's directory reads it immutable, and says so",
+          .enabled(if: geteuid() == 0 && FileManager.default.fileExists(atPath: "/usr/sbin/runuser")))
+    func immutableReader() throws {
+        try TestLogs.withScratch { dir in
+            chmod(dir.path, 0o755)
+            let db = dir.appendingPathComponent("k.sqlite").path
+            #expect(try CLI.run(["ingest", "--db", db, fixture]).status == 0)
+            chmod(db, 0o644)
+            let n = try CLI.run(["sql", "--db", db, "--format", "csv", "SELECT COUNT(*) AS n FROM signals"], asUser: "nobody")
+            #expect(n.status == 0, "\(n.stderr)")
+            #expect(n.stdout == "n\r\n6\r\n")
+            #expect(n.stderr.contains("opened immutable") && n.stderr.contains("may not write its directory"), "\(n.stderr)")
+            let w = try CLI.run(["who", "--db", db, "--format", "json", "1"], asUser: "nobody")
+            #expect(w.status == 0 || w.status == 1, "\(w.stderr)")
+            #expect(!w.stderr.contains("unable to open"), "\(w.stderr)")
+            // The owner reads it as always, with no note.
+            let owner = try CLI.run(["sql", "--db", db, "SELECT 1"])
+            #expect(!owner.stderr.contains("immutable"))
+        }
+    }
+
+    @Test("a merge that fails leaves no empty target behind")
+    func failedMergeLeavesNoTarget() throws {
+        try TestLogs.withScratch { dir in
+            let target = dir.appendingPathComponent("merged.sqlite").path
+            let r = try CLI.run(["merge", "--db", target, dir.appendingPathComponent("missing.sqlite").path])
+            #expect(r.status != 0)
+            #expect(!FileManager.default.fileExists(atPath: target), "an empty target was left")
+            #expect(!FileManager.default.fileExists(atPath: target + ".lock"))
+            // An existing target is kept whatever happens.
+            #expect(try CLI.run(["ingest", "--db", target, fixture]).status == 0)
+            #expect(try CLI.run(["merge", "--db", target, dir.appendingPathComponent("missing.sqlite").path]).status != 0)
+            #expect(FileManager.default.fileExists(atPath: target))
+        }
+    }
+
     @Test("queries on a missing database are exit 2 and say to ingest first")
     func missingDatabase() throws {
         let r = try CLI.run(["who", "--db", "/nonexistent/k.sqlite", "1"])
