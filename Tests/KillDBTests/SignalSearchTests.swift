@@ -184,6 +184,7 @@ struct SignalSearchTests {
                     ALTER TABLE targets DROP COLUMN signal; ALTER TABLE targets DROP COLUMN failed; ALTER TABLE targets DROP COLUMN time_ms;
                     CREATE INDEX targets_pid ON targets (pid); CREATE INDEX targets_comm ON targets (comm_id);
                     CREATE INDEX events_sender_pid ON events (sender_pid);
+                    DROP TABLE event_conflicts; ALTER TABLE ingest_runs DROP COLUMN conflicting_events;
                     DELETE FROM grdb_migrations WHERE identifier >= '003';
                     """)
             }
