@@ -206,12 +206,12 @@ public struct SignalRecordFilter {
         return out.sorted { ($0.file, $0.offset) < ($1.file, $1.offset) }
     }
 
-    /// Offers one line (without newline) of file `file`.
     /// Records stamped after this (epoch seconds) are skipped as damage: no log holds records
     /// from the future, and one such stamp would time out every open event at once. The
     /// margin is a year: a host whose clock is wrong by weeks still logs evidence.
     public var latestPlausibleSecond = Int64(time(nil)) + 366 * 86_400
 
+    /// Offers one line (without newline) of file `file`.
     public mutating func take(_ line: UnsafeBufferPointer<UInt8>, file: Int, offset: Int64) {
         coverage[file].lines += 1
         // A CRLF log's CR is not part of the record (it would end up in the last field).
