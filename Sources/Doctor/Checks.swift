@@ -341,6 +341,24 @@ public enum Checks {
                      details: details, values: values)
     }
 
+    // MARK: 9. kernel log
+
+    /// The OOM killer's kills are only in the kernel log: an ingest that cannot read it
+    /// never records them.
+    public static func kernelLog(_ probe: Probe<String>) -> Check {
+        let title = "kernel log"
+        switch probe {
+        case .value(let path):
+            return Check(id: "kernel-log", title: title, status: .ok, found: "\(path) is readable: ingest records the kernel's own kills (OOM, seccomp)")
+        case .skipped(let why):
+            return Check(id: "kernel-log", title: title, status: .skip, found: why)
+        case .failed(let why):
+            return Check(id: "kernel-log", title: title, status: .warn,
+                         found: "the kernel log cannot be read: \(why); ingest records no OOM kill",
+                         action: "run ingest as root with CAP_SYSLOG; under systemd, without PrivateDevices=yes or ProtectKernelLogs=yes (scripts/systemd/killdb-ingest.service allows /dev/kmsg)")
+        }
+    }
+
     // MARK: 8. database
 
     public static func database(_ probe: DatabaseProbe) -> Check {
@@ -386,7 +404,7 @@ public enum Checks {
 public enum Doctor {
     public static func checks(_ inputs: DoctorInputs, isRoot: Bool) -> [Check] {
         let locked = inputs.auditStatus.value?.enabled == 2
-        return [
+        var checks = [
             Checks.auditd(inputs.auditStatus, processName: inputs.auditdProcessName),
             Checks.enabled(inputs.auditStatus),
             Checks.rules(inputs.loadedRules, locked: locked),
@@ -396,6 +414,8 @@ public enum Doctor {
             Checks.retention(config: inputs.config, logs: inputs.logs, database: inputs.database, now: inputs.now),
             Checks.database(inputs.database),
         ]
+        if let kernelLog = inputs.kernelLog { checks.append(Checks.kernelLog(kernelLog)) }
+        return checks
     }
 
     /// 0 when every check is ok or skipped, 1 when any needs action (warn or FAIL).

@@ -195,10 +195,14 @@ public struct DoctorInputs: Sendable {
     public var logs: LogDirectory
     public var database: DatabaseProbe
     public var now: Date
+    /// Whether the kernel log (/dev/kmsg) can be read: the path, or why not; nil when not
+    /// looked at (the check is then left out).
+    public var kernelLog: Probe<String>?
 
     public init(auditStatus: Probe<AuditStatus>, auditdProcessName: String?, loadedRules: Probe<String>,
                 cmdline: Probe<String>, config: Probe<AuditdConfig>, configPath: String = "/etc/audit/auditd.conf",
-                logs: LogDirectory, database: DatabaseProbe, now: Date) {
+                logs: LogDirectory, database: DatabaseProbe, now: Date,
+                kernelLog: Probe<String>? = nil) {
         self.auditStatus = auditStatus
         self.auditdProcessName = auditdProcessName
         self.loadedRules = loadedRules
@@ -208,5 +212,6 @@ public struct DoctorInputs: Sendable {
         self.logs = logs
         self.database = database
         self.now = now
+        self.kernelLog = kernelLog
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Doctor
 import Foundation
+import KillDB
 import Output
 
 struct DoctorCommand: ParsableCommand {
@@ -50,7 +51,9 @@ struct DoctorCommand: ParsableCommand {
 
     func run() throws {
         let options = DoctorOptions(databasePath: database.path, auditDirectory: auditDir, configPath: config)
-        let checks = Doctor.checks(Gather.inputs(options), isRoot: Gather.isRoot)
+        var inputs = Gather.inputs(options)
+        inputs.kernelLog = KernelLogAccess.problem().map { .failed($0) } ?? .value(Ingest.kmsgPath)
+        let checks = Doctor.checks(inputs, isRoot: Gather.isRoot)
         switch format {
         case .text: print(DoctorReport.text(checks, clean: SafeText.line), terminator: "")
         case .json: print(DoctorReport.json(checks))

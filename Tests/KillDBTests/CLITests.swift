@@ -130,6 +130,20 @@ struct CLITests {
             // Told not to read it: no warning.
             let none = try CLI.run(["ingest", "--no-kernel-log", "--quiet", "--db", db])
             #expect(!none.stderr.contains("kernel log cannot be read"))
+            // doctor says so too.
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/sbin/capsh")
+            p.arguments = ["--drop=cap_syslog", "--", "-c", "exec \"$0\" doctor --db \"$1\"", CLI.binary, db]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let doctor = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            #expect(doctor.contains("warn  kernel log: the kernel log cannot be read"), "\(doctor)")
+            #expect(p.terminationStatus == 1)
+            let readable = try CLI.run(["doctor", "--db", db])
+            #expect(readable.stdout.contains("ok    kernel log: /dev/kmsg is readable"), "\(readable.stdout)")
         }
     }
 

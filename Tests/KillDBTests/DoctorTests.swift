@@ -456,8 +456,9 @@ struct DoctorTests {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
             #expect(object["needs_action"] as? Bool == true)
             let checks = try #require(object["checks"] as? [[String: Any]])
-            #expect(checks.count == 8)
+            #expect(checks.count == 9)
             #expect(checks.first { $0["id"] as? String == "logs" }?["status"] as? String == "FAIL")
+            #expect(checks.first { $0["id"] as? String == "kernel-log" } != nil)
 
             let help = try CLI.run(["--help"])
             #expect(help.stdout.contains("doctor"), "doctor is listed in killdb --help")
@@ -550,7 +551,7 @@ extension EndToEndKernelTests {
                                    "--config", sandbox.directory + "/auditd.conf", "--format", "json"])
             let object = try #require(try JSONSerialization.jsonObject(with: Data(cli.stdout.utf8)) as? [String: Any], "\(cli.stderr)")
             let statuses = (object["checks"] as? [[String: Any]] ?? []).compactMap { $0["status"] as? String }
-            #expect(statuses.count == 8)
+            #expect(statuses.count == 9)
             #expect(cli.status == (statuses.contains { $0 == "warn" || $0 == "FAIL" } ? 1 : 0), "\(statuses)")
         }
     }
