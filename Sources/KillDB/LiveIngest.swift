@@ -551,7 +551,7 @@ struct LiveWriter {
             runID = nil
             fileReadRow = nil
         }
-        let held: [[UInt8]] = []
+        let held = Array(uncommitted[spooledCount...])
         let copy = control.locked { () -> Range<Int64>? in
             control.current.databaseAvailable = false
             guard control.spoolFD >= 0 else { return nil }

@@ -253,6 +253,78 @@ struct PluginTests {
         }
     }
 
+    @Test("kill -9 while the database is locked loses nothing: what the writer took is spooled; a restart stores it all")
+    func killedWhileLocked() throws {
+        let cli = try KillDBCLI.require()
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite")
+            let spool = URL(fileURLWithPath: db.path + ".spool")
+            func start(stdin: Any) throws -> (Process, String) {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: cli.path)
+                p.arguments = ["plugin", "--db=\(db.path)", "--busy-timeout", "0.2"]
+                p.environment = [:]
+                p.standardInput = stdin
+                let errPath = dir.appendingPathComponent("stderr-\(UUID().uuidString)").path
+                FileManager.default.createFile(atPath: errPath, contents: nil)
+                p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+                p.standardOutput = FileHandle.nullDevice
+                try p.run()
+                return (p, errPath)
+            }
+            let stdin = Pipe()
+            let (p, errPath) = try start(stdin: stdin)
+            defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+            let stderr = { (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "" }
+            stdin.fileHandleForWriting.write(Data(Stream.kills(0..<1).utf8))
+            try #require(Self.eventually { Self.count(db) == 1 }, "stderr: \(stderr())")
+
+            // Another writer holds the database; the plugin takes 50 events off its queue,
+            // fails to commit them, and says it is spooling.
+            let holder = try WriteLockHolder(path: db.path)
+            defer { holder.release() }
+            stdin.fileHandleForWriting.write(Data(Stream.kills(1..<51).utf8))
+            try #require(Self.eventually { stderr().contains("spooling until it is writable") }, "stderr: \(stderr())")
+            _ = Self.eventually(3) { ((try? TestLogs.size(spool)) ?? 0) >= 50 * 4 * 60 }
+            usleep(200_000)
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            holder.release()
+            #expect(try TestLogs.size(spool) > 0, "the lines taken for the failed commit must be in the spool")
+
+            // Restarted with nothing more to read: the spool is replayed and stored.
+            let (again, againErr) = try start(stdin: FileHandle.nullDevice)
+            let deadline = Date().addingTimeInterval(20)
+            while again.isRunning && Date() < deadline { usleep(20_000) }
+            if again.isRunning { kill(again.processIdentifier, SIGKILL); again.waitUntilExit() }
+            #expect(again.terminationStatus == 0, "\((try? String(contentsOfFile: againErr, encoding: .utf8)) ?? "")")
+            #expect(Self.count(db) == 51, "every event auditd handed over must be stored")
+            #expect(try TestLogs.size(spool) == 0)
+        }
+    }
+
+    @Test("a commit that fails and later succeeds: the copy spooled meanwhile is not counted twice")
+    func failedCommitRecovers() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite")
+            let plugin = try Running(db: db, options: Self.options())
+            plugin.send(Stream.kill(0))
+            try #require(Self.eventually { Self.count(db) == 1 })
+            let holder = try WriteLockHolder(path: db.path)
+            plugin.send(Stream.kills(1..<21))
+            try #require(Self.eventually { plugin.control.status.spoolBytes > 0 }, "\(plugin.control.status)")
+            plugin.send(Stream.kills(21..<31))
+            holder.release()
+            #expect(Self.eventually { Self.count(db) == 31 }, "\(Self.count(db))")
+            #expect(Self.eventually { plugin.control.status.spoolBytes == 0 }, "the replayed spool must be emptied")
+            let status = try plugin.finish()
+            #expect(status.newEvents == 31)
+            let reads = try TestLogs.query(db, "SELECT lines, signal_events FROM file_reads")
+            #expect(reads.first?["signal_events"] as Int64? == 31)
+            #expect(reads.first?["lines"] as Int64? == Int64(31 * 4))
+        }
+    }
+
     @Test("a spool left by an earlier run is replayed at start")
     func leftoverSpoolReplayed() throws {
         try TestLogs.withScratch { dir in
