@@ -147,6 +147,8 @@ struct Ingestion {
         totals.lines = coverage.reduce(0) { $0 + $1.lines }
         totals.badLines = pipeline.skippedTotal
         totals.signalEvents = coverage.reduce(0) { $0 + $1.signalEvents }
+        // With every checkpoint: a run cut short must not leave the next one comparing its
+        // first serial against an older cursor (and reporting the events between as lost).
         let cursors = pipeline.serialCursors
         let runID = runID
         let snapshot = files
@@ -173,7 +175,7 @@ struct Ingestion {
             t.newEvents += stored.newEvents
             t.conflictingEvents += stored.conflictingEvents
             try tx.updateRun(runID, totals: t, status: final ? "complete" : "running", finished: final)
-            if final { try tx.saveSerialCursors(cursors) }
+            try tx.saveSerialCursors(cursors)
             return (stored, fileRows, checkpointRows)
         }
         for i in files.indices {

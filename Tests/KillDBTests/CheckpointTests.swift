@@ -294,6 +294,40 @@ struct CheckpointTests {
         }
     }
 
+    @Test("an ingest cut short after committing its audit logs leaves no false 'events missing' for the next run")
+    func interruptedRunKeepsSerialCursors() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite")
+            let log = dir.appendingPathComponent("audit.log")
+            // One record a second, serials without a hole.
+            func records(_ serials: ClosedRange<Int>) -> String {
+                serials.map { n in
+                    let stamp = "\(1_700_000_000 + n).000:\(n)"
+                    return n % 10 == 0 ? AuditLine.killEvent(stamp, target: 20_000 + n) : AuditLine.noise(stamp)
+                }.joined()
+            }
+            try TestLogs.write(records(1...100), to: log)
+            try TestLogs.age(log)
+            _ = try TestLogs.ingest([log], db: db)
+
+            // The next run stores its audit log's events and checkpoint, then fails (here on a
+            // kernel log that is not there; a kill -9 or a lost WAL cuts a run the same way).
+            try TestLogs.append(records(101...300), to: log)
+            try TestLogs.age(log)
+            var options = IngestOptions()
+            options.kernelLogs = [dir.appendingPathComponent("no-such-kern.log").path]
+            #expect(throws: (any Error).self) { try TestLogs.ingest([log], db: db, options: options) }
+            #expect(try TestLogs.eventCount(db) == 30)
+
+            try TestLogs.append(records(301...310), to: log)
+            try TestLogs.age(log)
+            let summary = try TestLogs.ingest([log], db: db)
+            #expect(summary.serialGaps.isEmpty, "\(summary.serialGaps)")
+            #expect(try TestLogs.query(db, "SELECT COUNT(*) AS n FROM lost_events").first?["n"] == 0)
+            #expect(try TestLogs.eventCount(db) == 31)
+        }
+    }
+
     @Test("the database is created private to its owner (mode 0600)")
     func databaseMode() throws {
         try TestLogs.withScratch { dir in
