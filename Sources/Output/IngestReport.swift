@@ -85,6 +85,9 @@ public enum IngestReport {
             if src.badLines > 0 {
                 out += "  \(plural(src.badLines, "line")) in no kernel log format known to killdb were skipped\n"
             }
+            if src.unverifiedAuditRecords > 0 {
+                out += "  \(plural(src.unverifiedAuditRecords, "audit record")) that cannot be proven the kernel's (any user can write them there) were not used\n"
+            }
             if verbose {
                 if let r = src.resumedAfter { out += "  resumed after \(src.format == "kmsg" ? "record" : "byte") \(r)\n" }
                 if let f = src.firstTime, let l = src.lastTime { out += "  entries from \(Time.iso(f)) to \(Time.iso(l))\n" }
@@ -127,7 +130,7 @@ public enum IngestReport {
                 [
                     "path": src.path, "format": src.format, "entries": src.entries, "kills": src.kills,
                     "new_kills": src.newKills, "systemd_actions": src.systemdActions, "signal_events": src.signalEvents,
-                    "bad_lines": src.badLines, "overrun": src.overrun,
+                    "bad_lines": src.badLines, "overrun": src.overrun, "unverified_audit_records": src.unverifiedAuditRecords,
                     "resumed_after": src.resumedAfter ?? NSNull(),
                     "first_event_time": src.firstTime ?? NSNull(), "last_event_time": src.lastTime ?? NSNull(),
                 ]

@@ -93,6 +93,11 @@ public struct EventPipeline {
         switch entry.program {
         case .kernel:
             if m.starts(with: Self.auditPrefix) {
+                guard entry.source.provesKernelOrigin else {
+                    unverified += 1
+                    unverifiedAuditRecords += 1
+                    return
+                }
                 kernelKillSources[source] = entry.source
                 takeAudit(m, source: source)
                 return

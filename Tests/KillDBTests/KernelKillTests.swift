@@ -106,7 +106,24 @@ struct KernelKillTests {
         }
     }
 
-    @Test("dmesg output with audit records: kmsg's numeric types, from boot")
+    @Test("audit records in a syslog file are forgeable (logger -t kernel): counted as unverified, never signal events")
+    func forgedAuditInSyslog() throws {
+        try TestLogs.withScratch { dir in
+            var options = IngestOptions()
+            options.kernelLogs = [Self.fixture("syslog-forged-audit")]
+            options.timeZone = Self.utc
+            let db = dir.appendingPathComponent("k.sqlite")
+            let s = try Ingest.run(paths: [], databasePath: db.path, options: options)
+            #expect(s.kernel.sources.first?.unverifiedAuditRecords == 2)
+            #expect(s.kernel.newSignalEvents == 0 && s.kernel.signalEvents == 0)
+            #expect(try TestLogs.eventCount(db) == 0)
+            #expect(try TestLogs.signals(db, where: "target_pid = 31545").isEmpty, "a forged line must not become an answer")
+            #expect(IngestReport.text(s, database: db.path, verbose: false)
+                .contains("2 audit records that cannot be proven the kernel's (any user can write them there) were not used"))
+        }
+    }
+
+    @Test("dmesg text with audit records: unverified too (whoever wrote the file chose them)")
     func auditInDmesg() throws {
         try TestLogs.withScratch { dir in
             let dmesg = dir.appendingPathComponent("dmesg.txt")
@@ -122,9 +139,9 @@ struct KernelKillTests {
             options.bootTime = 1_795_576_764.96
             let db = dir.appendingPathComponent("k.sqlite")
             let s = try Ingest.run(paths: [], databasePath: db.path, options: options)
-            #expect(s.kernel.newSignalEvents == 1 && s.kernel.sources.first?.format == "dmesg")
-            let rows = try TestLogs.signals(db)
-            #expect(rows.first?["target_pid"] as Int64? == 9000 && rows.first?["sender_cmdline"] as String? == "reaper --all")
+            #expect(s.kernel.sources.first?.format == "dmesg")
+            #expect(s.kernel.newSignalEvents == 0 && s.kernel.sources.first?.unverifiedAuditRecords == 3)
+            #expect(try TestLogs.signals(db).isEmpty)
         }
     }
 
