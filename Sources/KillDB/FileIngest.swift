@@ -69,8 +69,8 @@ struct Ingestion {
         }
         runID = try store.transaction { tx in
             // We hold the lock: a run still marked running was killed.
-            try tx.markInterruptedRuns(stream: LiveIngest.streamPath, ofStream: false)
-            return try tx.beginRun(version: Ingest.version, hostname: ProcessInfo.processInfo.hostName)
+            try tx.markInterruptedRuns([.ingest, .merge])
+            return try tx.beginRun(.ingest, version: Ingest.version, hostname: ProcessInfo.processInfo.hostName)
         }
         summary.runID = runID
         let stats = opened.map(\.0)
@@ -82,7 +82,7 @@ struct Ingestion {
             try commit(final: true)
         } catch {
             _ = try? store.transaction { tx in
-                try tx.updateRun(runID, totals: summary.totals, status: "failed", finished: true)
+                try tx.updateRun(runID, totals: summary.totals, status: .failed)
             }
             throw error
         }
@@ -174,7 +174,7 @@ struct Ingestion {
             var t = totals
             t.newEvents += stored.newEvents
             t.conflictingEvents += stored.conflictingEvents
-            try tx.updateRun(runID, totals: t, status: final ? "complete" : "running", finished: final)
+            try tx.updateRun(runID, totals: t, status: final ? .complete : .running)
             try tx.saveSerialCursors(cursors)
             return (stored, fileRows, checkpointRows)
         }

@@ -153,7 +153,7 @@ public final class LiveIngestControl: @unchecked Sendable {
 }
 
 public enum LiveIngest {
-    /// The file_reads path of the stream, which has no file.
+    /// The file_reads path of the stream, which has no file (its runs are of kind `plugin`).
     public static let streamPath = "(auditd plugin)"
 
     /// Reads audit record lines (auditd's `format = string` plugin protocol: one record a
@@ -491,14 +491,14 @@ struct LiveWriter {
         let (batch, runID, fileReadRow, abandoned, hostname) = (waiting, self.runID, self.fileReadRow, abandonedRuns, self.hostname)
         do {
             let r = try store.transaction { tx -> (run: Int64, row: Int64, inserted: Int) in
-                if runID == nil { try tx.markInterruptedRuns(stream: LiveIngest.streamPath, ofStream: true) }
-                let run = try runID ?? tx.beginRun(version: Ingest.version, hostname: hostname)
+                if runID == nil { try tx.markInterruptedRuns([.plugin]) }
+                let run = try runID ?? tx.beginRun(.plugin, version: Ingest.version, hostname: hostname)
                 let stored = try tx.store(batch)
                 let row = try tx.save(read, run: run, rowID: fileReadRow)
                 var t = totals
                 t.newEvents += stored.newEvents
-                try tx.updateRun(run, totals: t, status: final ? "complete" : "running", finished: final)
-                for old in abandoned { try tx.updateRun(old, totals: RunTotals(), status: "failed", finished: true) }
+                try tx.updateRun(run, totals: t, status: final ? .complete : .running)
+                for old in abandoned { try tx.updateRun(old, totals: RunTotals(), status: .failed) }
                 return (run, row, stored.newEvents)
             }
             if self.runID == nil { control.locked { control.current.runIDs.append(r.run) } }

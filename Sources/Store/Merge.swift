@@ -49,7 +49,6 @@ extension SignalStore {
     /// How a file read copied from another database is named in `file_reads.path`: its
     /// original path behind the source's, so `coverage` tells which database covered what.
     public static func mergedPathPrefix(source: String) -> String { "[merged from \(source)] " }
-    static let mergedMarker = Data("[merged from ".utf8)
 
     /// Copies everything `sourcePath` holds that this database lacks, in one transaction:
     /// events by identity (node, sec, msec, serial) with their targets, strings re-interned,
@@ -262,7 +261,6 @@ extension SignalStore {
         let readColumns = ["path", "device", "inode", "start_offset", "end_offset", "lines", "records", "events",
                            "signal_events", "bad_lines", "first_event_time", "last_event_time"]
         let markerData = Data(marker.utf8)
-        let prefix = mergedMarker
         for run in try Row.fetchAll(db, sql: "SELECT * FROM src.ingest_runs ORDER BY id") {
             let sourceReads = try Row.fetchAll(db, sql: "SELECT * FROM src.file_reads WHERE run_id = ? ORDER BY id",
                                                arguments: [run["id"]])
@@ -271,10 +269,8 @@ extension SignalStore {
                 """, arguments: [run["started_at"], run["killdb_version"], run["hostname"]])
             if let existing {
                 let id: Int64 = existing["id"]
-                let native = try Bool.fetchOne(db, sql: """
-                    SELECT EXISTS (SELECT 1 FROM main.file_reads WHERE run_id = ? AND substr(path, 1, ?) != ?)
-                    """, arguments: [id, prefix.count, prefix]) ?? false
-                if native { continue }
+                // This database's own run, not a copy of the source's.
+                if existing["kind"] as String? != RunKind.merge.rawValue { continue }
                 let copies = try Row.fetchAll(db, sql: "SELECT * FROM main.file_reads WHERE run_id = ? ORDER BY id",
                                               arguments: [id])
                 let sameRun = runColumns.allSatisfy { existing[$0] as DatabaseValue == run[$0] as DatabaseValue }
@@ -291,9 +287,9 @@ extension SignalStore {
                 try copyReads(db, sourceReads, run: id, markerData: markerData, columns: readColumns, into: &r)
             } else {
                 try db.execute(sql: """
-                    INSERT INTO main.ingest_runs (\(runColumns.joined(separator: ", ")))
-                    VALUES (\(runColumns.map { _ in "?" }.joined(separator: ", ")))
-                    """, arguments: StatementArguments(runColumns.map { run[$0] as DatabaseValue }))
+                    INSERT INTO main.ingest_runs (kind, \(runColumns.joined(separator: ", ")))
+                    VALUES (?, \(runColumns.map { _ in "?" }.joined(separator: ", ")))
+                    """, arguments: StatementArguments([RunKind.merge.rawValue.databaseValue] + runColumns.map { run[$0] as DatabaseValue }))
                 try copyReads(db, sourceReads, run: db.lastInsertedRowID, markerData: markerData, columns: readColumns,
                               into: &r)
             }

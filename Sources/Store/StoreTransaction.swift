@@ -69,6 +69,27 @@ public struct FileRead: Sendable {
     }
 }
 
+/// What wrote an `ingest_runs` row: the `kind` column.
+public enum RunKind: String, Sendable, CaseIterable {
+    /// `killdb ingest` of audit log files (and kernel logs).
+    case ingest
+    /// `killdb plugin`: the stream auditd hands over; one run per database session.
+    case plugin
+    /// A run copied from another database by `killdb merge`.
+    case merge
+    /// `killdb trace`: the kernel tracer's records.
+    case trace
+}
+
+/// Where a run stands: the `status` column.
+public enum RunStatus: String, Sendable, CaseIterable {
+    case running, complete, failed
+    /// Found still running by the next run of its kind: it was killed.
+    case interrupted
+
+    public var isFinished: Bool { self != .running }
+}
+
 /// Totals of one ingest run.
 public struct RunTotals: Sendable, Equatable {
     public var files = 0
@@ -301,30 +322,27 @@ public struct StoreTransaction {
 
     // MARK: runs
 
-    public func beginRun(version: String, hostname: String?) throws -> Int64 {
+    public func beginRun(_ kind: RunKind, version: String, hostname: String?) throws -> Int64 {
         try db.execute(sql: """
-            INSERT INTO ingest_runs (started_at, status, killdb_version, hostname) VALUES (?, 'running', ?, ?)
-            """, arguments: [Date().timeIntervalSince1970, version, hostname])
+            INSERT INTO ingest_runs (kind, started_at, status, killdb_version, hostname) VALUES (?, ?, ?, ?, ?)
+            """, arguments: [kind.rawValue, Date().timeIntervalSince1970, RunStatus.running.rawValue, version, hostname])
         return db.lastInsertedRowID
     }
 
-    /// Runs still marked running were killed. Ingest runs (under the ingest lock) and the
-    /// runs of a stream such as the auditd plugin (one process at a time) are each marked
-    /// only by their own kind: `stream` is the stream's file_reads path, `ofStream` says
-    /// which kind to mark.
-    public func markInterruptedRuns(stream: String, ofStream: Bool) throws {
+    /// Runs of `kinds` still marked running were killed. File ingests and merges (under the
+    /// ingest lock) and the auditd plugin (one process at a time) each mark only their own.
+    public func markInterruptedRuns(_ kinds: [RunKind]) throws {
         try db.execute(sql: """
-            UPDATE ingest_runs SET status = 'interrupted'
-            WHERE status = 'running' AND id \(ofStream ? "IN" : "NOT IN") (SELECT run_id FROM file_reads WHERE path = ?)
-            """, arguments: [Data(stream.utf8)])
+            UPDATE ingest_runs SET status = ? WHERE status = ? AND kind IN (\(kinds.map { _ in "?" }.joined(separator: ", ")))
+            """, arguments: StatementArguments([RunStatus.interrupted.rawValue, RunStatus.running.rawValue] + kinds.map(\.rawValue)))
     }
 
-    public func updateRun(_ id: Int64, totals: RunTotals, status: String, finished: Bool) throws {
+    public func updateRun(_ id: Int64, totals: RunTotals, status: RunStatus) throws {
         try db.execute(sql: """
             UPDATE ingest_runs SET status = ?, finished_at = ?, files = ?, bytes = ?, lines = ?, bad_lines = ?,
               signal_events = ?, new_events = ?, conflicting_events = ? WHERE id = ?
-            """, arguments: [status, finished ? Date().timeIntervalSince1970 : nil, totals.files, totals.bytes,
-                             totals.lines, totals.badLines, totals.signalEvents, totals.newEvents,
+            """, arguments: [status.rawValue, status.isFinished ? Date().timeIntervalSince1970 : nil, totals.files,
+                             totals.bytes, totals.lines, totals.badLines, totals.signalEvents, totals.newEvents,
                              totals.conflictingEvents, id])
     }
 }
