@@ -8,6 +8,7 @@
 -- last so that the columns before it stay where they were.
 
 DROP VIEW coverage;
+DROP TRIGGER IF EXISTS ingest_runs_plugin_kind;  -- a database taken back by hand and migrated again
 
 CREATE TABLE ingest_runs_004 (
     id              INTEGER PRIMARY KEY,
