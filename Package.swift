@@ -49,7 +49,7 @@ let package = Package(
         // Audit rules: generating killdb's rules, installing them, linting the loaded ones.
         .target(name: "AuditRules", dependencies: ["AuditDecoding"]),
         // Health checks of the whole chain, for killdb doctor.
-        .target(name: "Doctor", dependencies: ["AuditRules", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Doctor", dependencies: ["AuditLog", "AuditRules", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
         // Output: text that is safe on a terminal, reports, tables, JSON and CSV.
         .target(name: "Output", dependencies: ["KillDB", "Queries"]),
         .executableTarget(

@@ -19,8 +19,7 @@ public struct EventID: Hashable, Sendable, Comparable, CustomStringConvertible {
 
     /// The stamp as ausearch prints it, `1418188627.862:14281`.
     public var description: String {
-        let ms = String(milliseconds)
-        return "\(seconds).\(String(repeating: "0", count: max(0, 3 - ms.count)))\(ms):\(serial)"
+        EventID.format(seconds: seconds, milliseconds: Int64(milliseconds), serial: Int64(serial))
     }
 
     public static func < (a: EventID, b: EventID) -> Bool {

@@ -1,3 +1,4 @@
+import AuditDecoding
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -118,15 +119,17 @@ public enum LogFileSet {
     /// The audit logs among `names`, oldest first: logrotate's dated copies
     /// (`audit.log-20261124[.gz]`), then `audit.log.N … audit.log.1` (auditd renames upwards,
     /// so the highest number is the oldest), each possibly compressed, then `audit.log`.
-    public static func rotationOrder(_ names: [String]) -> [String] {
+    /// `base` is auditd.conf's log_file name. The one rotation order: ingest, doctor and the
+    /// tests all list logs with it.
+    public static func rotationOrder(_ names: [String], base: String = "audit.log") -> [String] {
         var dated: [String] = []
         var numbered: [(Int, Int, String)] = []
         var current: [String] = []
         for name in names {
-            if name == "audit.log" {
+            if name == base {
                 current.append(name)
-            } else if name.hasPrefix("audit.log.") {
-                var rest = name.dropFirst("audit.log.".count)
+            } else if name.hasPrefix(base + ".") {
+                var rest = name.dropFirst(base.count + 1)
                 var compressed = 0
                 if let dot = rest.firstIndex(of: "."), Decompressor.kind(of: String(rest[dot...])) != nil {
                     rest = rest[..<dot]
@@ -135,7 +138,7 @@ public enum LogFileSet {
                 // A plain and a compressed copy of one rotation (logrotate mid-way): read
                 // both; the second adds nothing.
                 if let n = Int(rest), n > 0 { numbered.append((n, compressed, name)) }
-            } else if name.hasPrefix("audit.log-") {
+            } else if name.hasPrefix(base + "-") {
                 dated.append(name)
             }
         }
@@ -164,9 +167,5 @@ public struct Fingerprint: Sendable, Equatable {
         return Fingerprint(length: length, hash: fnv1a(buffer))
     }
 
-    static func fnv1a(_ bytes: [UInt8]) -> Int64 {
-        var h: UInt64 = 0xcbf29ce484222325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x100000001b3 }
-        return Int64(bitPattern: h)
-    }
+    static func fnv1a(_ bytes: [UInt8]) -> Int64 { Int64(bitPattern: FNV1a.hash(bytes)) }
 }

@@ -11,16 +11,14 @@ public enum SignalSelection: Sendable, Equatable {
 
     /// Parses `KILL`, `SIGKILL`, `9`, `KILL,TERM,ABRT`, `all`.
     public static func parse(_ text: String) throws(AuditRulesError) -> SignalSelection {
-        let trimmed = text.trimmingWhitespace
-        if trimmed.lowercased() == "all" { return .all }
-        var numbers: Set<Int32> = []
-        for part in trimmed.split(separator: ",", omittingEmptySubsequences: false).map({ String($0).trimmingWhitespace }) {
-            guard let n = AuditArch.x86_64.signalNumber(named: part), (0...64).contains(n) else {
-                throw .unknownSignal(part.isEmpty ? text : part)
+        do {
+            switch try SignalList.parse(text) {
+            case .all: return .all
+            case .only(let numbers): return .only(numbers.sorted())
             }
-            numbers.insert(n)
+        } catch {
+            throw .unknownSignal(error.part)
         }
-        return .only(numbers.sorted())
     }
 
     /// `SIGKILL,SIGTERM` or `all`, for the file header.

@@ -1,3 +1,4 @@
+import AuditLog
 import AuditRules
 import Foundation
 import GRDB
@@ -121,15 +122,47 @@ public enum Gather {
         for name in LogDirectory.ordered(names, base: base) {
             var fs = stat()
             guard stat(path + "/" + name, &fs) == 0, fs.st_mode & S_IFMT == S_IFREG else { continue }
-            files.append(LogFileInfo(name: name, size: Int64(fs.st_size), mode: UInt32(fs.st_mode & 0o7777),
-                                     uid: fs.st_uid, gid: fs.st_gid,
-                                     modified: Date(timeIntervalSince1970: Double(fs.st_mtim.tv_sec))))
+            var info = LogFileInfo(name: name, size: Int64(fs.st_size), mode: UInt32(fs.st_mode & 0o7777),
+                                   uid: fs.st_uid, gid: fs.st_gid,
+                                   modified: Date(timeIntervalSince1970: Double(fs.st_mtim.tv_sec)))
+            // A compressed rotation is read as ingest reads it: its size and stamps are those
+            // of what auditd wrote.
+            if Decompressor.kind(of: name) != nil, let content = compressedContent(path + "/" + name) {
+                info.contentBytes = content.bytes
+                info.firstStamp = content.first
+                info.lastStamp = content.last
+            }
+            files.append(info)
         }
         if !files.isEmpty {
-            files[0].firstStamp = firstStamp(path + "/" + files[0].name)
-            files[files.count - 1].lastStamp = lastStamp(path + "/" + files[files.count - 1].name)
+            if files[0].contentBytes == nil { files[0].firstStamp = firstStamp(path + "/" + files[0].name) }
+            if files[files.count - 1].contentBytes == nil {
+                files[files.count - 1].lastStamp = lastStamp(path + "/" + files[files.count - 1].name)
+            }
         }
         return LogDirectory(path: path, access: .readable, files: files, logGroupID: logGroupID)
+    }
+
+    /// A compressed log's decompressed size and its first and last stamps, from one pass
+    /// through the decompressor; nil if it cannot be opened or decompressed.
+    static func compressedContent(_ path: String) -> (bytes: Int64, first: Double?, last: Double?)? {
+        guard let (file, fd) = try? LogFile.open(path) else { return nil }
+        defer { close(fd) }
+        var head = Data()
+        var tail: [Data] = []
+        var first: Double?
+        guard let outcome = try? LogFileReader(file: file, fd: fd).read(from: 0, { event in
+            guard case .line(let line, _) = event else { return }
+            if first == nil, head.count < 8192 {
+                head.append(contentsOf: line)
+                head.append(0x0a)
+                first = Stamps.all(in: head).first
+            }
+            tail.append(Data(line))
+            if tail.count > 64 { tail.removeFirst(32) }
+        }), !outcome.damaged else { return nil }
+        let last = tail.reversed().lazy.compactMap { Stamps.all(in: $0 + [0x0a]).last }.first
+        return (outcome.end, first, last)
     }
 
     static func firstStamp(_ path: String) -> Double? {

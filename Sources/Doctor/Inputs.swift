@@ -1,3 +1,4 @@
+import AuditLog
 import Foundation
 
 /// `auditctl -s`, as name → value. auditd 3.x prints one `name value` pair a line
@@ -72,11 +73,17 @@ public struct LogFileInfo: Sendable, Equatable {
     /// oldest file's first and the newest file's last are needed).
     public var firstStamp: Double?
     public var lastStamp: Double?
+    /// A compressed rotation's bytes once decompressed (what auditd wrote); nil for a plain
+    /// file, whose `size` is that.
+    public var contentBytes: Int64?
+    /// The bytes auditd wrote into this file.
+    public var loggedBytes: Int64 { contentBytes ?? size }
 
     public init(name: String, size: Int64, mode: UInt32 = 0o600, uid: UInt32 = 0, gid: UInt32 = 0,
-                modified: Date, firstStamp: Double? = nil, lastStamp: Double? = nil) {
+                modified: Date, firstStamp: Double? = nil, lastStamp: Double? = nil, contentBytes: Int64? = nil) {
         self.name = name
         self.size = size
+        self.contentBytes = contentBytes
         self.mode = mode
         self.uid = uid
         self.gid = gid
@@ -109,14 +116,10 @@ public struct LogDirectory: Sendable, Equatable {
         self.logGroupID = logGroupID
     }
 
-    /// `base` and `base.N`, oldest (highest N) first.
+    /// The audit logs among `names`, oldest first, as ingest reads them (compressed
+    /// rotations included).
     public static func ordered(_ names: [String], base: String = "audit.log") -> [String] {
-        func rank(_ n: String) -> Int? {
-            if n == base { return 0 }
-            guard n.hasPrefix(base + "."), let i = Int(n.dropFirst(base.count + 1)), i > 0 else { return nil }
-            return i
-        }
-        return names.compactMap { n in rank(n).map { (n, $0) } }.sorted { $0.1 > $1.1 }.map(\.0)
+        LogFileSet.rotationOrder(names, base: base)
     }
 }
 

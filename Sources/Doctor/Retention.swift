@@ -17,14 +17,14 @@ public enum Retention {
     public static func writeRate(_ files: [LogFileInfo]) -> (bytesPerSecond: Double, span: TimeInterval, bytes: Int64)? {
         guard let oldest = files.first, let newest = files.last else { return nil }
         let end = newest.lastStamp ?? newest.modified.timeIntervalSince1970
-        var bytes = files.reduce(Int64(0)) { $0 + $1.size }
+        var bytes = files.reduce(Int64(0)) { $0 + $1.loggedBytes }
         let start: Double
         if let first = oldest.firstStamp {
             start = first
         } else {
             guard files.count > 1 else { return nil }
             start = oldest.modified.timeIntervalSince1970
-            bytes -= oldest.size
+            bytes -= oldest.loggedBytes
         }
         let span = end - start
         guard span >= 60, bytes > 0 else { return nil }

@@ -80,8 +80,7 @@ public struct SignalRow: Sendable, Equatable {
 
     /// The view's event_id: `1715000000.123:4567`.
     static func eventID(sec: Int64, msec: Int64, serial: Int64) -> String {
-        let m = String(msec)
-        return "\(sec).\(String(repeating: "0", count: max(0, 3 - m.count)))\(m):\(serial)"
+        EventID.format(seconds: sec, milliseconds: msec, serial: serial)
     }
 
     /// A row of `SELECT selectList ...`: read by position, in the order of `columns` (by
@@ -116,21 +115,16 @@ public enum SignalSet: Sendable, Equatable {
         }
     }
 
-    /// Parses `KILL`, `SIGKILL`, `9`, `KILL,TERM`, `all`.
+    /// Parses `KILL`, `SIGKILL`, `9`, `KILL,TERM`, `all` (as `SignalList` does).
     public static func parse(_ text: String) throws(QueryError) -> SignalSet {
-        if text.lowercased() == "all" { return .all }
-        var numbers: [Int32] = []
-        for part in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !part.isEmpty {
-            if let n = Int32(part), n >= 0, n <= 64 {
-                numbers.append(n)
-            } else if let n = AuditArch.x86_64.signalNumber(named: part) {
-                numbers.append(n)
-            } else {
-                throw .unknownSignal(part)
+        do {
+            switch try SignalList.parse(text) {
+            case .all: return .all
+            case .only(let numbers): return .only(numbers)
             }
+        } catch {
+            throw .unknownSignal(error.part)
         }
-        guard !numbers.isEmpty else { throw .unknownSignal(text) }
-        return .only(numbers)
     }
 }
 

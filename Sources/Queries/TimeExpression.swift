@@ -1,3 +1,4 @@
+import AuditDecoding
 import Foundation
 
 /// A point in time as users write it on the command line (`--before`, `--after`), and the
@@ -300,26 +301,9 @@ public struct TimeExpression: Sendable {
     }
 
     // Proleptic Gregorian day counts (H. Hinnant's algorithms): exact and zone-free.
-    static func daysFromCivil(_ year: Int, _ m: Int, _ d: Int) -> Int {
-        let y = m <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
+    static func daysFromCivil(_ year: Int, _ m: Int, _ d: Int) -> Int { CivilDate.days(year: year, month: m, day: d) }
 
-    static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
-    }
+    static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) { CivilDate.date(days: days) }
 
     /// Carries a problem out of helpers that do not know the input text.
     struct ProblemBox: Error { let problem: TimeExpressionError.Problem; init(_ p: TimeExpressionError.Problem) { problem = p } }

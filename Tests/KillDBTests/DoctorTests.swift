@@ -80,6 +80,36 @@ struct DoctorTests {
                 == ["audit.log.10", "audit.log.2", "audit.log.1", "audit.log"])
     }
 
+    @Test("write rate: compressed rotations count as ingest reads them (their span and decompressed bytes)",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/gzip") || FileManager.default.isExecutableFile(atPath: "/bin/gzip")))
+    func writeRateWithCompressedRotation() throws {
+        try TestLogs.withScratch { dir in
+            let logDir = dir.appendingPathComponent("log")
+            try FileManager.default.createDirectory(at: logDir, withIntermediateDirectories: true)
+            // Three hours of logs: the oldest hour in audit.log.2.gz, as logrotate leaves it.
+            func hour(_ h: Int) -> String {
+                (0..<60).map { m in AuditLine.noise("\(1_700_000_000 + h * 3600 + m * 60).000:\(h * 60 + m + 1)") }.joined()
+            }
+            let oldest = hour(0)
+            try TestLogs.write(oldest, to: logDir.appendingPathComponent("audit.log.2"))
+            let gzip = FileManager.default.isExecutableFile(atPath: "/usr/bin/gzip") ? "/usr/bin/gzip" : "/bin/gzip"
+            let p = try Process.run(URL(fileURLWithPath: gzip), arguments: [logDir.appendingPathComponent("audit.log.2").path])
+            p.waitUntilExit()
+            try TestLogs.write(hour(1), to: logDir.appendingPathComponent("audit.log.1"))
+            try TestLogs.write(hour(2), to: logDir.appendingPathComponent("audit.log"))
+
+            let logs = Gather.logDirectory(logDir.path)
+            #expect(logs.files.map(\.name) == ["audit.log.2.gz", "audit.log.1", "audit.log"])
+            let gz = try #require(logs.files.first)
+            #expect(gz.contentBytes == Int64(oldest.utf8.count) && gz.size < gz.contentBytes!)
+            #expect(gz.firstStamp == 1_700_000_000)
+            let rate = try #require(Retention.writeRate(logs.files))
+            #expect(rate.span == 3 * 3600 - 60, "from the compressed rotation's first stamp")
+            #expect(rate.bytes == logs.files.reduce(0) { $0 + $1.loggedBytes })
+            #expect(rate.bytes == Int64((oldest + hour(1) + hour(2)).utf8.count))
+        }
+    }
+
     @Test("audit(SEC.MSEC:SERIAL) stamps, with node= prefixes and partial lines")
     func readsStamps() {
         let text = "ld:1\nnode=web1 type=SYSCALL msg=audit(1700000000.123:45): x\ntype=EOE msg=audit(1700000100.001:46): \ntype=X msg=audit(17"

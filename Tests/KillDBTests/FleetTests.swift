@@ -1,3 +1,4 @@
+import AuditLog
 import Foundation
 import GRDB
 import KillDB
@@ -428,8 +429,7 @@ final class Fleet {
 
     func collectorLogFiles() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: logDirectory)) ?? []
-        func rank(_ n: String) -> Int { n == "audit.log" ? 0 : Int(n.dropFirst("audit.log.".count)) ?? -1 }
-        return names.filter { rank($0) >= 0 }.sorted { rank($0) > rank($1) }.map { logDirectory + "/" + $0 }
+        return LogFileSet.rotationOrder(names).map { logDirectory + "/" + $0 }
     }
 
     func collectorLines() -> [String] {

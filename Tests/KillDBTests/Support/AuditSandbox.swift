@@ -1,3 +1,4 @@
+import AuditLog
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -285,8 +286,7 @@ final class AuditSandbox {
     /// The log files, oldest first (audit.log.9 ... audit.log.1, audit.log).
     func logFiles() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: logDirectory)) ?? []
-        func rank(_ n: String) -> Int { n == "audit.log" ? 0 : Int(n.dropFirst("audit.log.".count)) ?? -1 }
-        return names.filter { rank($0) >= 0 }.sorted { rank($0) > rank($1) }.map { logDirectory + "/" + $0 }
+        return LogFileSet.rotationOrder(names).map { logDirectory + "/" + $0 }
     }
 
     /// All log lines, oldest first. Lines are bytes; decoded lossily for searching only.
