@@ -125,44 +125,52 @@ public enum Gather {
             var info = LogFileInfo(name: name, size: Int64(fs.st_size), mode: UInt32(fs.st_mode & 0o7777),
                                    uid: fs.st_uid, gid: fs.st_gid,
                                    modified: Date(timeIntervalSince1970: Double(fs.st_mtim.tv_sec)))
-            // A compressed rotation is read as ingest reads it: its size and stamps are those
-            // of what auditd wrote.
-            if Decompressor.kind(of: name) != nil, let content = compressedContent(path + "/" + name) {
-                info.contentBytes = content.bytes
-                info.firstStamp = content.first
-                info.lastStamp = content.last
-            }
+            // A compressed rotation counts as ingest reads it: the bytes auditd wrote.
+            if Decompressor.kind(of: name) != nil { info.contentBytes = decompressedSize(path + "/" + name) }
             files.append(info)
         }
-        if !files.isEmpty {
-            if files[0].contentBytes == nil { files[0].firstStamp = firstStamp(path + "/" + files[0].name) }
-            if files[files.count - 1].contentBytes == nil {
-                files[files.count - 1].lastStamp = lastStamp(path + "/" + files[files.count - 1].name)
-            }
+        if let oldest = files.first, let newest = files.last {
+            let compressed = { (f: LogFileInfo) in Decompressor.kind(of: f.name) != nil }
+            files[0].firstStamp = compressed(oldest) ? compressedFirstStamp(path + "/" + oldest.name)
+                : firstStamp(path + "/" + oldest.name)
+            // A compressed newest file (auditd stopped, only rotations left): its mtime serves.
+            if !compressed(newest) { files[files.count - 1].lastStamp = lastStamp(path + "/" + newest.name) }
         }
         return LogDirectory(path: path, access: .readable, files: files, logGroupID: logGroupID)
     }
 
-    /// A compressed log's decompressed size and its first and last stamps, from one pass
-    /// through the decompressor; nil if it cannot be opened or decompressed.
-    static func compressedContent(_ path: String) -> (bytes: Int64, first: Double?, last: Double?)? {
+    /// A compressed log's size once decompressed: gzip's trailer says it (modulo 4 GiB, more
+    /// than any rotation); other formats are counted through the decompressor.
+    static func decompressedSize(_ path: String) -> Int64? {
+        guard let (file, fd) = try? LogFile.open(path) else { return nil }
+        defer { close(fd) }
+        let reader = LogFileReader(file: file, fd: fd)
+        if reader.compression == .gzip {
+            var head = [UInt8](repeating: 0, count: 2), tail = [UInt8](repeating: 0, count: 4)
+            guard file.size >= 18, pread(fd, &head, 2, 0) == 2, head == [0x1f, 0x8b],
+                  pread(fd, &tail, 4, off_t(file.size - 4)) == 4 else { return nil }
+            return tail.reversed().reduce(Int64(0)) { $0 << 8 | Int64($1) }
+        }
+        guard let outcome = try? reader.read(from: 0, { _ in }), !outcome.damaged else { return nil }
+        return outcome.end
+    }
+
+    private struct EnoughRead: Error {}
+
+    /// The first stamp of a compressed log, from its first lines only.
+    static func compressedFirstStamp(_ path: String) -> Double? {
         guard let (file, fd) = try? LogFile.open(path) else { return nil }
         defer { close(fd) }
         var head = Data()
-        var tail: [Data] = []
         var first: Double?
-        guard let outcome = try? LogFileReader(file: file, fd: fd).read(from: 0, { event in
+        _ = try? LogFileReader(file: file, fd: fd).read(from: 0) { event in
             guard case .line(let line, _) = event else { return }
-            if first == nil, head.count < 8192 {
-                head.append(contentsOf: line)
-                head.append(0x0a)
-                first = Stamps.all(in: head).first
-            }
-            tail.append(Data(line))
-            if tail.count > 64 { tail.removeFirst(32) }
-        }), !outcome.damaged else { return nil }
-        let last = tail.reversed().lazy.compactMap { Stamps.all(in: $0 + [0x0a]).last }.first
-        return (outcome.end, first, last)
+            head.append(contentsOf: line)
+            head.append(0x0a)
+            first = Stamps.all(in: head).first
+            if first != nil || head.count >= 8192 { throw EnoughRead() }
+        }
+        return first
     }
 
     static func firstStamp(_ path: String) -> Double? {
