@@ -26,19 +26,24 @@ CREATE TABLE ingest_runs_004 (
     kind            TEXT NOT NULL DEFAULT 'ingest' CHECK (kind IN ('ingest', 'plugin', 'merge', 'trace'))
 );
 
+-- Each run's kind from its file reads, in one pass (file_reads has no index on run_id).
+CREATE TEMP TABLE run_kinds_004 (run_id INTEGER PRIMARY KEY, kind TEXT NOT NULL);
+INSERT INTO temp.run_kinds_004
+SELECT run_id,
+       CASE MAX(CASE WHEN substr(path, 1, 13) = CAST('[merged from ' AS BLOB) THEN 2
+                     WHEN path = CAST('(auditd plugin)' AS BLOB) THEN 1
+                     ELSE 0 END)
+         WHEN 2 THEN 'merge' WHEN 1 THEN 'plugin' ELSE 'ingest' END
+FROM file_reads GROUP BY run_id;
+
 INSERT INTO ingest_runs_004 (id, started_at, finished_at, status, killdb_version, hostname, files, bytes, lines,
                              bad_lines, signal_events, new_events, kind)
 SELECT r.id, r.started_at, r.finished_at,
        CASE WHEN r.status IN ('running', 'complete', 'failed', 'interrupted') THEN r.status ELSE 'failed' END,
        r.killdb_version, r.hostname, r.files, r.bytes, r.lines, r.bad_lines, r.signal_events, r.new_events,
-       CASE
-         WHEN EXISTS (SELECT 1 FROM file_reads f WHERE f.run_id = r.id AND substr(f.path, 1, 13) = CAST('[merged from ' AS BLOB))
-           THEN 'merge'
-         WHEN EXISTS (SELECT 1 FROM file_reads f WHERE f.run_id = r.id AND f.path = CAST('(auditd plugin)' AS BLOB))
-           THEN 'plugin'
-         ELSE 'ingest'
-       END
-FROM ingest_runs r;
+       COALESCE(k.kind, 'ingest')
+FROM ingest_runs r LEFT JOIN temp.run_kinds_004 k ON k.run_id = r.id;
+DROP TABLE temp.run_kinds_004;
 
 DROP TABLE ingest_runs;
 ALTER TABLE ingest_runs_004 RENAME TO ingest_runs;
