@@ -456,6 +456,10 @@ struct LiveWriter {
         // A stream's serial holes cannot be told from the plugin having been down (or
         // restarted by auditd); ingest finds real ones in the logs.
         batch.serialGaps = []
+        if batch.unparsableEvents > 0 {
+            let n = batch.unparsableEvents
+            log(true, "\(n) signal event\(n == 1 ? "" : "s") could not be parsed by libauparse and \(n == 1 ? "was" : "were") skipped")
+        }
         waiting.append(batch)
         if oldestWaiting == nil && (!waiting.events.isEmpty || !waiting.kernelKills.isEmpty) { oldestWaiting = Date() }
     }

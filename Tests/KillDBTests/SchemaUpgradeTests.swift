@@ -56,6 +56,16 @@ struct SchemaUpgradeTests {
             let coverage = try store.read { try Row.fetchAll($0, sql: "SELECT path, run_kind FROM coverage ORDER BY run_id") }
             #expect(coverage.map { $0["run_kind"] as String } == ["ingest", "plugin", "merge"])
 
+            // A plugin still running the previous binary begins its run without a kind.
+            try store.transaction { tx in
+                try tx.db.execute(sql: "INSERT INTO ingest_runs (id, started_at, status, killdb_version) VALUES (9, 2, 'running', '0.1.0')")
+                try tx.db.execute(sql: """
+                    INSERT INTO file_reads (run_id, path, device, inode, start_offset, end_offset, lines, records,
+                      events, signal_events, bad_lines) VALUES (9, CAST('(auditd plugin)' AS BLOB), 0, 0, 0, 0, 0, 0, 0, 0, 0)
+                    """)
+            }
+            #expect(try store.read { try String.fetchOne($0, sql: "SELECT kind FROM ingest_runs WHERE id = 9") } == "plugin")
+
             // Every kind and status the write side knows is accepted; nothing else is.
             try store.transaction { tx in
                 for kind in RunKind.allCases {

@@ -52,12 +52,24 @@ struct UnparsableEventTests {
     func plugin() throws {
         try TestLogs.withScratch { dir in
             let db = dir.appendingPathComponent("k.sqlite")
-            let plugin = try PluginTests.Running(db: db, options: PluginTests.options())
+            let messages = Messages()
+            var options = PluginTests.options()
+            options.log = { error, text in messages.add(error, text) }
+            let plugin = try PluginTests.Running(db: db, options: options)
             plugin.send(PluginTests.Stream.kill(0) + Self.unparsable("1700200000.000:9") + PluginTests.Stream.eoe("1700200000.000:9"))
             let status = try plugin.finish()
             #expect(status.unparsableEvents == 1 && status.newEvents == 1)
             let runs = try TestLogs.query(db, "SELECT bad_lines FROM ingest_runs")
             #expect(runs.first?["bad_lines"] as Int64? == 1)
+            #expect(messages.all.contains { $0.error && $0.text == "1 signal event could not be parsed by libauparse and was skipped" },
+                    "\(messages.all)")
         }
+    }
+
+    final class Messages: @unchecked Sendable {
+        private let lock = NSLock()
+        private var list: [(error: Bool, text: String)] = []
+        func add(_ error: Bool, _ text: String) { lock.withLock { list.append((error, text)) } }
+        var all: [(error: Bool, text: String)] { lock.withLock { list } }
     }
 }
