@@ -52,7 +52,7 @@ struct SchemaUpgradeTests {
             let runs = try store.read { try Row.fetchAll($0, sql: "SELECT id, kind, status FROM ingest_runs ORDER BY id") }
             #expect(runs.map { $0["kind"] as String } == ["ingest", "plugin", "merge"])
             #expect(runs.map { $0["status"] as String } == ["complete", "running", "interrupted"])
-            // The file reads survive the table's rebuild; coverage shows the kind.
+            // The file reads are kept; coverage shows the kind.
             let coverage = try store.read { try Row.fetchAll($0, sql: "SELECT path, run_kind FROM coverage ORDER BY run_id") }
             #expect(coverage.map { $0["run_kind"] as String } == ["ingest", "plugin", "merge"])
 
