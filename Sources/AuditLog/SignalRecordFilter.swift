@@ -75,11 +75,14 @@ public struct KernelActionRecord: Sendable {
 
 /// What the filter hands on at each `drain()`.
 public struct FilterOutput: Sendable {
-    /// Complete signal events, still raw: the pipeline decodes them.
-    public var groups: [SignalRecordGroup]
     public var daemonRecords: [DaemonRecord]
     public var kernelRecords: [KernelActionRecord]
     public var serialGaps: [SerialGap]
+    /// Complete events the decoder could not use.
+    public var unusableEvents: Int
+    /// Lines skipped since the last drain: how many, and (the first of a run only) which.
+    public var skippedLines: Int
+    public var skipped: [SkippedLine]
     /// The earliest offset, per file, of a line still held: a checkpoint must not pass it.
     public var held: [Int: Int64] = [:]
 }
@@ -167,27 +170,25 @@ public struct SignalRecordFilter {
     }
 
     /// Hands over everything complete since the last call: the one way out of the filter.
-    public mutating func drain() -> FilterOutput {
-        defer {
-            ready.removeAll()
-            daemonRecords.removeAll()
-            kernelRecords.removeAll()
-        }
-        let gaps = self.gaps.takeFound()
-        var out = FilterOutput(groups: ready, daemonRecords: daemonRecords, kernelRecords: kernelRecords,
-                               serialGaps: gaps)
+    /// Each complete event is offered to `decode`; one it cannot use (libauparse could not
+    /// parse it) has its lines skipped as unparsable.
+    public mutating func drain(_ decode: (SignalRecordGroup) -> Bool) -> FilterOutput {
+        let groups = ready
         ready.removeAll()
+        var unusable = 0
+        for group in groups where !decode(group) {
+            unusable += 1
+            for line in group.lines { skip(file: line.file, offset: line.offset, .unparsable) }
+        }
+        var out = FilterOutput(daemonRecords: daemonRecords, kernelRecords: kernelRecords,
+                               serialGaps: gaps.takeFound(), unusableEvents: unusable,
+                               skippedLines: skippedSinceTaken, skipped: skipped)
+        daemonRecords.removeAll()
+        kernelRecords.removeAll()
+        skipped.removeAll()
+        skippedSinceTaken = 0
         out.held = heldOffsets()
         return out
-    }
-
-    /// Lines skipped since the last call: how many, and the first of them with why.
-    public mutating func takeSkipped() -> (count: Int, lines: [SkippedLine]) {
-        defer {
-            skipped.removeAll()
-            skippedSinceTaken = 0
-        }
-        return (skippedSinceTaken, skipped)
     }
 
     /// Complete events and kernel records waiting to be drained.

@@ -145,20 +145,17 @@ public struct EventPipeline {
     /// Hands over what is complete: the events decoded, and everything else that goes into
     /// the same transaction.
     public mutating func batch() -> EventBatch {
-        let out = filter.drain()
         var batch = EventBatch()
-        batch.events.reserveCapacity(out.groups.count)
-        for group in out.groups {
-            switch decoder.decode(group.lines.map(\.bytes), id: group.id) {
-            case .success(let event):
-                batch.events.append(event)
-            case .failure:
-                batch.unparsableEvents += 1
-                for line in group.lines { filter.skip(file: line.file, offset: line.offset, .unparsable) }
-            }
+        let decoder = self.decoder
+        let out = filter.drain { group in
+            guard case .success(let event) = decoder.decode(group.lines.map(\.bytes), id: group.id) else { return false }
+            batch.events.append(event)
+            return true
         }
+        batch.unparsableEvents = out.unusableEvents
         unparsableEvents += batch.unparsableEvents
-        (batch.skippedLines, batch.skipped) = filter.takeSkipped()
+        batch.skippedLines = out.skippedLines
+        batch.skipped = out.skipped
         batch.daemonRecords = out.daemonRecords
         batch.kernelKills = kernelKills
         for record in out.kernelRecords {
