@@ -109,8 +109,11 @@ public final class SignalStore {
     /// Refuses a database that holds tables but none of killdb's migrations, before
     /// anything (WAL mode, the schema) is written to it.
     static func refuseForeign(_ path: String) throws(StoreError) {
+        // Not a read-only connection: a writer killed mid-commit leaves a WAL that only a
+        // read-write connection may recover ("attempt to write a readonly database").
+        // Recovery is SQLite's own repair; the probe itself only reads.
         var config = Configuration()
-        config.readonly = true
+        config.foreignKeysEnabled = false
         do {
             let probe = try DatabaseQueue(path: path, configuration: config)
             defer { try? probe.close() }
