@@ -45,13 +45,13 @@ let package = Package(
         // kernel logs) feeding the pipeline and the store.
         .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "Pipeline", "Store"]),
         // Questions asked of the database: who, report, ad hoc SQL; time expressions.
-        .target(name: "Queries", dependencies: ["AuditDecoding", "Store", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Queries", dependencies: ["AuditDecoding", "AuditLog", "Store", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
         // Audit rules: generating killdb's rules, installing them, linting the loaded ones.
         .target(name: "AuditRules", dependencies: ["AuditDecoding"]),
         // Health checks of the whole chain, for killdb doctor.
         .target(name: "Doctor", dependencies: ["AuditLog", "AuditRules", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
         // Output: text that is safe on a terminal, reports, tables, JSON and CSV.
-        .target(name: "Output", dependencies: ["KillDB", "Queries"]),
+        .target(name: "Output", dependencies: ["AuditDecoding", "AuditLog", "KillDB", "Queries"]),
         .executableTarget(
             name: "killdb",
             dependencies: ["KillDB", "Store", "Queries", "AuditRules", "Doctor", "Output", .product(name: "ArgumentParser", package: "swift-argument-parser")]

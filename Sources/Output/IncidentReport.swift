@@ -1,3 +1,4 @@
+import AuditDecoding
 import Foundation
 import Queries
 
@@ -36,15 +37,16 @@ public enum IncidentReport {
         }
 
         out += heading("1. " + killsTitle(r, s))
-        if entries(r).isEmpty {
+        if r.entries.isEmpty {
             out += wrap(noKills(r, s), indent: 0)
         } else {
             if r.signalKillsTotal > r.kills.count {
                 out += "The \(r.kills.count) newest of \(r.signalKillsTotal) are shown; narrow the window or the target for the rest.\n\n"
             }
-            out += entries(r).map { e in wrap(headline(e, r, s), indent: 2) + fields(details(e, r, ctx, s)) }.joined(separator: "\n")
+            out += r.entries.map { e in wrap(KillDescription.headline(e, s, at: nil), indent: 2) + fields(details(e, ctx, s)) }
+                .joined(separator: "\n")
         }
-        if !r.oomdKills.isEmpty { out += "\n" + r.oomdKills.map { wrap(oomd($0, ctx, s), indent: 2) }.joined() }
+        if !r.cgroupKills.isEmpty { out += "\n" + r.cgroupKills.map { wrap(oomd($0, ctx, s), indent: 2) }.joined() }
 
         out += heading("2. Other signals from these senders")
         if r.senders.isEmpty {
@@ -143,17 +145,17 @@ public enum IncidentReport {
         for (label, value) in header(r, ctx, s) { out += "- **\(label):** " + value.joined(separator: " — ") + "\n" }
 
         out += "\n## 1. " + killsTitle(r, s) + "\n\n"
-        if entries(r).isEmpty {
+        if r.entries.isEmpty {
             out += noKills(r, s) + "\n"
         } else {
             if r.signalKillsTotal > r.kills.count {
                 out += "The \(r.kills.count) newest of \(r.signalKillsTotal) are shown; narrow the window or the target for the rest.\n\n"
             }
-            out += entries(r).map { e in
-                "### " + headline(e, r, s) + "\n\n" + details(e, r, ctx, s).map { "- **\($0.0):** \($0.1)\n" }.joined()
+            out += r.entries.map { e in
+                "### " + KillDescription.headline(e, s, at: nil) + "\n\n" + details(e, ctx, s).map { "- **\($0.0):** \($0.1)\n" }.joined()
             }.joined(separator: "\n")
         }
-        if !r.oomdKills.isEmpty { out += "\n" + r.oomdKills.map { "- " + oomd($0, ctx, s) + "\n" }.joined() }
+        if !r.cgroupKills.isEmpty { out += "\n" + r.cgroupKills.map { "- " + oomd($0, ctx, s) + "\n" }.joined() }
 
         out += "\n## 2. Other signals from these senders\n\n"
         if r.senders.isEmpty {
@@ -247,22 +249,10 @@ public enum IncidentReport {
                     ("sender_processes", String(p.senderProcesses)), ("first_time", real(p.first)), ("last_time", real(p.last)),
                 ])
             }.joined(separator: ",") + (r.patterns.isEmpty ? "]" : "\n  ]")),
-            ("kernel_kills", "[" + r.kernelKills.map { k in
-                "\n    " + JSON.object([
-                    ("node", text(k.node)), ("event_time", real(k.eventTime)), ("kind", str(k.kind)), ("reason", str(k.reason)),
-                    ("pid", int(k.pid)), ("comm", text(k.comm)), ("exe", text(k.exe)), ("uid", int(k.uid)),
-                    ("signal", int(k.signal)), ("signal_name", str(k.signalName)), ("cgroup", text(k.cgroup)),
-                    ("limit_cgroup", text(k.limitCgroup)), ("constraint", str(k.constraint)), ("syscall", int(k.syscall)),
-                    ("details", str(k.details)), ("source", str(k.source)), ("message", text(k.message)),
-                ])
-            }.joined(separator: ",") + (r.kernelKills.isEmpty ? "]" : "\n  ]")),
-            ("systemd_kills", "[" + (r.systemdKills + r.oomdKills).map { a in
-                "\n    " + JSON.object([
-                    ("node", text(a.node)), ("event_time", real(a.eventTime)), ("kind", str(a.kind)), ("unit", text(a.unit)),
-                    ("pid", int(a.pid)), ("comm", text(a.comm)), ("signal", int(a.signal)), ("signal_name", str(a.signalName)),
-                    ("cgroup", text(a.cgroup)), ("reason", str(a.reason)),
-                ])
-            }.joined(separator: ",") + (r.systemdKills.isEmpty && r.oomdKills.isEmpty ? "]" : "\n  ]")),
+            ("kernel_kills", "[" + r.kernelKills.map { k in "\n    " + JSON.object(JSON.members(k)) }.joined(separator: ",")
+                + (r.kernelKills.isEmpty ? "]" : "\n  ]")),
+            ("systemd_kills", "[" + (r.systemdKills + r.cgroupKills).map { a in "\n    " + JSON.object(JSON.members(a)) }
+                .joined(separator: ",") + (r.systemdKills.isEmpty && r.cgroupKills.isEmpty ? "]" : "\n  ]")),
             ("systemd_context", "[" + r.kills.compactMap { k -> String? in
                 guard let c = r.systemdContext[WhoAnswer.rowKey(k)] else { return nil }
                 return JSON.object([("event_id", str(k.eventID)), ("target_pid", int(k.targetPid)), ("unit", text(c.unit)),
@@ -290,7 +280,7 @@ public enum IncidentReport {
             for (uid, logged) in [(row.senderUid, row.senderUidName), (row.senderAuid, row.senderAuidName),
                                   (row.senderEuid, row.senderEuidName), (row.targetUid, row.targetUidName),
                                   (row.targetAuid, row.targetAuidName)] {
-                if let uid, logged == nil, uid != 4294967295, resolved[uid] == nil, let name = ctx.users(uid) { resolved[uid] = name }
+                if let uid, logged == nil, uid != AuditField.unsetID, resolved[uid] == nil, let name = ctx.users(uid) { resolved[uid] = name }
             }
         }
         members.append(("users_resolved_here", JSON.object(resolved.sorted { $0.key < $1.key }.map { (String($0.key), str($0.value)) })))
@@ -299,18 +289,7 @@ public enum IncidentReport {
 
     // MARK: - Pieces shared by text and Markdown
 
-    /// How untrusted bytes are shown: escaped for a terminal, and in Markdown also made inert.
-    struct Style: Sendable {
-        var value: @Sendable ([UInt8]) -> String
-        /// killdb's own words that still come from the database (signal and errno names).
-        var word: @Sendable (String) -> String
-
-        static let text = Style(value: { SafeText.escape($0) }, word: { SafeText.line($0) })
-        static let markdown = Style(value: { MarkdownText.code(SafeText.escape($0), inTable: false) },
-                                    word: { MarkdownText.escape(SafeText.line($0)) })
-        static let markdownTable = Style(value: { MarkdownText.code(SafeText.escape($0), inTable: true) },
-                                         word: { MarkdownText.escape(SafeText.line($0)) })
-    }
+    typealias Style = TextStyle
 
     static func header(_ r: Incident, _ ctx: Context, _ s: Style) -> [(String, [String])] {
         let q = r.query
@@ -348,113 +327,30 @@ public enum IncidentReport {
         return line
     }
 
-    /// Section 1's entries, whoever killed, oldest first.
-    static func entries(_ r: Incident) -> [KillEntry] {
-        let all = r.kills.map(KillEntry.signal) + r.kernelKills.map(KillEntry.kernel) + r.systemdKills.map(KillEntry.systemd)
-        return all.enumerated().sorted { a, b in
-            a.element.time != b.element.time ? a.element.time < b.element.time : a.offset < b.offset
-        }.map(\.element)
-    }
-
-    static func headline(_ e: KillEntry, _ r: Incident, _ s: Style) -> String {
-        switch e {
-        case .signal(let k): return headline(k, s)
-        case .kernel(let k):
-            return "pid \(k.pid.map(String.init) ?? "?")" + (k.comm.map { " (\(s.value($0)))" } ?? "")
-                + " \(WhoReport.killedBy(k)): " + cause(k, s)
-        case .systemd(let a):
-            return "\(signal(a.signalName, a.signal, s)) to pid \(a.pid.map(String.init) ?? "?")"
-                + (a.comm.map { " (\(s.value($0)))" } ?? "") + " from systemd (PID 1)"
-        }
-    }
-
-    /// `WhoReport.cause`, with the cgroup through `s`.
-    static func cause(_ k: KernelKillRow, _ s: Style) -> String {
-        if k.kind == "memcg-oom", let c = k.limitCgroup ?? k.cgroup { return "memory cgroup \(s.value(c)) exceeded its limit" }
-        return s.word(WhoReport.cause(k))
-    }
-
-    static func details(_ e: KillEntry, _ r: Incident, _ ctx: Context, _ s: Style) -> [(String, String)] {
-        switch e {
-        case .signal(let k):
-            var out = details(k, ctx, s)
-            if k.senderPid == 1 {
-                let c = r.systemdContext[WhoAnswer.rowKey(k)]
-                out.append(("systemd", c.map { ($0.unit.map { s.value($0) + ": " } ?? "") + s.word(WhoReport.systemdReason($0)) }
-                    ?? "PID 1 sends this when a unit's stop times out, or on `systemctl kill`; the journal names the unit (killdb ingest --journal)"))
-            }
-            return out
-        case .kernel(let k):
-            var out: [(String, String)] = [("time", "\(local(k.eventTime, ctx)) (\(Clock.utc(k.eventTime)))"),
-                                           ("signal", "\(s.word(k.signalName ?? "?")), from the kernel itself: no process sent it")]
-            if let c = k.cgroup {
-                var line = s.value(c)
-                if let l = k.limitCgroup, l != c { line += " (the limit hit was \(s.value(l))'s)" }
-                out.append(("cgroup", line))
-            }
-            if let d = k.details { out.append((k.kind == "seccomp" ? "seccomp" : "memory", s.value(Array(d.utf8)))) }
-            if let e = k.exe { out.append(("exe", s.value(e))) }
-            if let uid = k.uid { out.append(("user", "uid \(name(uid, nil, ctx, s))")) }
-            var evidence = WhoReport.source(k.source)
-            if let n = k.node { evidence += " on node " + s.value(n) }
-            out.append(("evidence", evidence))
-            return out
-        case .systemd(let a):
-            return [("time", "\(local(a.eventTime, ctx)) (\(Clock.utc(a.eventTime)))"),
-                    ("unit", a.unit.map(s.value) ?? "?"), ("why", s.word(WhoReport.systemdReason(a))),
-                    ("evidence", "the journal (no audit record of this signal)" + (a.node.map { " on node " + s.value($0) } ?? ""))]
-        }
+    /// A kill's fields as section 1 lists them: the time first, the headline lacking it.
+    static func details(_ e: Kill, _ ctx: Context, _ s: Style) -> [(String, String)] {
+        KillDescription.fields(e, s, users: ctx.users, time: "\(local(e.time, ctx)) (\(Clock.utc(e.time)))")
     }
 
     static func oomd(_ a: SystemdKillRow, _ ctx: Context, _ s: Style) -> String {
-        var line = "systemd-oomd killed every process of the cgroup \(a.cgroup.map(s.value) ?? "?") at \(local(a.eventTime, ctx))"
-        if let r = a.reason { line += " (" + s.word(r) + ")" }
-        return line + "; it names no process."
+        KillDescription.cgroupKill(a, s, at: local(a.eventTime, ctx)) + "; it names no process."
     }
 
-    /// `SIGKILL to pid 5001 (java)`, as `who` puts it.
-    static func headline(_ r: SignalRow, _ s: Style) -> String {
-        var line = "\(signal(r.signalName, r.signal, s)) to \(target(r, s))"
-        if r.success == false { line += ": FAILED (\(s.word(r.errno ?? "error")))" }
-        return line
-    }
-
-    static func signal(_ name: String?, _ number: Int64?, _ s: Style) -> String {
-        if let name { return s.word(name) }
-        return number.map { "signal \($0)" } ?? "signal ?"
-    }
-
-    static func target(_ r: SignalRow, _ s: Style) -> String {
-        if let pid = r.targetPid { return "pid \(pid)" + (r.targetComm.map { " (\(s.value($0)))" } ?? "") }
-        return requested(r.targetArg, r.pidfd)
-    }
+    static func signal(_ name: String?, _ number: Int64?, _ s: Style) -> String { KillDescription.signal(name, number, s) }
+    static func target(_ r: SignalRow, _ s: Style) -> String { KillDescription.target(r, s) }
 
     static func target(_ a: Incident.Activity, _ s: Style) -> String {
         if let pid = a.targetPid { return "pid \(pid)" + (a.targetComm.map { " (\(s.value($0)))" } ?? "") }
         return requested(a.targetArg, nil)
     }
 
-    /// What the sender asked for when no process was reached.
-    static func requested(_ arg: Int64?, _ pidfd: Int64?) -> String {
-        if let arg {
-            if arg == -1 { return "every process it may signal (pid -1)" }
-            if arg < -1 { return "process group \(-arg)" }
-            return "pid \(arg)"
-        }
-        if let pidfd { return "the process behind pidfd \(pidfd)" }
-        return "an unrecorded target"
-    }
+    static func requested(_ arg: Int64?, _ pidfd: Int64?) -> String { KillDescription.requested(arg, pidfd) }
 
     static func outcome(_ success: Bool?, _ errno: String?, _ s: Style) -> String {
         success == false ? "failed, " + s.word(errno ?? "error") : "delivered"
     }
 
-    static func sender(_ r: SignalRow, _ s: Style) -> String {
-        var out = "pid \(r.senderPid.map(String.init) ?? "?")"
-        if let c = r.senderComm { out += " (\(s.value(c)))" }
-        if let e = r.senderExe { out += " " + s.value(e) }
-        return out
-    }
+    static func sender(_ r: SignalRow, _ s: Style) -> String { KillDescription.sender(r, s) }
 
     static func senderName(_ a: Incident.SenderActivity, _ s: Style) -> String {
         var out = "pid \(a.pid.map(String.init) ?? "?")"
@@ -476,54 +372,7 @@ public enum IncidentReport {
             : "first \(local(first, ctx)), last \(local(last, ctx))"
     }
 
-    /// The kill's context, as `who` details it, with names and values through `s`.
-    static func details(_ r: SignalRow, _ ctx: Context, _ s: Style) -> [(String, String)] {
-        var out: [(String, String)] = [("time", "\(local(r.eventTime, ctx)) (\(Clock.utc(r.eventTime)))"),
-                                       ("sent by", sender(r, s))]
-        if let cmd = r.senderCmdline { out.append(("command", s.value(cmd))) }
-        out.append(("user", user(r, ctx, s)))
-        var session = "session \(id(r.senderSes)), tty " + (r.senderTty.map(s.value) ?? "none")
-        if let ppid = r.senderPpid { session += ", parent pid \(ppid)" }
-        out.append(("context", session))
-        var via = "\(s.word(r.syscall))("
-        switch r.syscall {
-        case "tgkill", "rt_tgsigqueueinfo": via += "\(r.tgidArg.map(String.init) ?? "?"), \(r.targetArg.map(String.init) ?? "?")"
-        case "pidfd_send_signal": via += "pidfd \(r.pidfd.map(String.init) ?? "?")"
-        default: via += r.targetArg.map(String.init) ?? "?"
-        }
-        via += ", \(signal(r.signalName, r.signal, s))) on \(s.word(r.arch)): "
-        via += r.success == false ? "failed, " + s.word(r.errno ?? "exit \(r.exit.map(String.init) ?? "?")") : "delivered"
-        out.append(("via", via))
-        if let uid = r.targetUid {
-            out.append(("target", "uid \(name(uid, r.targetUidName, ctx, s)), login uid \(name(r.targetAuid, r.targetAuidName, ctx, s)), session \(id(r.targetSes))"))
-        }
-        var event = "audit event \(r.eventID)"
-        if let node = r.node { event += " on node \(s.value(node))" }
-        if let key = r.key { event += ", rule key \(s.value(key))" }
-        out.append(("evidence", event))
-        return out
-    }
-
-    static func user(_ r: SignalRow, _ ctx: Context, _ s: Style) -> String {
-        var out = "uid \(name(r.senderUid, r.senderUidName, ctx, s))"
-        if r.senderEuid != r.senderUid { out += ", euid \(name(r.senderEuid, r.senderEuidName, ctx, s))" }
-        return out + ", login uid \(name(r.senderAuid, r.senderAuidName, ctx, s))"
-    }
-
-    /// `0 (root)` from the log's ENRICHED names; `1000 (alice, resolved here)` from this
-    /// host, which may not be the host that logged it.
-    static func name(_ uid: Int64?, _ logged: [UInt8]?, _ ctx: Context, _ s: Style) -> String {
-        guard let uid else { return "?" }
-        if uid == 4294967295 { return "unset" }
-        if let logged { return "\(uid) (\(s.value(logged)))" }
-        if let local = ctx.users(uid) { return "\(uid) (\(s.value(Array(local.utf8))),\(glue)resolved\(glue)here)" }
-        return String(uid)
-    }
-
-    static func id(_ v: Int64?) -> String {
-        guard let v else { return "?" }
-        return v == 4294967295 ? "unset" : String(v)
-    }
+    static func user(_ r: SignalRow, _ ctx: Context, _ s: Style) -> String { KillDescription.user(r, s, ctx.users) }
 
     static func coverage(_ c: WindowCoverage, _ ctx: Context, _ s: Style) -> [String] {
         var lines: [String] = []

@@ -1,3 +1,4 @@
+import AuditDecoding
 import Foundation
 import Queries
 
@@ -22,7 +23,7 @@ public typealias UserNames = @Sendable (Int64) -> String?
 
 public enum LocalUsers {
     public static let lookup: UserNames = { uid in
-        guard uid >= 0, uid < 4294967295, let pw = getpwuid(uid_t(uid)) else { return nil }
+        guard uid >= 0, uid < AuditField.unsetID, let pw = getpwuid(uid_t(uid)) else { return nil }
         return String(cString: pw.pointee.pw_name)
     }
 }
@@ -35,12 +36,16 @@ public enum WhoReport {
         public var users: UserNames
         /// ANSI colour: only on a terminal and never with NO_COLOR (`Terminal.colour`).
         public var colour: Bool
+        /// The terminal's columns, which the table of earlier candidates fits (`Terminal.width()`);
+        /// nil: not a terminal, nothing cut.
+        public var width: Int?
         public init(question: String, timeZone: TimeZone = .current, users: @escaping UserNames = LocalUsers.lookup,
-                    colour: Bool = false) {
+                    colour: Bool = false, width: Int? = nil) {
             self.question = question
             self.timeZone = timeZone
             self.users = users
             self.colour = colour
+            self.width = width
         }
 
         func bold(_ s: String) -> String { colour ? "\u{1b}[1m\(s)\u{1b}[0m" : s }
@@ -50,137 +55,28 @@ public enum WhoReport {
 
     public static func text(_ answer: WhoAnswer, _ ctx: Context) -> String {
         var out = ""
-        let timeline = answer.timeline.isEmpty ? answer.rows.map(KillEntry.signal) : answer.timeline
-        guard let first = timeline.first else {
+        guard let first = answer.entries.first else {
             out += "No \(ctx.question) is on record.\n"
             out += notes(answer, ctx)
             return out
         }
-        switch first {
-        case .signal(let r):
-            out += ctx.bold(headline(r, ctx)) + "\n"
-            out += details(r, ctx)
-            out += systemdLine(r, answer)
-        case .kernel(let k):
-            out += ctx.bold(headline(k, ctx)) + "\n"
-            out += details(k, ctx)
-        case .systemd(let s):
-            out += ctx.bold(headline(s, ctx)) + "\n"
-            out += details(s)
+        let style = TextStyle.terminal(colour: ctx.colour)
+        let when = "at \(Clock.local(first.time, ctx.timeZone)) (\(Clock.utc(first.time)))"
+        out += ctx.bold(KillDescription.headline(first, style, at: when)) + "\n"
+        for (label, value) in KillDescription.fields(first, style, users: ctx.users, time: nil) {
+            out += "  " + label.padded(to: 10) + value + "\n"
         }
-        let others = timeline.dropFirst()
+        let others = answer.entries.dropFirst()
         if !others.isEmpty {
             out += "\nEarlier candidates, newest first:\n"
             out += Table.render(columns: ["time", "signal", "target", "sender", "command", "result"],
-                                rows: others.map { row(for: $0, ctx, reference: first, answer) }, width: Terminal.width())
+                                rows: others.map { row(for: $0.primary, ctx, reference: first.primary) }, width: ctx.width)
         }
         out += notes(answer, ctx)
         return out
     }
 
-    // MARK: kills no process sent
-
-    /// `pid 29967 (python3) was killed by the kernel's OOM killer at T (UTC): memory cgroup /x exceeded its limit`
-    static func headline(_ k: KernelKillRow, _ ctx: Context) -> String {
-        let target = SafeText.escape(process(k.pid, k.comm))
-        let when = "at \(Clock.local(k.eventTime, ctx.timeZone)) (\(Clock.utc(k.eventTime)))"
-        return "\(target) \(killedBy(k)) \(when): \(cause(k))"
-    }
-
-    /// `was killed by the kernel's OOM killer`, as a verb phrase.
-    public static func killedBy(_ k: KernelKillRow) -> String {
-        switch k.kind {
-        case "oom", "memcg-oom": return "was killed by the kernel's OOM killer"
-        case "seccomp": return "was killed by a seccomp filter"
-        case "abend": return "was ended by the kernel with \(k.signalName ?? "a fatal signal")"
-        default: return "was killed by the kernel"
-        }
-    }
-
-    /// Why, in a few words.
-    public static func cause(_ k: KernelKillRow) -> String {
-        switch k.kind {
-        case "memcg-oom":
-            if let c = k.limitCgroup ?? k.cgroup { return "memory cgroup \(SafeText.escape(c)) exceeded its limit" }
-            return "a memory cgroup exceeded its limit"
-        case "oom":
-            switch k.constraint {
-            case "CONSTRAINT_CPUSET": return "its cpuset ran out of memory"
-            case "CONSTRAINT_MEMORY_POLICY": return "its memory policy's nodes ran out of memory"
-            default: return "the system ran out of memory"
-            }
-        case "seccomp": return "it made syscall \(k.syscall.map(String.init) ?? "?"), which the filter forbids"
-        case "abend": return "a fatal signal it did not handle (the kernel logged a core dump)"
-        default: return k.reason
-        }
-    }
-
-    static func details(_ k: KernelKillRow, _ ctx: Context) -> String {
-        var out = ""
-        func field(_ name: String, _ value: String) { out += "  " + name.padded(to: 10) + value + "\n" }
-        field("signal", "\(k.signalName ?? "?"), from the kernel itself: no process sent it")
-        if let task = k.cgroup {
-            var line = SafeText.escape(task)
-            if let limit = k.limitCgroup, limit != task { line += " (the limit hit was \(SafeText.escape(limit))'s)" }
-            field("cgroup", line)
-        }
-        if let c = k.constraint, c != "CONSTRAINT_MEMCG" { field("constraint", c) }
-        if let d = k.details { field(k.kind == "seccomp" ? "seccomp" : "memory", SafeText.line(d)) }
-        if let e = k.exe { field("exe", SafeText.escape(e)) }
-        if let uid = k.uid { field("user", "uid \(name(uid, nil, ctx))") }
-        var evidence = "\(source(k.source))"
-        if let m = k.message { evidence += ": " + SafeText.escape(m) }
-        if let node = k.node { evidence += " on node \(SafeText.escape(node))" }
-        field("evidence", evidence)
-        return out
-    }
-
-    static func source(_ s: String) -> String {
-        switch s {
-        case "kmsg": return "kernel log (/dev/kmsg)"
-        case "journal": return "kernel log (journal)"
-        case "syslog": return "kernel log (syslog)"
-        case "dmesg": return "kernel log (dmesg output)"
-        case "audit": return "audit log"
-        default: return SafeText.line(s)
-        }
-    }
-
-    static func headline(_ s: SystemdKillRow, _ ctx: Context) -> String {
-        let sig = s.signalName ?? "signal ?"
-        let target = SafeText.escape(process(s.pid, s.comm))
-        return "\(sig) to \(target) at \(Clock.local(s.eventTime, ctx.timeZone)) (\(Clock.utc(s.eventTime))) from systemd (PID 1)"
-    }
-
-    static func details(_ s: SystemdKillRow) -> String {
-        var out = ""
-        func field(_ name: String, _ value: String) { out += "  " + name.padded(to: 10) + value + "\n" }
-        field("unit", s.unit.map { SafeText.escape($0) } ?? "?")
-        field("why", systemdReason(s))
-        var evidence = "the journal (no audit record of this signal)"
-        if let node = s.node { evidence += " on node \(SafeText.escape(node))" }
-        field("evidence", evidence)
-        return out
-    }
-
-    public static func systemdReason(_ s: SystemdKillRow) -> String {
-        if let r = s.reason { return SafeText.line(r) }
-        return "systemd stopped or killed the unit (systemctl stop or kill, or a dependency); the journal names no timeout"
-    }
-
-    /// What PID 1 sending a signal means, with the journal's unit and reason when known.
-    static func systemdLine(_ r: SignalRow, _ answer: WhoAnswer) -> String {
-        guard r.senderPid == 1 else { return "" }
-        let value: String
-        if let s = answer.systemdContext[WhoAnswer.rowKey(r)] {
-            value = (s.unit.map { SafeText.escape($0) + ": " } ?? "") + systemdReason(s)
-        } else {
-            value = "PID 1 sends this when a unit's stop times out, or on `systemctl kill`; the journal names the unit (killdb ingest --journal)"
-        }
-        return "  " + "systemd".padded(to: 10) + value + "\n"
-    }
-
-    static func row(for entry: KillEntry, _ ctx: Context, reference: KillEntry, _ answer: WhoAnswer) -> [Cell] {
+    static func row(for entry: Evidence, _ ctx: Context, reference: Evidence) -> [Cell] {
         func text(_ s: String) -> Cell { .text(Array(s.utf8)) }
         let time = text(Clock.local(entry.time, ctx.timeZone))
         switch entry {
@@ -188,9 +84,10 @@ public enum WhoReport {
             if case .signal(let ref) = reference { return row(for: r, ctx, reference: ref) }
             return row(for: r, ctx, reference: r)
         case .kernel(let k):
-            let sender = k.kind == "memcg-oom" ? "kernel: memory cgroup OOM killer"
-                : k.kind == "oom" ? "kernel: OOM killer" : k.kind == "seccomp" ? "kernel: seccomp" : "kernel"
-            return [time, text(k.signalName ?? "?"), .text(process(k.pid, k.comm)), text(sender), text(cause(k)), text("delivered")]
+            let sender = k.kind == .memcgOOM ? "kernel: memory cgroup OOM killer"
+                : k.kind == .oom ? "kernel: OOM killer" : k.kind == .seccomp ? "kernel: seccomp" : "kernel"
+            return [time, text(k.signalName ?? "?"), .text(process(k.pid, k.comm)), text(sender),
+                    text(KillDescription.cause(k, .terminal(colour: false))), text("delivered")]
         case .systemd(let s):
             let sig = s.signalName ?? "?"
             return [time, text(sig), .text(process(s.pid, s.comm)), text("pid 1 (systemd)"), .text(s.unit ?? []),
@@ -203,45 +100,29 @@ public enum WhoReport {
     /// rows the `kernel_kills` view's, its `kind` as `kernel_kind`, and `kind` "kernel";
     /// systemd's journal-only kills `kind` "systemd".
     public static func json(_ answer: WhoAnswer) -> String {
-        let timeline = answer.timeline.isEmpty ? answer.rows.map(KillEntry.signal) : answer.timeline
         func str(_ s: String?) -> String { s.map { JSON.string(Array($0.utf8)) } ?? "null" }
         func bytes(_ b: [UInt8]?) -> String { b.map(JSON.string) ?? "null" }
         func int(_ v: Int64?) -> String { v.map(String.init) ?? "null" }
-        let objects = timeline.map { entry -> String in
-            switch entry {
+        let objects = answer.entries.map { kill -> String in
+            switch kill.primary {
             case .signal(let r):
-                let s = answer.systemdContext[WhoAnswer.rowKey(r)]
+                let s = kill.journal
                 var members = [("kind", str("signal"))] + zip(SignalRow.columns, r.cells.map(JSON.value)).map { ($0, $1) }
                 members += [("systemd_unit", bytes(s?.unit)), ("systemd_reason", str(s.map(systemdReason)))]
                 return JSON.object(members)
             case .kernel(let k):
-                return JSON.object([
-                    ("kind", str("kernel")), ("node", bytes(k.node)), ("event_time", JSON.value(.real(k.eventTime))),
-                    ("kernel_kind", str(k.kind)), ("reason", str(k.reason)), ("pid", int(k.pid)), ("comm", bytes(k.comm)),
-                    ("exe", bytes(k.exe)), ("uid", int(k.uid)), ("signal", int(k.signal)), ("signal_name", str(k.signalName)),
-                    ("cgroup", bytes(k.cgroup)), ("limit_cgroup", bytes(k.limitCgroup)), ("constraint", str(k.constraint)),
-                    ("syscall", int(k.syscall)), ("details", str(k.details)), ("source", str(k.source)), ("message", bytes(k.message)),
-                ])
+                return JSON.object([("kind", str("kernel"))] + JSON.members(k, kind: "kernel_kind"))
             case .systemd(let s):
-                return JSON.object([
-                    ("kind", str("systemd")), ("node", bytes(s.node)), ("event_time", JSON.value(.real(s.eventTime))),
-                    ("systemd_kind", str(s.kind)), ("unit", bytes(s.unit)), ("pid", int(s.pid)), ("comm", bytes(s.comm)),
-                    ("signal", int(s.signal)), ("signal_name", str(s.signalName)),
-                    ("reason", str(s.reason)),
-                ])
+                return JSON.object([("kind", str("systemd"))] + JSON.members(s, kind: "systemd_kind"))
             }
         }
         return "[" + objects.joined(separator: ",") + "]"
     }
 
-    static func headline(_ r: SignalRow, _ ctx: Context) -> String {
-        let sig = r.signalName ?? "signal ?"
-        var line = "\(sig) to \(target(r)) at \(Clock.local(r.eventTime, ctx.timeZone)) (\(Clock.utc(r.eventTime)))"
-        if r.success == false { line += ": " + ctx.red("FAILED (\(r.errno ?? "error"))") }
-        return line
+    /// A kill systemd's journal explains: the reason it gives, or what its silence means.
+    public static func systemdReason(_ s: SystemdKillRow) -> String {
+        KillDescription.reason(s, .terminal(colour: false))
     }
-
-    static func target(_ r: SignalRow) -> String { SafeText.escape(targetBytes(r)) }
 
     /// `pid 4242 (java)` with the name's bytes as logged: a table escapes its cells itself,
     /// and text escaped before would be escaped twice there (`\\e`).
@@ -259,60 +140,6 @@ public enum WhoReport {
     /// `pid 4242 (java)`, or `pid 4242` without a name; the name's bytes as logged.
     static func process(_ pid: Int64?, _ comm: [UInt8]?) -> [UInt8] {
         Array("pid \(pid.map(String.init) ?? "?")".utf8) + (comm.map { Array(" (".utf8) + $0 + Array(")".utf8) } ?? [])
-    }
-
-    static func details(_ r: SignalRow, _ ctx: Context) -> String {
-        var out = ""
-        func field(_ name: String, _ value: String) { out += "  " + name.padded(to: 10) + value + "\n" }
-        var sender = "pid \(r.senderPid.map(String.init) ?? "?")"
-        if let c = r.senderComm { sender += " (\(SafeText.escape(c)))" }
-        if let e = r.senderExe { sender += " " + SafeText.escape(e) }
-        field("sent by", sender)
-        if let cmd = r.senderCmdline { field("command", SafeText.escape(cmd)) }
-        field("user", user(r, ctx))
-        var session = "session \(id(r.senderSes))"
-        session += ", tty " + (r.senderTty.map { SafeText.escape($0) } ?? "none")
-        if let ppid = r.senderPpid { session += ", parent pid \(ppid)" }
-        field("context", session)
-        var via = "\(r.syscall)("
-        switch r.syscall {
-        case "tgkill", "rt_tgsigqueueinfo": via += "\(r.tgidArg.map(String.init) ?? "?"), \(r.targetArg.map(String.init) ?? "?")"
-        case "pidfd_send_signal": via += "pidfd \(r.pidfd.map(String.init) ?? "?")"
-        default: via += r.targetArg.map(String.init) ?? "?"
-        }
-        via += ", \(r.signalName ?? "?")) on \(r.arch): "
-        via += r.success == false ? "failed, \(r.errno ?? "exit \(r.exit.map(String.init) ?? "?")")" : "delivered"
-        field("via", via)
-        if let uid = r.targetUid {
-            field("target", "uid \(name(uid, r.targetUidName, ctx)), login uid \(name(r.targetAuid, r.targetAuidName, ctx)), session \(id(r.targetSes))")
-        }
-        var event = "audit event \(r.eventID)"
-        if let node = r.node { event += " on node \(SafeText.escape(node))" }
-        if let key = r.key { event += ", rule key \(SafeText.escape(key))" }
-        field("evidence", event)
-        return out
-    }
-
-    static func user(_ r: SignalRow, _ ctx: Context) -> String {
-        var s = "uid \(name(r.senderUid, r.senderUidName, ctx))"
-        if r.senderEuid != r.senderUid { s += ", euid \(name(r.senderEuid, r.senderEuidName, ctx))" }
-        s += ", login uid \(name(r.senderAuid, r.senderAuidName, ctx))"
-        return s
-    }
-
-    /// `0 (root)` from the log's own ENRICHED names; `1000 (alice, resolved here)` when
-    /// looked up on this host, which may not be the host that logged it.
-    static func name(_ uid: Int64?, _ logged: [UInt8]?, _ ctx: Context) -> String {
-        guard let uid else { return "?" }
-        if uid == 4294967295 { return "unset" }
-        if let logged { return "\(uid) (\(SafeText.escape(logged)))" }
-        if let local = ctx.users(uid) { return "\(uid) (\(SafeText.line(local)), resolved here)" }
-        return String(uid)
-    }
-
-    static func id(_ v: Int64?) -> String {
-        guard let v else { return "?" }
-        return v == 4294967295 ? "unset" : String(v)
     }
 
     static func row(for r: SignalRow, _ ctx: Context, reference: SignalRow) -> [Cell] {
@@ -339,9 +166,8 @@ public enum WhoReport {
             let names = Array(Set(answer.hiddenKernelKills)).sorted().joined(separator: ", ")
             out += "\(n) kill\(n == 1 ? "" : "s") by the kernel with another signal (\(SafeText.line(names))) \(n == 1 ? "is" : "are") not shown: add --signal all.\n"
         }
-        for o in answer.oomdKills {
-            out += "systemd-oomd killed every process of the cgroup \(o.cgroup.map { SafeText.escape($0) } ?? "?") at \(Clock.local(o.eventTime, ctx.timeZone))"
-            if let r = o.reason { out += " (" + SafeText.line(r) + ")" }
+        for o in answer.cgroupKills {
+            out += KillDescription.cgroupKill(o, .terminal(colour: false), at: Clock.local(o.eventTime, ctx.timeZone))
             out += "; it names no process: was the target in that cgroup?\n"
         }
         if answer.coverage.firstEventTime == nil && answer.kernelCoverage.everRead {
@@ -349,7 +175,7 @@ public enum WhoReport {
         } else {
             out += coverage(answer.coverage, ctx)
         }
-        if answer.timeline.isEmpty || answer.kernelCoverage.everRead {
+        if answer.entries.isEmpty || answer.kernelCoverage.everRead {
             out += kernelCoverage(answer.kernelCoverage, ctx)
         }
         return out

@@ -51,20 +51,15 @@ public struct IncidentQuery: Sendable {
 public struct Incident: Sendable {
     public var query: IncidentQuery
 
-    /// (1) The signals delivered to the target in the window, oldest first.
+    /// (1) The kills of the target in the window, whoever made them (processes, the kernel,
+    /// systemd), each with all its evidence; oldest first. Each kind is cut at the limit.
+    public var entries: [Kill] = []
+    /// (1) The signal rows among them, oldest first: the kills whose senders (2) follows.
     public var kills: [SignalRow]
-    /// All matching kills, whoever killed (processes, the kernel, systemd).
-    public var killsTotal: Int
     /// All matching signal rows; more than `kills.count` when the list was cut at the limit.
     public var signalKillsTotal: Int
-    /// (1) Kills the kernel made itself (OOM killer, seccomp, fatal signals), oldest first.
-    public var kernelKills: [KernelKillRow] = []
-    /// (1) systemd's kills the journal records and no audit record shows, oldest first.
-    public var systemdKills: [SystemdKillRow] = []
-    /// systemd's journal entry for a kill PID 1 sent, by `WhoAnswer.rowKey`.
-    public var systemdContext: [String: SystemdKillRow] = [:]
-    /// systemd-oomd's kills of whole cgroups in the window (no process named), oldest first.
-    public var oomdKills: [SystemdKillRow] = []
+    /// Kills of a whole cgroup in the window (systemd-oomd's, no process named), oldest first.
+    public var cgroupKills: [SystemdKillRow] = []
 
     /// (2) What each sender of a listed kill did besides: every other signal it sent in the
     /// window (probes excluded), counted by signal, target and outcome.
@@ -120,6 +115,17 @@ public struct Incident: Sendable {
     }
 }
 
+/// Views of the entries by kind of evidence; the renderers read `entries`.
+extension Incident {
+    /// All matching kills, whoever killed.
+    public var killsTotal: Int { signalKillsTotal + entries.count - kills.count }
+    public var kernelKills: [KernelKillRow] { entries.compactMap { if case .kernel(let k) = $0.primary { k } else { nil } } }
+    public var systemdKills: [SystemdKillRow] { entries.compactMap { if case .systemd(let s) = $0.primary { s } else { nil } } }
+    /// systemd's journal entry for a kill PID 1 sent, by `WhoAnswer.rowKey`.
+    public var systemdContext: [String: SystemdKillRow] { Kill.journals(entries) }
+    public var oomdKills: [SystemdKillRow] { cgroupKills }
+}
+
 /// How much of the window the ingested logs cover.
 public struct WindowCoverage: Sendable, Equatable {
     public var start: Double
@@ -153,41 +159,36 @@ public struct WindowCoverage: Sendable, Equatable {
 }
 
 public enum IncidentReportQuery {
+    /// The report, read in one snapshot of `store`.
     public static func run(_ q: IncidentQuery, in store: SignalStore) throws -> Incident {
-        let sections = try store.read { db in
-            let search = try SignalSearch(q.base(signals: q.signals, target: true), db)
-            // Newest first so the limit keeps the kills nearest the incident; shown oldest first.
-            let (kills, killsTotal) = try fetchLimited(
-                search, .init(signals: q.signals.searched(probes: q.includeProbes), failed: [0]), limit: q.limit)
-            let (failed, failedTotal) = try fetchLimited(search, .init(signals: .allBut([0]), failed: [1]), limit: q.limit)
-            let senders = try senderActivity(db, q, kills: kills)
-            let patterns = try repeatedKills(db, q, kills: kills)
-            return (kills, killsTotal, senders, patterns, failed, failedTotal)
-        }
-        var database = try DatabaseCoverage.read(store, after: q.start, before: q.before)
+        try store.read { db in try answer(q, db) }
+    }
+
+    /// The report from `db`, inside the caller's read transaction.
+    public static func answer(_ q: IncidentQuery, _ db: Database) throws -> Incident {
+        let search = try SignalSearch(q.base(signals: q.signals, target: true), db)
+        // Newest first so the limit keeps the kills nearest the incident; shown oldest first.
+        let (kills, killsTotal) = try fetchLimited(
+            search, .init(signals: q.signals.searched(probes: q.includeProbes), failed: [0]), limit: q.limit)
+        let (failed, failedTotal) = try fetchLimited(search, .init(signals: .allBut([0]), failed: [1]), limit: q.limit)
+        let senders = try senderActivity(db, q, kills: kills)
+        let patterns = try repeatedKills(db, q, kills: kills)
+        var database = try DatabaseCoverage.read(db, after: q.start, before: q.before)
         if let node = q.node { database.lostEvents.removeAll { $0.node != node } }
-        var incident = Incident(query: q, kills: sections.0, killsTotal: sections.1, signalKillsTotal: sections.1,
-                                senders: sections.2, patterns: sections.3, failed: sections.4, failedTotal: sections.5,
+        var incident = Incident(query: q, kills: kills, signalKillsTotal: killsTotal,
+                                senders: senders, patterns: patterns, failed: failed, failedTotal: failedTotal,
                                 coverage: WindowCoverage(start: q.start, end: q.before, database: database))
-        try addKillsNoProcessSent(q, store, &incident)
+        try addKillsNoProcessSent(q, db, &incident)
         return incident
     }
 
-    /// The kernel's and systemd's kills of the target in the window.
-    static func addKillsNoProcessSent(_ q: IncidentQuery, _ store: SignalStore, _ r: inout Incident) throws {
+    /// The kernel's and systemd's kills of the target in the window, with the signal rows.
+    static func addKillsNoProcessSent(_ q: IncidentQuery, _ db: Database, _ r: inout Incident) throws {
         let filter = KernelKillQuery.Filter(pid: q.targetPid, comm: q.targetComm, node: q.node, signals: q.signals,
                                             before: q.before, after: q.start)
-        let kills = r.kills
-        try store.read { db in
-            for k in kills where k.senderPid == 1 {
-                if let s = try KernelKillQuery.systemdContext(db, for: k) { r.systemdContext[WhoAnswer.rowKey(k)] = s }
-            }
-            r.kernelKills = try KernelKillQuery.kernelKills(db, filter, limit: q.limit).reversed()
-            r.systemdKills = try KernelKillQuery.standaloneSystemdKills(db, filter, limit: q.limit).reversed()
-            r.oomdKills = try KernelKillQuery.oomdKills(db, node: q.node, before: q.before, after: q.start, limit: q.limit).reversed()
-        }
-        r.killsTotal = r.signalKillsTotal + r.kernelKills.count + r.systemdKills.count
-        r.coverage.kernel = try KernelLogCoverage.read(store)
+        r.entries = try KillTimeline.kills(db, signals: r.kills, others: filter, limit: q.limit, order: .oldestFirst)
+        r.cgroupKills = try KernelKillQuery.oomdKills(db, node: q.node, before: q.before, after: q.start, limit: q.limit).reversed()
+        r.coverage.kernel = try KernelLogCoverage.read(db)
     }
 
     static func fetchLimited(_ search: SignalSearch, _ outcome: SignalSearch.Outcome, limit: Int) throws -> ([SignalRow], Int) {

@@ -8,6 +8,8 @@ public enum QueryError: Error, CustomStringConvertible {
     case unknownSignal(String)
     case badSQL(String)
     case readOnly(String)
+    /// A value the database should not hold (a kind this version never writes).
+    case unexpected(String)
 
     public var description: String {
         switch self {
@@ -15,6 +17,8 @@ public enum QueryError: Error, CustomStringConvertible {
             return "unknown signal \"\(s)\": give a name (KILL, SIGKILL, TERM, RTMIN+3), a number (9), several separated by commas, or all"
         case .badSQL(let message):
             return "SQL error: \(message)"
+        case .unexpected(let what):
+            return "the database holds an unexpected \(what): is it damaged, or written by another program?"
         case .readOnly(let message):
             return "the database is opened read-only for queries; writes are refused (\(message)). killdb ingest is the only writer."
         }

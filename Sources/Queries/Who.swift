@@ -1,4 +1,5 @@
 import AuditDecoding
+import AuditLog
 import Foundation
 import GRDB
 import Store
@@ -20,120 +21,124 @@ public struct DatabaseCoverage: Sendable, Equatable {
         public var missing: Int64
     }
 
-    /// Coverage, with lost events between `after` and `before` (nil: unbounded).
-    public static func read(_ store: SignalStore, after: Double?, before: Double?) throws(StoreError) -> DatabaseCoverage {
-        try store.read { db in
-            let span = try Row.fetchOne(db, sql: """
-                SELECT MIN(first_event_time) AS first, MAX(last_event_time) AS last FROM file_reads
-                """)
-            let lastIngest = try Double.fetchOne(db, sql: "SELECT MAX(finished_at) FROM ingest_runs WHERE status = 'complete'")
-            // Events are never deleted, so the largest rowid is the count, without a scan.
-            let count = try Int.fetchOne(db, sql: "SELECT MAX(id) FROM events") ?? 0
-            let lost = try Row.fetchAll(db, sql: """
-                SELECT node, after_time, before_time, missing FROM lost_events
-                WHERE before_time >= ? AND after_time <= ? ORDER BY after_time
-                """, arguments: [after ?? -Double.greatestFiniteMagnitude, before ?? Double.greatestFiniteMagnitude])
-            return DatabaseCoverage(
-                firstEventTime: span?["first"], lastEventTime: span?["last"], lastIngest: lastIngest,
-                signalEvents: count,
-                lostEvents: lost.map { LostEvents(node: $0["node"], after: $0["after_time"], before: $0["before_time"], missing: $0["missing"]) })
-        }
+    /// Coverage, with lost events between `after` and `before` (nil: unbounded), in the
+    /// caller's read transaction: the answer's snapshot.
+    static func read(_ db: Database, after: Double?, before: Double?) throws -> DatabaseCoverage {
+        let span = try Row.fetchOne(db, sql: """
+            SELECT MIN(first_event_time) AS first, MAX(last_event_time) AS last FROM file_reads
+            """)
+        let lastIngest = try Double.fetchOne(db, sql: "SELECT MAX(finished_at) FROM ingest_runs WHERE status = 'complete'")
+        // Events are never deleted, so the largest rowid is the count, without a scan.
+        let count = try Int.fetchOne(db, sql: "SELECT MAX(id) FROM events") ?? 0
+        let lost = try Row.fetchAll(db, sql: """
+            SELECT node, after_time, before_time, missing FROM lost_events
+            WHERE before_time >= ? AND after_time <= ? ORDER BY after_time
+            """, arguments: [after ?? -Double.greatestFiniteMagnitude, before ?? Double.greatestFiniteMagnitude])
+        return DatabaseCoverage(
+            firstEventTime: span?["first"], lastEventTime: span?["last"], lastIngest: lastIngest,
+            signalEvents: count,
+            lostEvents: lost.map { LostEvents(node: $0["node"], after: $0["after_time"], before: $0["before_time"], missing: $0["missing"]) })
     }
 }
 
 /// The answer to "who sent this signal to that process": newest first, with what was left
 /// out and what the database covers, so an empty answer is never mistaken for "nobody".
+/// All of it is read in one snapshot.
 public struct WhoAnswer: Sendable {
+    /// The kills found, whoever made them (processes, the kernel, systemd), each with all its
+    /// evidence; newest first, cut at the limit. This is the answer.
+    public var entries: [Kill] = []
+    /// The signal rows matching, newest first, cut at the limit: what `--format table` and
+    /// `csv` show (the `signals` view's rows, nothing else).
     public var rows: [SignalRow]
     /// Matching events left out because they failed (shown with --include-failed).
     public var hiddenFailed: Int
     /// Matching liveness probes (signal 0) left out.
     public var hiddenProbes: Int
+    /// Kernel kills of the target left out by the signal filter, by signal name (or kind):
+    /// SIGSYS from seccomp when SIGKILL was asked for.
+    public var hiddenKernelKills: [String] = []
     /// More matches than --limit allowed.
     public var truncated: Bool
+    /// Kills of a whole cgroup near the time asked about (systemd-oomd's): they name no
+    /// process, so they are shown beside the answer when nothing else is found, not in it.
+    public var cgroupKills: [SystemdKillRow] = []
     public var coverage: DatabaseCoverage
-    /// Kills the kernel made itself (OOM killer, seccomp, fatal signals), newest first.
-    public var kernelKills: [KernelKillRow] = []
-    /// systemd's kills of the target that only the journal records.
-    public var systemdKills: [SystemdKillRow] = []
-    /// systemd's journal entry for a signal row PID 1 sent, by `rowKey`.
-    public var systemdContext: [String: SystemdKillRow] = [:]
-    /// Signal names (or kinds) of kernel kills of the target left out by the signal filter.
-    public var hiddenKernelKills: [String] = []
-    /// systemd-oomd's cgroup kills in the span asked about, shown when nothing else is found.
-    public var oomdKills: [SystemdKillRow] = []
     public var kernelCoverage = KernelLogCoverage()
-
-    /// Every entry, whoever killed, newest first; cut at the limit.
-    public var timeline: [KillEntry] = []
 
     public static func rowKey(_ r: SignalRow) -> String { rowKey(eventID: r.eventID, targetPid: r.targetPid) }
     static func rowKey(eventID: String, targetPid: Int64?) -> String { "\(eventID)/\(targetPid.map(String.init) ?? "-")" }
 }
 
+/// Views of the entries by kind of evidence, for callers that want one kind; the renderers
+/// read `entries`.
+extension WhoAnswer {
+    /// Each entry by the record it is known by.
+    public var timeline: [Evidence] { entries.map(\.primary) }
+    public var kernelKills: [KernelKillRow] { entries.compactMap { if case .kernel(let k) = $0.primary { k } else { nil } } }
+    public var systemdKills: [SystemdKillRow] { entries.compactMap { if case .systemd(let s) = $0.primary { s } else { nil } } }
+    /// systemd's journal entry for a signal PID 1 sent, by `rowKey`.
+    public var systemdContext: [String: SystemdKillRow] { Kill.journals(entries) }
+    public var oomdKills: [SystemdKillRow] { cgroupKills }
+}
+
+extension Kill {
+    static func journals(_ kills: [Kill]) -> [String: SystemdKillRow] {
+        var out: [String: SystemdKillRow] = [:]
+        for k in kills { if let r = k.signal, let j = k.journal { out[WhoAnswer.rowKey(r)] = j } }
+        return out
+    }
+}
+
 public enum Who {
+    /// The answer, read in one snapshot of `store`.
     public static func ask(_ query: SignalQuery, in store: SignalStore) throws -> WhoAnswer {
+        try store.read { db in try answer(query, db) }
+    }
+
+    /// The answer from `db`, inside the caller's read transaction.
+    public static func answer(_ query: SignalQuery, _ db: Database) throws -> WhoAnswer {
         let signals = query.signals.searched(probes: query.includeProbes)
-        let result = try store.read { db -> ([SignalRow], Int, Int) in
-            let search = try SignalSearch(query, db)
-            let rows = try search.rows(.init(signals: signals, failed: query.includeFailed ? [0, 1] : [0]),
-                                       limit: query.limit.map { $0 + 1 })
-            let failed = query.includeFailed ? 0 : try search.count(.init(signals: signals, failed: [1]))
-            var probes = 0
-            if !query.includeProbes, query.signals.includes(0) {
-                probes = try search.count(.init(signals: .only([0]), failed: [0, 1]))
-            }
-            return (rows, failed, probes)
+        let search = try SignalSearch(query, db)
+        var rows = try search.rows(.init(signals: signals, failed: query.includeFailed ? [0, 1] : [0]),
+                                   limit: query.limit.map { $0 + 1 })
+        let failed = query.includeFailed ? 0 : try search.count(.init(signals: signals, failed: [1]))
+        var probes = 0
+        if !query.includeProbes, query.signals.includes(0) {
+            probes = try search.count(.init(signals: .only([0]), failed: [0, 1]))
         }
-        var rows = result.0
         var truncated = false
         if let l = query.limit, rows.count > l {
             rows.removeLast(rows.count - l)
             truncated = true
         }
-        let coverage = try DatabaseCoverage.read(store, after: query.after, before: query.before)
-        var answer = WhoAnswer(rows: rows, hiddenFailed: result.1, hiddenProbes: result.2, truncated: truncated, coverage: coverage)
-        try addKillsNoProcessSent(query, store, &answer)
+        var answer = WhoAnswer(rows: rows, hiddenFailed: failed, hiddenProbes: probes, truncated: truncated,
+                               coverage: try DatabaseCoverage.read(db, after: query.after, before: query.before))
+        try addKillsNoProcessSent(query, db, &answer)
         return answer
     }
 
     /// The kernel's and systemd's kills of the target, joined with the signal rows by time.
-    static func addKillsNoProcessSent(_ query: SignalQuery, _ store: SignalStore, _ answer: inout WhoAnswer) throws {
+    static func addKillsNoProcessSent(_ query: SignalQuery, _ db: Database, _ answer: inout WhoAnswer) throws {
         // The kernel is no sender: a question about a sender excludes its kills.
         let bySender = query.senderExe != nil || query.senderPid != nil || query.senderComm != nil
             || query.uid != nil || query.auid != nil
         let filter = KernelKillQuery.Filter(pid: query.targetPid, comm: query.targetComm, node: query.node,
                                             signals: query.signals, before: query.before, after: query.after)
-        let limit = query.limit.map { $0 + 1 } ?? -1
-        let rows = answer.rows
-        try store.read { db in
-            for r in rows where r.senderPid == 1 {
-                if let s = try KernelKillQuery.systemdContext(db, for: r) { answer.systemdContext[WhoAnswer.rowKey(r)] = s }
-            }
-            if !bySender {
-                answer.kernelKills = try KernelKillQuery.kernelKills(db, filter, limit: limit)
-                answer.hiddenKernelKills = try KernelKillQuery.otherSignals(db, filter)
-                answer.systemdKills = try KernelKillQuery.standaloneSystemdKills(db, filter, limit: limit)
-            }
-        }
-        var timeline = rows.map(KillEntry.signal) + answer.kernelKills.map(KillEntry.kernel) + answer.systemdKills.map(KillEntry.systemd)
-        // Newest first; at equal times the signal rows keep their order ahead of the others.
-        timeline = timeline.enumerated().sorted { a, b in
-            a.element.time != b.element.time ? a.element.time > b.element.time : a.offset < b.offset
-        }.map(\.element)
-        if let l = query.limit, timeline.count > l {
-            timeline.removeLast(timeline.count - l)
+        var kills = try KillTimeline.kills(db, signals: answer.rows, others: bySender ? nil : filter,
+                                           limit: query.limit.map { $0 + 1 } ?? -1, order: .newestFirst)
+        if !bySender { answer.hiddenKernelKills = try KernelKillQuery.otherSignals(db, filter) }
+        if let l = query.limit, kills.count > l {
+            kills.removeLast(kills.count - l)
             answer.truncated = true
         }
-        answer.timeline = timeline
-        answer.kernelCoverage = try KernelLogCoverage.read(store)
+        answer.entries = kills
+        answer.kernelCoverage = try KernelLogCoverage.read(db)
         // systemd-oomd names no process: its kills are worth showing only near the time asked about.
-        if timeline.isEmpty && !bySender && (query.before != nil || query.after != nil) {
+        if kills.isEmpty && !bySender && (query.before != nil || query.after != nil) {
             let before = query.before ?? query.after! + 3600
             let after = query.after ?? before - 3600
-            answer.oomdKills = try store.read { db in
-                try KernelKillQuery.oomdKills(db, node: query.node, before: before, after: after, limit: 5)
-            }
+            answer.cgroupKills = try KernelKillQuery.oomdKills(db, node: query.node, before: before, after: after, limit: 5)
         }
     }
 }
@@ -144,8 +149,7 @@ public enum Who {
 public struct KernelKillRow: Sendable, Equatable {
     public var node: [UInt8]?
     public var eventTime: Double
-    /// oom, memcg-oom, seccomp, abend.
-    public var kind: String
+    public var kind: KernelKillKind
     /// The view's sentence: "the memory cgroup OOM killer: memory cgroup /x reached its limit".
     public var reason: String
     public var pid: Int64?
@@ -159,7 +163,8 @@ public struct KernelKillRow: Sendable, Equatable {
     public var constraint: String?
     public var syscall: Int64?
     public var details: String?
-    public var source: String
+    /// Where the kill was read: a kernel log, or the audit log (SECCOMP, ANOM_ABEND).
+    public var source: KernelLogSource
     public var message: [UInt8]?
 
     /// The `kernel_kills` view's columns, as JSON names them.
@@ -172,13 +177,21 @@ public struct KernelKillRow: Sendable, Equatable {
             : c == "constraint" ? "\"constraint\"" : c
     }.joined(separator: ", ")
 
-    init(_ r: Row) {
+    init(_ r: Row) throws {
         func bytes(_ c: String) -> [UInt8]? { (r[c] as Data?).map { [UInt8]($0) } }
-        node = bytes("node"); eventTime = r["event_time"]; kind = r["kind"]; reason = r["reason"] ?? ""
+        node = bytes("node"); eventTime = r["event_time"]; reason = r["reason"] ?? ""
+        kind = try Self.decode(r["kind"], "kernel kill kind")
+        source = try Self.decode(r["source"], "kernel kill source")
         pid = r["pid"]; comm = bytes("comm"); exe = bytes("exe"); uid = r["uid"]; signal = r["signal"]
         signalName = r["signal_name"]; cgroup = bytes("cgroup"); limitCgroup = bytes("limit_cgroup")
-        constraint = r["constraint"]; syscall = r["syscall"]; details = r["details"]; source = r["source"]
+        constraint = r["constraint"]; syscall = r["syscall"]; details = r["details"]
         message = bytes("message")
+    }
+
+    /// The write side's enums; a value this version never writes is a damaged database.
+    static func decode<T: RawRepresentable>(_ text: String?, _ what: String) throws -> T where T.RawValue == String {
+        guard let text, let v = T(rawValue: text) else { throw QueryError.unexpected("\(what) \"\(text ?? "NULL")\"") }
+        return v
     }
 }
 
@@ -186,8 +199,7 @@ public struct KernelKillRow: Sendable, Equatable {
 public struct SystemdKillRow: Sendable, Equatable {
     public var node: [UInt8]?
     public var eventTime: Double
-    /// kill, stop-timeout, oomd.
-    public var kind: String
+    public var kind: SystemdAction.Kind
     public var unit: [UInt8]?
     public var pid: Int64?
     public var comm: [UInt8]?
@@ -204,26 +216,11 @@ public struct SystemdKillRow: Sendable, Equatable {
         signal, CAST(cgroup AS BLOB) AS cgroup, reason
         """
 
-    init(_ r: Row) {
+    init(_ r: Row) throws {
         func bytes(_ c: String) -> [UInt8]? { (r[c] as Data?).map { [UInt8]($0) } }
-        node = bytes("node"); eventTime = r["event_time"]; kind = r["kind"]; unit = bytes("unit"); pid = r["pid"]
+        node = bytes("node"); eventTime = r["event_time"]; unit = bytes("unit"); pid = r["pid"]
+        kind = try KernelKillRow.decode(r["kind"], "systemd action kind")
         comm = bytes("comm"); signal = r["signal"]; cgroup = bytes("cgroup"); reason = r["reason"]
-    }
-}
-
-/// One entry of an answer, whoever killed: a process (audit), the kernel, or systemd
-/// (known from the journal only).
-public enum KillEntry: Sendable, Equatable {
-    case signal(SignalRow)
-    case kernel(KernelKillRow)
-    case systemd(SystemdKillRow)
-
-    public var time: Double {
-        switch self {
-        case .signal(let r): return r.eventTime
-        case .kernel(let k): return k.eventTime
-        case .systemd(let s): return s.eventTime
-        }
     }
 }
 
@@ -242,20 +239,19 @@ public struct KernelLogCoverage: Sendable, Equatable {
 
     public var everRead: Bool { !sources.isEmpty }
 
-    public static func read(_ store: SignalStore) throws(StoreError) -> KernelLogCoverage {
-        try store.read { db in
-            var c = KernelLogCoverage()
-            if let r = try Row.fetchOne(db, sql: "SELECT MIN(first_time) AS f, MAX(last_time) AS l FROM kernel_log_reads") {
-                c.firstTime = r["f"]
-                c.lastTime = r["l"]
-            }
-            let kinds = try String.fetchAll(db, sql: "SELECT DISTINCT source FROM kernel_log_reads ORDER BY source")
-            c.sources = Array(Set(kinds.flatMap { $0.split(separator: "+").map(String.init) })).sorted()
-            c.kills = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM kernel_kill_events WHERE source != 'audit'") ?? 0
-            c.fromAudit = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM kernel_kill_events WHERE source = 'audit'") ?? 0
-            c.systemdActions = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM systemd_actions") ?? 0
-            return c
+    /// In the caller's read transaction: the answer's snapshot.
+    static func read(_ db: Database) throws -> KernelLogCoverage {
+        var c = KernelLogCoverage()
+        if let r = try Row.fetchOne(db, sql: "SELECT MIN(first_time) AS f, MAX(last_time) AS l FROM kernel_log_reads") {
+            c.firstTime = r["f"]
+            c.lastTime = r["l"]
         }
+        let kinds = try String.fetchAll(db, sql: "SELECT DISTINCT source FROM kernel_log_reads ORDER BY source")
+        c.sources = Array(Set(kinds.flatMap { $0.split(separator: "+").map(String.init) })).sorted()
+        c.kills = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM kernel_kill_events WHERE source != 'audit'") ?? 0
+        c.fromAudit = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM kernel_kill_events WHERE source = 'audit'") ?? 0
+        c.systemdActions = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM systemd_actions") ?? 0
+        return c
     }
 }
 
@@ -290,7 +286,7 @@ enum KernelKillQuery {
         return try Row.fetchAll(db, sql: """
             SELECT \(KernelKillRow.selectList) FROM kernel_kills WHERE \(clause)
             ORDER BY event_time DESC, kill_rowid DESC LIMIT \(limit)
-            """, arguments: StatementArguments(args)).map(KernelKillRow.init)
+            """, arguments: StatementArguments(args)).map { try KernelKillRow($0) }
     }
 
     /// Kernel kills of the target by a signal outside the set (SIGSYS from seccomp when
@@ -314,7 +310,7 @@ enum KernelKillQuery {
             AND NOT EXISTS (SELECT 1 FROM events e JOIN targets t ON t.event_id = e.id
                             WHERE e.sender_pid = 1 AND t.pid = s.pid AND e.sec BETWEEN s.event_time - 3 AND s.event_time + 2)
             ORDER BY event_time DESC LIMIT \(limit)
-            """, arguments: StatementArguments(args)).map(SystemdKillRow.init).map { try withReason($0, db) }
+            """, arguments: StatementArguments(args)).map { try SystemdKillRow($0) }.map { try withReason($0, db) }
     }
 
     /// systemd's journal entry for a signal PID 1 sent: same pid, within 2 s.
@@ -324,7 +320,7 @@ enum KernelKillQuery {
             SELECT \(SystemdKillRow.selectList) FROM systemd_kills WHERE kind = 'kill' AND pid = ?
             AND event_time BETWEEN ? AND ? ORDER BY ABS(event_time - ?) LIMIT 1
             """, arguments: [pid, r.eventTime - 2, r.eventTime + 2, r.eventTime]) else { return nil }
-        return try withReason(SystemdKillRow(row), db)
+        return try withReason(try SystemdKillRow(row), db)
     }
 
     /// A kill's reason: the unit's stop timeout just before it, if the journal has one.
@@ -348,6 +344,6 @@ enum KernelKillQuery {
         return try Row.fetchAll(db, sql: """
             SELECT \(SystemdKillRow.selectList) FROM systemd_kills WHERE \(terms.joined(separator: " AND "))
             ORDER BY event_time DESC LIMIT \(limit)
-            """, arguments: StatementArguments(args)).map(SystemdKillRow.init)
+            """, arguments: StatementArguments(args)).map { try SystemdKillRow($0) }
     }
 }

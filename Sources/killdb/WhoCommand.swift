@@ -106,7 +106,8 @@ struct WhoCommand: ParsableCommand {
         let answer = try Who.ask(query, in: store)
         switch format {
         case .text:
-            print(WhoReport.text(answer, .init(question: question(query), colour: Terminal.colour)), terminator: "")
+            print(WhoReport.text(answer, .init(question: question(query), colour: Terminal.colour, width: Terminal.width())),
+                  terminator: "")
         case .table:
             print(Table.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells), width: Terminal.width()),
                   terminator: "")
@@ -115,7 +116,7 @@ struct WhoCommand: ParsableCommand {
         case .csv:
             print(CSV.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells)), terminator: "")
         }
-        if answer.timeline.isEmpty { throw ExitCode(Exit.nothingFound) }
+        if answer.entries.isEmpty { throw ExitCode(Exit.nothingFound) }
     }
 
     /// "SIGKILL sent to pid 4242 before ..." for the not-found message.

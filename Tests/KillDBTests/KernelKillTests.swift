@@ -71,7 +71,7 @@ struct KernelKillTests {
             #expect(WhoReport.text(kill, Self.context).contains("1 kill by the kernel with another signal (SIGSYS) is not shown: add --signal all."))
             let all = try Self.who(db) { $0.targetPid = 8200; $0.signals = .all }
             guard case .kernel(let k)? = all.timeline.first else { Issue.record("no kernel entry"); return }
-            #expect(k.kind == "seccomp")
+            #expect(k.kind == .seccomp)
             #expect(WhoReport.text(all, Self.context).hasPrefix("pid 8200 (chrome) was killed by a seccomp filter at 2026-11-25 09:50:00.500 UTC"))
             // Ingesting the log again adds nothing.
             _ = try Ingest.run(paths: [Self.fixture("audit-seccomp-abend.log")], databasePath: db.path)
@@ -210,7 +210,7 @@ struct KernelKillTests {
             guard case .kernel(let k)? = a.timeline.first, case .signal? = a.timeline.last else {
                 Issue.record("order: \(a.timeline)"); return
             }
-            #expect(k.kind == "memcg-oom" && k.uid == 33)
+            #expect(k.kind == .memcgOOM && k.uid == 33)
             let text = WhoReport.text(a, Self.context)
             #expect(text.hasPrefix("pid 4242 (nginx) was killed by the kernel's OOM killer at 2026-11-25 11:10:00.250 UTC (2026-11-25T11:10:00.250Z): memory cgroup /system.slice/nginx.service exceeded its limit\n"))
             #expect(text.contains("Earlier candidates, newest first:"))

@@ -239,10 +239,10 @@ struct KernelOOMTests {
             }
             let a = try #require(answer, "no kernel kill of pid \(pid) in /dev/kmsg")
             guard case .kernel(let k)? = a.timeline.first else { Issue.record("the answer is not the kernel's kill"); return }
-            #expect(k.kind == "memcg-oom")
+            #expect(k.kind == .memcgOOM)
             #expect(k.comm == Array(hog.comm.utf8))
             #expect(k.cgroup.map { String(decoding: $0, as: UTF8.self) }?.hasSuffix("/" + name) == true, "cgroup \(String(describing: k.cgroup))")
-            #expect(k.source == "kmsg" && k.signalName == "SIGKILL")
+            #expect(k.source == .kmsg && k.signalName == "SIGKILL")
             let text = WhoReport.text(a, WhoReport.Context(question: "SIGKILL sent to pid \(pid)", users: { _ in nil }))
             #expect(text.contains("pid \(pid) (\(hog.comm)) was killed by the kernel's OOM killer"), "\(text)")
             #expect(text.contains("memory cgroup /\(name) exceeded its limit"), "\(text)")

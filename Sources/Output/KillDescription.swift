@@ -1,0 +1,247 @@
+import AuditDecoding
+import AuditLog
+import Foundation
+import Queries
+
+/// How untrusted bytes are shown: escaped for a terminal, and in Markdown also made inert.
+/// Every string the kernel logged (names, paths, command lines, tty, key, node, user names)
+/// was chosen by whoever ran a process.
+struct TextStyle: Sendable {
+    var value: @Sendable ([UInt8]) -> String
+    /// killdb's own words that still come from the database (signal and errno names).
+    var word: @Sendable (String) -> String
+    /// A space a line wrapper must not break at (`IncidentReport.glue`), or a plain one.
+    var glue = " "
+    /// How a failure stands out: red on a colour terminal.
+    var alarm: @Sendable (String) -> String = { $0 }
+
+    /// A terminal's: `who`, which does not wrap.
+    static func terminal(colour: Bool) -> TextStyle {
+        TextStyle(value: { SafeText.escape($0) }, word: { SafeText.line($0) },
+                  alarm: { colour ? "\u{1b}[1;31m\($0)\u{1b}[0m" : $0 })
+    }
+    /// The report's text, wrapped at 80 columns.
+    static let text = TextStyle(value: { SafeText.escape($0) }, word: { SafeText.line($0) }, glue: IncidentReport.glue)
+    static let markdown = TextStyle(value: { MarkdownText.code(SafeText.escape($0), inTable: false) },
+                                    word: { MarkdownText.escape(SafeText.line($0)) }, glue: IncidentReport.glue)
+    static let markdownTable = TextStyle(value: { MarkdownText.code(SafeText.escape($0), inTable: true) },
+                                         word: { MarkdownText.escape(SafeText.line($0)) }, glue: IncidentReport.glue)
+}
+
+/// One description of a kill for every output: its headline and its labelled fields (the
+/// sender, users, target, syscall, evidence, the kernel's cause), in a `TextStyle`. `who`
+/// prints them as a block, `report` wraps them or makes Markdown bullets of them.
+enum KillDescription {
+    /// `SIGKILL to pid 4242 (java)`, `pid 9 (x) was killed by the kernel's OOM killer: …`;
+    /// `at` (the time, when the headline carries it) follows the subject.
+    static func headline(_ kill: Kill, _ s: TextStyle, at: String?) -> String {
+        let when = at.map { " " + $0 } ?? ""
+        switch kill.primary {
+        case .signal(let r):
+            var line = "\(signal(r.signalName, r.signal, s)) to \(target(r, s))\(when)"
+            if r.success == false { line += ": " + s.alarm("FAILED (\(s.word(r.errno ?? "error")))") }
+            return line
+        case .kernel(let k):
+            return process(k.pid, k.comm, s) + " \(killedBy(k))\(when): " + cause(k, s)
+        case .systemd(let a):
+            return "\(signal(a.signalName, a.signal, s)) to \(process(a.pid, a.comm, s))\(when) from systemd (PID 1)"
+        }
+    }
+
+    /// The kill's fields, label and value; `time` first when given (the headline lacks it).
+    static func fields(_ kill: Kill, _ s: TextStyle, users: UserNames, time: String?) -> [(String, String)] {
+        var out: [(String, String)] = time.map { [("time", $0)] } ?? []
+        switch kill.primary {
+        case .signal(let r):
+            out += fields(r, s, users)
+            if r.senderPid == 1 { out.append(("systemd", systemd(kill.journal, s))) }
+        case .kernel(let k):
+            out.append(("signal", "\(s.word(k.signalName ?? "?")), from the kernel itself: no process sent it"))
+            if let c = k.cgroup {
+                var line = s.value(c)
+                if let l = k.limitCgroup, l != c { line += " (the limit hit was \(s.value(l))'s)" }
+                out.append(("cgroup", line))
+            }
+            if let c = k.constraint, c != "CONSTRAINT_MEMCG" { out.append(("constraint", s.word(c))) }
+            if let d = k.details { out.append((k.kind == .seccomp ? "seccomp" : "memory", s.value(Array(d.utf8)))) }
+            if let e = k.exe { out.append(("exe", s.value(e))) }
+            if let uid = k.uid { out.append(("user", "uid \(name(uid, nil, s, users))")) }
+            var evidence = source(k.source)
+            if let m = k.message { evidence += ": " + s.value(m) }
+            if let n = k.node { evidence += " on node " + s.value(n) }
+            out.append(("evidence", evidence))
+        case .systemd(let a):
+            out += [("unit", a.unit.map(s.value) ?? "?"), ("why", reason(a, s)),
+                    ("evidence", "the journal (no audit record of this signal)" + (a.node.map { " on node " + s.value($0) } ?? ""))]
+        }
+        return out
+    }
+
+    /// A signal row's fields: the sender, its users and session, the syscall, the target's
+    /// users, the audit event.
+    static func fields(_ r: SignalRow, _ s: TextStyle, _ users: UserNames) -> [(String, String)] {
+        var out: [(String, String)] = [("sent by", sender(r, s))]
+        if let cmd = r.senderCmdline { out.append(("command", s.value(cmd))) }
+        out.append(("user", user(r, s, users)))
+        var session = "session \(id(r.senderSes)), tty " + (r.senderTty.map(s.value) ?? "none")
+        if let ppid = r.senderPpid { session += ", parent pid \(ppid)" }
+        out.append(("context", session))
+        var via = "\(s.word(r.syscall))("
+        switch r.syscall {
+        case "tgkill", "rt_tgsigqueueinfo": via += "\(r.tgidArg.map(String.init) ?? "?"), \(r.targetArg.map(String.init) ?? "?")"
+        case "pidfd_send_signal": via += "pidfd \(r.pidfd.map(String.init) ?? "?")"
+        default: via += r.targetArg.map(String.init) ?? "?"
+        }
+        via += ", \(signal(r.signalName, r.signal, s))) on \(s.word(r.arch)): "
+        via += r.success == false ? "failed, " + s.word(r.errno ?? "exit \(r.exit.map(String.init) ?? "?")") : "delivered"
+        out.append(("via", via))
+        if let uid = r.targetUid {
+            out.append(("target", "uid \(name(uid, r.targetUidName, s, users)), login uid \(name(r.targetAuid, r.targetAuidName, s, users)), session \(id(r.targetSes))"))
+        }
+        var event = "audit event \(r.eventID)"
+        if let node = r.node { event += " on node \(s.value(node))" }
+        if let key = r.key { event += ", rule key \(s.value(key))" }
+        out.append(("evidence", event))
+        return out
+    }
+
+    /// systemd-oomd's kill of a whole cgroup, as a sentence (the caller ends it).
+    static func cgroupKill(_ a: SystemdKillRow, _ s: TextStyle, at time: String) -> String {
+        var line = "systemd-oomd killed every process of the cgroup \(a.cgroup.map(s.value) ?? "?") at \(time)"
+        if let r = a.reason { line += " (" + s.word(r) + ")" }
+        return line
+    }
+
+    // MARK: pieces
+
+    static func signal(_ name: String?, _ number: Int64?, _ s: TextStyle) -> String {
+        if let name { return s.word(name) }
+        return number.map { "signal \($0)" } ?? "signal ?"
+    }
+
+    /// `pid 4242 (java)`, or what the sender asked for when no process was reached.
+    static func target(_ r: SignalRow, _ s: TextStyle) -> String {
+        if let pid = r.targetPid { return process(pid, r.targetComm, s) }
+        return requested(r.targetArg, r.pidfd)
+    }
+
+    /// `pid 4242 (java)`, or `pid 4242` without a name.
+    static func process(_ pid: Int64?, _ comm: [UInt8]?, _ s: TextStyle) -> String {
+        "pid \(pid.map(String.init) ?? "?")" + (comm.map { " (\(s.value($0)))" } ?? "")
+    }
+
+    /// What the sender asked for when no process was reached.
+    static func requested(_ arg: Int64?, _ pidfd: Int64?) -> String {
+        if let arg {
+            if arg == -1 { return "every process it may signal (pid -1)" }
+            if arg < -1 { return "process group \(-arg)" }
+            return "pid \(arg)"
+        }
+        if let pidfd { return "the process behind pidfd \(pidfd)" }
+        return "an unrecorded target"
+    }
+
+    static func sender(_ r: SignalRow, _ s: TextStyle) -> String {
+        var out = "pid \(r.senderPid.map(String.init) ?? "?")"
+        if let c = r.senderComm { out += " (\(s.value(c)))" }
+        if let e = r.senderExe { out += " " + s.value(e) }
+        return out
+    }
+
+    static func user(_ r: SignalRow, _ s: TextStyle, _ users: UserNames) -> String {
+        var out = "uid \(name(r.senderUid, r.senderUidName, s, users))"
+        if r.senderEuid != r.senderUid { out += ", euid \(name(r.senderEuid, r.senderEuidName, s, users))" }
+        return out + ", login uid \(name(r.senderAuid, r.senderAuidName, s, users))"
+    }
+
+    /// `0 (root)` from the log's own ENRICHED names; `1000 (alice, resolved here)` when
+    /// looked up on this host, which may not be the host that logged it.
+    static func name(_ uid: Int64?, _ logged: [UInt8]?, _ s: TextStyle, _ users: UserNames) -> String {
+        guard let uid else { return "?" }
+        if uid == AuditField.unsetID { return "unset" }
+        if let logged { return "\(uid) (\(s.value(logged)))" }
+        if let local = users(uid) { return "\(uid) (\(s.value(Array(local.utf8))),\(s.glue)resolved\(s.glue)here)" }
+        return String(uid)
+    }
+
+    /// A session id, or `unset`.
+    static func id(_ v: Int64?) -> String {
+        guard let v else { return "?" }
+        return v == AuditField.unsetID ? "unset" : String(v)
+    }
+
+    /// `was killed by the kernel's OOM killer`, as a verb phrase.
+    static func killedBy(_ k: KernelKillRow) -> String {
+        switch k.kind {
+        case .oom, .memcgOOM: return "was killed by the kernel's OOM killer"
+        case .seccomp: return "was killed by a seccomp filter"
+        case .abend: return "was ended by the kernel with \(k.signalName ?? "a fatal signal")"
+        }
+    }
+
+    /// Why the kernel killed, in a few words.
+    static func cause(_ k: KernelKillRow, _ s: TextStyle) -> String {
+        switch k.kind {
+        case .memcgOOM:
+            if let c = k.limitCgroup ?? k.cgroup { return "memory cgroup \(s.value(c)) exceeded its limit" }
+            return s.word("a memory cgroup exceeded its limit")
+        case .oom:
+            switch k.constraint {
+            case "CONSTRAINT_CPUSET": return s.word("its cpuset ran out of memory")
+            case "CONSTRAINT_MEMORY_POLICY": return s.word("its memory policy's nodes ran out of memory")
+            default: return s.word("the system ran out of memory")
+            }
+        case .seccomp: return s.word("it made syscall \(k.syscall.map(String.init) ?? "?"), which the filter forbids")
+        case .abend: return s.word("a fatal signal it did not handle (the kernel logged a core dump)")
+        }
+    }
+
+    static func source(_ s: KernelLogSource) -> String {
+        switch s {
+        case .kmsg: return "kernel log (/dev/kmsg)"
+        case .journal: return "kernel log (journal)"
+        case .syslog: return "kernel log (syslog)"
+        case .dmesg: return "kernel log (dmesg output)"
+        case .audit: return "audit log"
+        }
+    }
+
+    /// What PID 1 sending a signal means: the journal's unit and reason when known.
+    static func systemd(_ journal: SystemdKillRow?, _ s: TextStyle) -> String {
+        guard let j = journal else {
+            return "PID 1 sends this when a unit's stop times out, or on `systemctl kill`; the journal names the unit (killdb ingest --journal)"
+        }
+        return (j.unit.map { s.value($0) + ": " } ?? "") + reason(j, s)
+    }
+
+    static func reason(_ a: SystemdKillRow, _ s: TextStyle) -> String {
+        if let r = a.reason { return s.word(r) }
+        return s.word("systemd stopped or killed the unit (systemctl stop or kill, or a dependency); the journal names no timeout")
+    }
+}
+
+extension JSON {
+    /// A kernel kill's members, the `kernel_kills` view's columns; its kind named `kind`.
+    static func members(_ k: KernelKillRow, kind: String = "kind") -> [(String, String)] {
+        [("node", nullable(k.node)), ("event_time", value(.real(k.eventTime))), (kind, string(k.kind.rawValue)),
+         ("reason", string(k.reason)), ("pid", nullable(k.pid)), ("comm", nullable(k.comm)), ("exe", nullable(k.exe)),
+         ("uid", nullable(k.uid)), ("signal", nullable(k.signal)), ("signal_name", nullable(k.signalName)),
+         ("cgroup", nullable(k.cgroup)), ("limit_cgroup", nullable(k.limitCgroup)), ("constraint", nullable(k.constraint)),
+         ("syscall", nullable(k.syscall)), ("details", nullable(k.details)), ("source", string(k.source.rawValue)),
+         ("message", nullable(k.message))]
+    }
+
+    /// A systemd action's members, the `systemd_kills` view's columns; its kind named `kind`.
+    static func members(_ a: SystemdKillRow, kind: String = "kind") -> [(String, String)] {
+        [("node", nullable(a.node)), ("event_time", value(.real(a.eventTime))), (kind, string(a.kind.rawValue)),
+         ("unit", nullable(a.unit)), ("pid", nullable(a.pid)), ("comm", nullable(a.comm)), ("signal", nullable(a.signal)),
+         ("signal_name", nullable(a.signalName)), ("cgroup", nullable(a.cgroup)), ("reason", nullable(a.reason))]
+    }
+}
+
+extension JSON {
+    static func nullable(_ b: [UInt8]?) -> String { b.map(string) ?? "null" }
+    static func nullable(_ s: String?) -> String { s.map(string) ?? "null" }
+    static func nullable(_ v: Int64?) -> String { v.map(String.init) ?? "null" }
+    static func string(_ s: String) -> String { string(Array(s.utf8)) }
+}

@@ -1,0 +1,100 @@
+import AuditLog
+import Foundation
+import GRDB
+import Store
+
+// Where a row becomes an answer. `who` and `report` both answer "what killed this process":
+// a timeline of kills, each told by every source that saw it. Each answer is read in one
+// read transaction (`Who.answer(q, db)`, `IncidentReportQuery.answer(q, db)`), so its
+// rows, counts and coverage are of one moment even while an ingest commits.
+
+/// One source's record of a kill: who sent it, to whom, when, how, with what outcome.
+public enum Evidence: Sendable, Equatable {
+    /// An audit record of a signal-sending syscall: a process sent the signal.
+    case signal(SignalRow)
+    /// The kernel's own record of a kill it made (the OOM killer, seccomp, a fatal signal),
+    /// from a kernel log or the audit log's SECCOMP / ANOM_ABEND records.
+    case kernel(KernelKillRow)
+    /// systemd's journal entry about a kill it made (the unit, the stop that timed out).
+    case systemd(SystemdKillRow)
+    // The tracer's record (`signal:signal_generate`) will be a fourth case,
+    // `traced(TracedSignalRow)`: the kernel's word on every signal, with the true outcome
+    // and command line. `KillTimeline.join` attaches it to the audit row of the same kill
+    // (same node, sender pid, target pid and signal, within a second) as further evidence;
+    // one audit never saw (cgroup.kill, pid-namespace teardown) is a kill of its own.
+
+    public var time: Double {
+        switch self {
+        case .signal(let r): return r.eventTime
+        case .kernel(let k): return k.eventTime
+        case .systemd(let s): return s.eventTime
+        }
+    }
+}
+
+/// One kill, as every source that saw it tells it.
+public struct Kill: Sendable, Equatable {
+    /// Never empty. The first is the record the kill is known by (its time, its headline);
+    /// the others corroborate it (systemd's journal entry for a signal PID 1 sent).
+    public private(set) var evidence: [Evidence]
+
+    public init(_ first: Evidence, also: [Evidence] = []) { evidence = [first] + also }
+
+    public var primary: Evidence { evidence[0] }
+    public var time: Double { primary.time }
+
+    /// The audit record of the syscall, when a process sent it.
+    public var signal: SignalRow? {
+        if case .signal(let r) = primary { return r }
+        return nil
+    }
+
+    /// systemd's journal entry corroborating a signal PID 1 sent.
+    public var journal: SystemdKillRow? {
+        for case .systemd(let s) in evidence.dropFirst() { return s }
+        return nil
+    }
+
+    mutating func corroborate(_ e: Evidence) { evidence.append(e) }
+}
+
+/// Builds an answer's kills from one snapshot; shared by `who` and `report`.
+enum KillTimeline {
+    enum Order { case newestFirst, oldestFirst }
+
+    /// The kills of the signal rows (in `order`), joined with what else the database holds
+    /// about each, and, unless `others` is nil (a question about a sender: the kernel is no
+    /// sender), the kills no process sent: the kernel's, and systemd's the journal alone
+    /// records. Each kind is cut at `limit` (-1: none); sorted by time in `order`, ties in
+    /// the order signal rows, kernel, systemd.
+    static func kills(_ db: Database, signals: [SignalRow], others filter: KernelKillQuery.Filter?, limit: Int,
+                      order: Order) throws -> [Kill] {
+        var kills: [Kill] = []
+        kills.reserveCapacity(signals.count)
+        for r in signals { kills.append(try join(Kill(.signal(r)), db)) }
+        if let filter {
+            var kernel = try KernelKillQuery.kernelKills(db, filter, limit: limit)
+            var systemd = try KernelKillQuery.standaloneSystemdKills(db, filter, limit: limit)
+            if order == .oldestFirst {
+                kernel.reverse()
+                systemd.reverse()
+            }
+            kills += kernel.map { Kill(.kernel($0)) } + systemd.map { Kill(.systemd($0)) }
+        }
+        return kills.enumerated().sorted { a, b in
+            let x = a.element.time, y = b.element.time
+            if x != y { return order == .newestFirst ? x > y : x < y }
+            return a.offset < b.offset
+        }.map(\.element)
+    }
+
+    /// Attaches the other sources' records of the same kill: for a signal PID 1 sent,
+    /// systemd's journal entry of it (and, with the tracer, its `signal_generate` record).
+    static func join(_ kill: Kill, _ db: Database) throws -> Kill {
+        var kill = kill
+        if let r = kill.signal, r.senderPid == 1, let s = try KernelKillQuery.systemdContext(db, for: r) {
+            kill.corroborate(.systemd(s))
+        }
+        return kill
+    }
+}
