@@ -48,13 +48,15 @@ let package = Package(
         .target(name: "Queries", dependencies: ["AuditDecoding", "AuditLog", "Store", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
         // Audit rules: generating killdb's rules, installing them, linting the loaded ones.
         .target(name: "AuditRules", dependencies: ["AuditDecoding"]),
+        // Sizes and durations as an operator reads them, for every command's text.
+        .target(name: "Quantities"),
         // Health checks of the whole chain, for killdb doctor.
-        .target(name: "Doctor", dependencies: ["AuditLog", "AuditRules", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Doctor", dependencies: ["AuditLog", "AuditRules", "Quantities", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
         // Output: text that is safe on a terminal, reports, tables, JSON and CSV.
-        .target(name: "Output", dependencies: ["AuditDecoding", "AuditLog", "KillDB", "Queries"]),
+        .target(name: "Output", dependencies: ["AuditDecoding", "AuditLog", "Doctor", "KillDB", "Quantities", "Queries"]),
         .executableTarget(
             name: "killdb",
-            dependencies: ["KillDB", "Store", "Queries", "AuditRules", "Doctor", "Output", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["KillDB", "Store", "Queries", "AuditRules", "Doctor", "Output", "Quantities", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Build-time tool: turns Schema/*.sql into Swift string literals.
         .executableTarget(name: "schema-embedder"),

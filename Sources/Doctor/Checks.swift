@@ -1,5 +1,6 @@
 import AuditRules
 import Foundation
+import Quantities
 
 /// The checks, each a function of gathered text and facts, so tests can feed them.
 public enum Checks {
@@ -213,7 +214,7 @@ public enum Checks {
             }
         }
         let total = dir.files.reduce(Int64(0)) { $0 + $1.size }
-        let found = "\(path): \(Words.plural(Int64(dir.files.count), "log file")), \(Words.bytes(Double(total)))"
+        let found = "\(path): \(Words.plural(Int64(dir.files.count), "log file")), \(Quantity.bytes(Double(total)))"
         let values = ["files": Double(dir.files.count), "bytes": Double(total)]
         if problems.isEmpty {
             return Check(id: "logs", title: title, status: .ok, found: found + ", readable by root and log_group only", values: values)
@@ -254,8 +255,8 @@ public enum Checks {
         if let median { values["ingest_interval_seconds"] = median }
         if let lastAge { values["last_ingest_age_seconds"] = lastAge }
         let ingestWords = [
-            median.map { "ingest runs every \(Words.duration($0)) (median)" },
-            lastAge.map { "last complete ingest \(Words.duration($0)) ago" },
+            median.map { "ingest runs every \(Quantity.duration($0)) (median)" },
+            lastAge.map { "last complete ingest \(Quantity.duration($0)) ago" },
         ].compactMap { $0 }.joined(separator: ", ")
         let defaultNote = config.fileFound ? "" : " (no auditd.conf: auditd's defaults)"
 
@@ -296,11 +297,11 @@ public enum Checks {
         values["bytes_per_second"] = rate.bytesPerSecond
         values["horizon_seconds"] = horizon
         values["recommended_interval_seconds"] = recommended
-        let horizonWords = "horizon \(Words.duration(horizon)) (\(keptWords), \(Words.bytes(rate.bytesPerSecond * 86400))/day); "
-            + "recommended ingest interval \(Words.duration(recommended))"
-        let schedule = "every \(Words.duration(recommended)): cron `\(Retention.cronSchedule(recommended))` or timer \(Retention.timerSetting(recommended))"
+        let horizonWords = "horizon \(Quantity.duration(horizon)) (\(keptWords), \(Quantity.bytes(rate.bytesPerSecond * 86400))/day); "
+            + "recommended ingest interval \(Quantity.duration(recommended))"
+        let schedule = "every \(Quantity.duration(recommended)): cron `\(Retention.cronSchedule(recommended))` or timer \(Retention.timerSetting(recommended))"
         let details = [
-            "write rate: \(Words.bytes(Double(rate.bytes))) over \(Words.duration(rate.span)) of logs in \(logs.path)",
+            "write rate: \(Quantity.bytes(Double(rate.bytes))) over \(Quantity.duration(rate.span)) of logs in \(logs.path)",
             "horizon = (num_logs − 1) × max_log_file ÷ rate: a record written just before a rotation is gone \(config.numLogs - 1) rotations later",
         ]
 

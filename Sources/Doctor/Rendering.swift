@@ -23,17 +23,4 @@ public enum DoctorReport {
         }
         return out
     }
-
-    struct JSONReport: Encodable {
-        var needsAction: Bool
-        var checks: [Check]
-        enum CodingKeys: String, CodingKey { case needsAction = "needs_action", checks }
-    }
-
-    public static func json(_ checks: [Check]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(JSONReport(needsAction: Doctor.exitCode(checks) != 0, checks: checks))) ?? Data()
-        return String(decoding: data, as: UTF8.self)
-    }
 }

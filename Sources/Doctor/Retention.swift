@@ -100,28 +100,6 @@ public enum Retention {
 
 /// Durations, sizes and times as an operator reads them.
 public enum Words {
-    public static func duration(_ seconds: TimeInterval) -> String {
-        let s = abs(seconds)
-        func one(_ v: Double) -> String {
-            v < 10 && v.rounded() != v ? String(format: "%.1f", v) : String(Int(v.rounded()))
-        }
-        switch s {
-        case ..<90: return "\(Int(s.rounded())) s"
-        case ..<(90 * 60): return "\(Int((s / 60).rounded())) min"
-        case ..<(48 * 3600): return one(s / 3600) + " h"
-        default: return one(s / 86400) + " days"
-        }
-    }
-
-    public static func bytes(_ n: Double) -> String {
-        switch n {
-        case ..<1024: return "\(Int(n)) B"
-        case ..<(1024 * 1024): return String(format: "%.0f KB", n / 1024)
-        case ..<(1024 * 1024 * 1024): return String(format: "%.1f MB", n / 1_048_576)
-        default: return String(format: "%.1f GB", n / 1_073_741_824)
-        }
-    }
-
     /// `2026-11-24 19:02:30 UTC`.
     public static func time(_ epoch: Double) -> String {
         var t = time_t(epoch.rounded(.down))

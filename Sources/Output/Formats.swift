@@ -69,9 +69,14 @@ extension String {
 }
 
 func formatReal(_ v: Double) -> String {
-    // Event times: milliseconds, no exponent.
-    if v == v.rounded() && abs(v) < 1e15 { return String(format: "%.1f", v) }
-    return String(format: "%.3f", v).replacingOccurrences(of: #"0+$"#, with: "", options: .regularExpression)
+    // Event times: milliseconds, no exponent. Rounded to milliseconds, 1.0004 is "1.000":
+    // the zeros go, but one digit stays after the point ("1." is no JSON number), and a
+    // value that rounds to zero has no sign ("-0.0" would claim one).
+    if v == v.rounded() && abs(v) < 1e15 { return v == 0 ? "0.0" : String(format: "%.1f", v) }
+    var s = String(format: "%.3f", v)
+    while s.hasSuffix("0") { s.removeLast() }
+    if s.hasSuffix(".") { s += "0" }
+    return s == "-0.0" ? "0.0" : s
 }
 
 /// JSON output: an array of objects. Strings are escaped as JSON requires (control

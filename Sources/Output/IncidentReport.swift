@@ -1,5 +1,6 @@
 import AuditDecoding
 import Foundation
+import Quantities
 import Queries
 
 /// What `killdb report` prints: the incident report as text (80 columns), Markdown (for a
@@ -408,17 +409,8 @@ public enum IncidentReport {
         return lines
     }
 
-    /// `1h`, `1h 30m`, `45s`, `2d 3h`.
-    static func duration(_ seconds: Double) -> String {
-        var rest = Int(seconds.rounded())
-        if rest <= 0 { return String(format: "%.3fs", seconds) }
-        var parts: [String] = []
-        for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] where rest >= size {
-            parts.append("\(rest / size)\(unit)")
-            rest %= size
-        }
-        return parts.joined(separator: glue)
-    }
+    /// `1h`, `1h 30m`, `45s`, `2d 3h`, glued so a wrap cannot split it.
+    static func duration(_ seconds: Double) -> String { Quantity.exactDuration(seconds, separator: glue) }
 }
 
 /// Markdown that cannot be turned into markup by the text it carries.

@@ -1,22 +1,12 @@
 import Foundation
 import KillDB
-
-public enum Bytes {
-    /// `1.5 MB` style sizes (powers of 1000, as df -H and most tools print them).
-    public static func format(_ n: Int64) -> String {
-        let units = ["B", "kB", "MB", "GB", "TB"]
-        var v = Double(n)
-        var u = 0
-        while v >= 1000 && u < units.count - 1 { v /= 1000; u += 1 }
-        return u == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[u])
-    }
-}
+import Quantities
 
 /// What `killdb ingest` prints when it is done.
 public enum IngestReport {
     public static func text(_ s: IngestSummary, database: String, verbose: Bool, warnings: [String] = []) -> String {
         let t = s.totals
-        var out = "read \(t.files) file\(t.files == 1 ? "" : "s") (\(Bytes.format(t.bytes)) not read before): "
+        var out = "read \(t.files) file\(t.files == 1 ? "" : "s") (\(Quantity.bytes(t.bytes)) not read before): "
         out += "\(t.signalEvents) signal event\(t.signalEvents == 1 ? "" : "s"), \(t.newEvents) new to the database"
         if s.mergedEvents > 0 { out += ", \(s.mergedEvents) already stored" }
         out += "\n"
@@ -51,7 +41,7 @@ public enum IngestReport {
             for f in s.files {
                 out += "  \(SafeText.line(f.path)): "
                 if f.resumed { out += "resumed at byte \(f.startOffset), " }
-                out += "\(Bytes.format(f.endOffset - f.startOffset)) read, \(f.coverage.lines) lines, \(f.coverage.signalEvents) signal events"
+                out += "\(Quantity.bytes(f.endOffset - f.startOffset)) read, \(f.coverage.lines) lines, \(f.coverage.signalEvents) signal events"
                 if let first = f.coverage.firstEventTime, let last = f.coverage.lastEventTime {
                     out += ", events from \(Time.iso(first)) to \(Time.iso(last))"
                 }
@@ -100,47 +90,47 @@ public enum IngestReport {
     }
 
     public static func json(_ s: IngestSummary, database: String, warnings: [String] = []) -> String {
-        var files: [[String: Any]] = []
-        for f in s.files {
-            var o: [String: Any] = [
-                "path": f.path, "start_offset": f.startOffset, "end_offset": f.endOffset,
-                "resumed": f.resumed, "lines": f.coverage.lines, "records": f.coverage.records,
-                "signal_events": f.coverage.signalEvents, "bad_lines": f.coverage.badLines,
-            ]
-            o["first_event_time"] = f.coverage.firstEventTime ?? NSNull()
-            o["last_event_time"] = f.coverage.lastEventTime ?? NSNull()
-            files.append(o)
+        let files = s.files.map { f -> JSONValue in
+            .sorted([
+                ("path", .string(f.path)), ("start_offset", .integer(f.startOffset)), ("end_offset", .integer(f.endOffset)),
+                ("resumed", .bool(f.resumed)), ("lines", .integer(f.coverage.lines)), ("records", .integer(f.coverage.records)),
+                ("signal_events", .integer(f.coverage.signalEvents)), ("bad_lines", .integer(f.coverage.badLines)),
+                ("first_event_time", .optional(f.coverage.firstEventTime)), ("last_event_time", .optional(f.coverage.lastEventTime)),
+            ])
         }
-        let object: [String: Any] = [
-            "database": database,
-            "run_id": s.runID,
-            "files": files,
-            "bytes": s.totals.bytes,
-            "lines": s.totals.lines,
-            "signal_events": s.totals.signalEvents,
-            "new_events": s.totals.newEvents,
-            "already_stored": s.mergedEvents,
-            "conflicting_copies": s.conflictingEvents,
-            "warnings": warnings,
-            "skipped_lines": s.skippedTotal,
-            "unparsable_events": s.unparsableEvents,
-            "lost_events": s.serialGaps.reduce(0) { $0 + Int($1.missing) },
-            "skipped": s.skipped.map { ["path": $0.path, "offset": $0.offset, "reason": $0.reason] as [String: Any] },
-            "kernel_logs": s.kernel.sources.map { src -> [String: Any] in
-                [
-                    "path": src.path, "format": src.format, "entries": src.entries, "kills": src.kills,
-                    "new_kills": src.newKills, "systemd_actions": src.systemdActions, "signal_events": src.signalEvents,
-                    "bad_lines": src.badLines, "overrun": src.overrun, "unverified_audit_records": src.unverifiedAuditRecords,
-                    "resumed_after": src.resumedAfter ?? NSNull(),
-                    "first_event_time": src.firstTime ?? NSNull(), "last_event_time": src.lastTime ?? NSNull(),
-                ]
-            },
-            "kernel_kills": s.kernel.kills + s.kernel.auditKills,
-            "new_kernel_kills": s.kernel.newKills + s.kernel.newAuditKills,
-            "kernel_log_signal_events_new": s.kernel.newSignalEvents,
-        ]
-        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        return String(decoding: data, as: UTF8.self)
+        let kernelLogs = s.kernel.sources.map { src -> JSONValue in
+            .sorted([
+                ("path", .string(src.path)), ("format", .string(src.format)), ("entries", .integer(src.entries)),
+                ("kills", .integer(src.kills)), ("new_kills", .integer(src.newKills)),
+                ("systemd_actions", .integer(src.systemdActions)), ("signal_events", .integer(src.signalEvents)),
+                ("bad_lines", .integer(src.badLines)), ("overrun", .integer(src.overrun)),
+                ("unverified_audit_records", .integer(src.unverifiedAuditRecords)),
+                ("resumed_after", src.resumedAfter.map { .integer(Int64($0)) } ?? .null),
+                ("first_event_time", .optional(src.firstTime)), ("last_event_time", .optional(src.lastTime)),
+            ])
+        }
+        return JSON.write(.sorted([
+            ("database", .string(database)),
+            ("run_id", .integer(s.runID)),
+            ("files", .array(files)),
+            ("bytes", .integer(s.totals.bytes)),
+            ("lines", .integer(s.totals.lines)),
+            ("signal_events", .integer(s.totals.signalEvents)),
+            ("new_events", .integer(s.totals.newEvents)),
+            ("already_stored", .integer(s.mergedEvents)),
+            ("conflicting_copies", .integer(s.conflictingEvents)),
+            ("warnings", .array(warnings.map(JSONValue.string))),
+            ("skipped_lines", .integer(s.skippedTotal)),
+            ("unparsable_events", .integer(s.unparsableEvents)),
+            ("lost_events", .integer(s.serialGaps.reduce(0) { $0 + Int($1.missing) })),
+            ("skipped", .array(s.skipped.map {
+                .sorted([("path", .string($0.path)), ("offset", .integer($0.offset)), ("reason", .string($0.reason))])
+            })),
+            ("kernel_logs", .array(kernelLogs)),
+            ("kernel_kills", .integer(s.kernel.kills + s.kernel.auditKills)),
+            ("new_kernel_kills", .integer(s.kernel.newKills + s.kernel.newAuditKills)),
+            ("kernel_log_signal_events_new", .integer(s.kernel.newSignalEvents)),
+        ]))
     }
 }
 

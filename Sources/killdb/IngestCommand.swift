@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KillDB
 import Output
+import Quantities
 import Queries
 
 struct IngestCommand: ParsableCommand {
@@ -165,7 +166,7 @@ final class ProgressLine: @unchecked Sendable {
         guard enabled, Date().timeIntervalSince(start) > 1 else { return }
         lock.lock(); defer { lock.unlock() }
         let pct = p.bytesTotal > 0 ? Int(Double(p.bytesRead) * 100 / Double(p.bytesTotal)) : 0
-        let text = "ingest: \(Bytes.format(p.bytesRead)) of \(Bytes.format(p.bytesTotal)) (\(pct)%), \(p.signalEvents) signal events"
+        let text = "ingest: \(Quantity.bytes(p.bytesRead)) of \(Quantity.bytes(p.bytesTotal)) (\(pct)%), \(p.signalEvents) signal events"
         FileHandle.standardError.write(Data("\r\u{1b}[K\(text)".utf8))
         shown = true
     }

@@ -105,21 +105,19 @@ enum MergeSummary {
     }
 
     static func json(_ results: [MergeResult], database: String, totalEvents: Int) -> String {
-        let object: [String: Any] = [
-            "database": database,
-            "events": totalEvents,
-            "sources": results.map { r -> [String: Any] in
-                [
-                    "source": r.source, "source_events": r.sourceEvents, "new_events": r.newEvents,
-                    "new_targets": r.newTargets, "completed_events": r.completedEvents,
-                    "new_strings": r.newStrings, "new_daemon_records": r.newDaemonRecords,
-                    "new_serial_gaps": r.newSerialGaps, "copied_runs": r.copiedRuns,
-                    "new_kernel_kills": r.newKernelKills, "new_systemd_actions": r.newSystemdActions,
-                    "copied_file_reads": r.copiedFileReads,
-                ]
-            },
-        ]
-        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-        return String(decoding: data, as: UTF8.self)
+        JSON.write(.sorted([
+            ("database", .string(database)),
+            ("events", .integer(totalEvents)),
+            ("sources", .array(results.map { r in
+                .sorted([
+                    ("source", .string(r.source)), ("source_events", .integer(r.sourceEvents)), ("new_events", .integer(r.newEvents)),
+                    ("new_targets", .integer(r.newTargets)), ("completed_events", .integer(r.completedEvents)),
+                    ("new_strings", .integer(r.newStrings)), ("new_daemon_records", .integer(r.newDaemonRecords)),
+                    ("new_serial_gaps", .integer(r.newSerialGaps)), ("copied_runs", .integer(r.copiedRuns)),
+                    ("new_kernel_kills", .integer(r.newKernelKills)), ("new_systemd_actions", .integer(r.newSystemdActions)),
+                    ("copied_file_reads", .integer(r.copiedFileReads)),
+                ])
+            })),
+        ]))
     }
 }
