@@ -1,4 +1,5 @@
 import ArgumentParser
+import AuditRules
 import Foundation
 import KillDB
 import Output
@@ -50,30 +51,52 @@ struct Killdb: ParsableCommand {
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
         } catch {
-            // Help, version and usage errors are the argument parser's to print.
-            if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
-                if exitCode(for: error) == .success { exit(withError: error) }
+            if documentedExitCode(of: error) != nil { fail(error) }
+            // The argument parser's own: help and version (its exit code 0) it prints; a
+            // usage error (its EX_USAGE, also a command's ValidationError) is printed with
+            // the usage and exits 2, as documented.
+            switch exitCode(for: error) {
+            case .success: exit(withError: error)
+            case .validationFailure:
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
                 Foundation.exit(Exit.usageOrDatabase)
+            default: fail(error)
             }
-            fail(error)
         }
     }
 }
 
-/// Prints `error` for the operator and exits with the documented code.
-func fail(_ error: any Error) -> Never {
-    let code: Int32
-    switch Failure.kind(of: error) {
-    case .logs: code = Exit.logsUnreadable
-    case .busy: code = Exit.busy
-    case .usage, .database: code = Exit.usageOrDatabase
-    case .corrupt: code = Exit.corrupt
+/// The documented exit code of each of killdb's public error types; nil for another's.
+func documentedExitCode(of error: any Error) -> Int32? {
+    switch error {
+    case is AuditLogError: return Exit.logsUnreadable
+    case let e as IngestError:
+        switch e {
+        case .locked: return Exit.busy
+        case .lockFile: return Exit.usageOrDatabase
+        }
+    case let e as StoreError:
+        switch e {
+        case .busy: return Exit.busy
+        case .corrupt: return Exit.corrupt
+        case .cannotCreateDirectory, .cannotOpen, .unsafeLocation, .notFound, .newerSchema, .olderSchema, .foreign, .sqlite:
+            return Exit.usageOrDatabase
+        }
+    // The plugin's lines stay in auditd's queue, but the database took none.
+    case is LiveIngestError: return Exit.usageOrDatabase
+    case is MergeError: return Exit.usageOrDatabase
+    case is QueryError, is TimeExpressionError, is AuditRulesError: return Exit.usageOrDatabase
+    default: return nil
     }
+}
+
+/// Prints `error` for the operator and exits with the documented code (2 for an error
+/// of no killdb module).
+func fail(_ error: any Error) -> Never {
     // A time the user typed is already quoted and escaped in its message: once is enough.
     let message = (error as? TimeExpressionError)?.description ?? SafeText.line(String(describing: error))
     FileHandle.standardError.write(Data("killdb: \(message)\n".utf8))
-    Foundation.exit(code)
+    Foundation.exit(documentedExitCode(of: error) ?? Exit.usageOrDatabase)
 }
 
 /// The database path: --db, else KILLDB_DB, else the default.
