@@ -17,8 +17,8 @@ public enum IncidentReport {
         public var generatedAt: Double
         public var timeZone: TimeZone
         public var users: UserNames
-        public init(database: String, generatedAt: Double = Date().timeIntervalSince1970,
-                    timeZone: TimeZone = .current, users: @escaping UserNames = LocalUsers.lookup) {
+        /// No defaults for the clock and the user database: a renderer does no I/O.
+        public init(database: String, generatedAt: Double, timeZone: TimeZone = .current, users: @escaping UserNames) {
             self.database = database
             self.generatedAt = generatedAt
             self.timeZone = timeZone

@@ -21,6 +21,7 @@ extension SignalRow {
 /// Resolves a uid to a user name on this host (used when the log was not ENRICHED).
 public typealias UserNames = @Sendable (Int64) -> String?
 
+/// This host's user database: I/O, so renderers get it only through their context.
 public enum LocalUsers {
     public static let lookup: UserNames = { uid in
         guard uid >= 0, uid < AuditField.unsetID, let pw = getpwuid(uid_t(uid)) else { return nil }
@@ -39,7 +40,7 @@ public enum WhoReport {
         /// The terminal's columns, which the table of earlier candidates fits (`Terminal.width()`);
         /// nil: not a terminal, nothing cut.
         public var width: Int?
-        public init(question: String, timeZone: TimeZone = .current, users: @escaping UserNames = LocalUsers.lookup,
+        public init(question: String, timeZone: TimeZone = .current, users: @escaping UserNames,
                     colour: Bool = false, width: Int? = nil) {
             self.question = question
             self.timeZone = timeZone

@@ -73,7 +73,7 @@ struct ReportCommand: ParsableCommand {
 
         let store = try openForReading(database.path)
         let incident = try IncidentReportQuery.run(query, in: store)
-        let ctx = IncidentReport.Context(database: database.path, generatedAt: now.timeIntervalSince1970)
+        let ctx = IncidentReport.Context(database: database.path, generatedAt: now.timeIntervalSince1970, users: LocalUsers.lookup)
         switch format {
         case .text: print(IncidentReport.text(incident, ctx), terminator: "")
         case .markdown: print(IncidentReport.markdown(incident, ctx), terminator: "")

@@ -106,7 +106,7 @@ struct WhoCommand: ParsableCommand {
         let answer = try Who.ask(query, in: store)
         switch format {
         case .text:
-            print(WhoReport.text(answer, .init(question: question(query), colour: Terminal.colour, width: Terminal.width())),
+            print(WhoReport.text(answer, .init(question: question(query), users: LocalUsers.lookup, colour: Terminal.colour, width: Terminal.width())),
                   terminator: "")
         case .table:
             print(Table.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells), width: Terminal.width()),
