@@ -254,8 +254,8 @@ public enum IncidentReport {
                 + (r.kernelKills.isEmpty ? "]" : "\n  ]")),
             ("systemd_kills", "[" + (r.systemdKills + r.cgroupKills).map { a in "\n    " + JSON.object(JSON.members(a)) }
                 .joined(separator: ",") + (r.systemdKills.isEmpty && r.cgroupKills.isEmpty ? "]" : "\n  ]")),
-            ("systemd_context", "[" + r.kills.compactMap { k -> String? in
-                guard let c = r.systemdContext[WhoAnswer.rowKey(k)] else { return nil }
+            ("systemd_context", "[" + r.entries.compactMap { kill -> String? in
+                guard let k = kill.signal, let c = kill.journal else { return nil }
                 return JSON.object([("event_id", str(k.eventID)), ("target_pid", int(k.targetPid)), ("unit", text(c.unit)),
                                     ("reason", str(c.reason))])
             }.joined(separator: ",") + "]"),
