@@ -87,10 +87,10 @@ enum KillDescription {
         if let ppid = r.senderPpid { session += ", parent pid \(ppid)" }
         out.append(("context", session))
         var via = "\(s.word(r.syscall))("
-        switch r.syscall {
-        case "tgkill", "rt_tgsigqueueinfo": via += "\(r.tgidArg.map(String.init) ?? "?"), \(r.targetArg.map(String.init) ?? "?")"
-        case "pidfd_send_signal": via += "pidfd \(r.pidfd.map(String.init) ?? "?")"
-        default: via += r.targetArg.map(String.init) ?? "?"
+        switch SignalSyscall(rawValue: r.syscall) {
+        case .tgkill?, .rt_tgsigqueueinfo?: via += "\(r.tgidArg.map(String.init) ?? "?"), \(r.targetArg.map(String.init) ?? "?")"
+        case .pidfd_send_signal?: via += "pidfd \(r.pidfd.map(String.init) ?? "?")"
+        case .kill?, .tkill?, .rt_sigqueueinfo?, nil: via += r.targetArg.map(String.init) ?? "?"
         }
         via += ", \(signal(r.signalName, r.signal, s))) on \(s.word(r.arch)): "
         via += r.success == false ? "failed, " + s.word(r.errno ?? "exit \(r.exit.map(String.init) ?? "?")") : "delivered"
