@@ -17,11 +17,15 @@ public enum Evidence: Sendable, Equatable {
     case kernel(KernelKillRow)
     /// systemd's journal entry about a kill it made (the unit, the stop that timed out).
     case systemd(SystemdKillRow)
-    // The tracer's record (`signal:signal_generate`) will be a fourth case,
-    // `traced(TracedSignalRow)`: the kernel's word on every signal, with the true outcome
-    // and command line. `KillTimeline.join` attaches it to the audit row of the same kill
-    // (same node, sender pid, target pid and signal, within a second) as further evidence;
-    // one audit never saw (cgroup.kill, pid-namespace teardown) is a kill of its own.
+    // The tracer's record (`signal:signal_generate`, the `traced_signals` view) will be a
+    // fourth case, `traced(TracedSignalRow)`: the kernel's word on every signal, with the
+    // true outcome (delivered, ignored, pending) and the sender's command line. Joining:
+    // `KillTimeline.join` attaches it to the kill it is another record of, as further
+    // evidence: an audited syscall (cause syscall: same node, sender pid, target pid and
+    // signal, within a second) or the kernel's OOM kill (cause oom: same target pid). A
+    // record nothing else saw (cgroup.kill, pid-namespace teardown, RLIMIT_CPU) is a kill
+    // of its own, `Kill(.traced(r))`. Every switch over Evidence is exhaustive, so the
+    // compiler lists each renderer that must learn the new case.
 
     public var time: Double {
         switch self {
