@@ -45,7 +45,7 @@ let package = Package(
         // kernel logs) feeding the pipeline and the store.
         .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "Pipeline", "Store"]),
         // Questions asked of the database: who, report, ad hoc SQL; time expressions.
-        .target(name: "Queries", dependencies: ["AuditDecoding", "AuditLog", "Store", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Queries", dependencies: ["AuditDecoding", "KernelLog", "Store", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
         // Audit rules: generating killdb's rules, installing them, linting the loaded ones.
         .target(name: "AuditRules", dependencies: ["AuditDecoding"]),
         // Sizes and durations as an operator reads them, for every command's text.
@@ -53,7 +53,7 @@ let package = Package(
         // Health checks of the whole chain, for killdb doctor.
         .target(name: "Doctor", dependencies: ["AuditLog", "AuditRules", "Quantities", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
         // Output: text that is safe on a terminal, reports, tables, JSON and CSV.
-        .target(name: "Output", dependencies: ["AuditDecoding", "AuditLog", "Doctor", "KillDB", "Quantities", "Queries"]),
+        .target(name: "Output", dependencies: ["AuditDecoding", "Doctor", "KernelLog", "KillDB", "Quantities", "Queries"]),
         .executableTarget(
             name: "killdb",
             dependencies: ["KillDB", "Store", "Queries", "AuditRules", "Doctor", "Output", "Quantities", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -1,6 +1,6 @@
 import AuditDecoding
-import AuditLog
 import Foundation
+import KernelLog
 import Queries
 
 /// How untrusted bytes are shown: escaped for a terminal, and in Markdown also made inert.

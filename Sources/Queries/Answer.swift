@@ -1,6 +1,6 @@
-import AuditLog
 import Foundation
 import GRDB
+import KernelLog
 import Store
 
 // Where a row becomes an answer. `who` and `report` both answer "what killed this process":

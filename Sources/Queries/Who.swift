@@ -1,7 +1,7 @@
 import AuditDecoding
-import AuditLog
 import Foundation
 import GRDB
+import KernelLog
 import Store
 
 /// What the database can vouch for: the span of log time it has read, and the holes in it.
