@@ -86,7 +86,15 @@ func documentedExitCode(of error: any Error) -> Int32? {
     case is LiveIngestError: return Exit.usageOrDatabase
     case is MergeError: return Exit.usageOrDatabase
     case is QueryError, is TimeExpressionError, is AuditRulesError: return Exit.usageOrDatabase
-    default: return nil
+    default:
+        // A type not listed here that the library sorts (a new module's error): its sort,
+        // exhaustively, so a new kind cannot go unmapped. Unsorted (.usage) is not killdb's.
+        switch Failure.kind(of: error) {
+        case .logs: return Exit.logsUnreadable
+        case .busy: return Exit.busy
+        case .database: return Exit.usageOrDatabase
+        case .usage: return nil
+        }
     }
 }
 
