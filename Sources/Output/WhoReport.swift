@@ -156,15 +156,16 @@ public enum WhoReport {
     static func notes(_ answer: WhoAnswer, _ ctx: Context) -> String {
         var out = ""
         if answer.truncated { out += "More matches exist: raise --limit to see them.\n" }
-        if answer.hiddenFailed > 0 {
-            out += "\(answer.hiddenFailed) failed attempt\(answer.hiddenFailed == 1 ? " is" : "s are") not shown: add --include-failed.\n"
+        let left = answer.leftOut
+        if left.failed > 0 {
+            out += "\(left.failed) failed attempt\(left.failed == 1 ? " is" : "s are") not shown: add --include-failed.\n"
         }
-        if answer.hiddenProbes > 0 {
-            out += "\(answer.hiddenProbes) liveness probe\(answer.hiddenProbes == 1 ? "" : "s") (signal 0) not shown: add --include-probes.\n"
+        if left.probes > 0 {
+            out += "\(left.probes) liveness probe\(left.probes == 1 ? "" : "s") (signal 0) not shown: add --include-probes.\n"
         }
-        if !answer.hiddenKernelKills.isEmpty {
-            let n = answer.hiddenKernelKills.count
-            let names = Array(Set(answer.hiddenKernelKills)).sorted().joined(separator: ", ")
+        if !left.kernelKillsByOtherSignals.isEmpty {
+            let n = left.kernelKillsByOtherSignals.count
+            let names = Array(Set(left.kernelKillsByOtherSignals)).sorted().joined(separator: ", ")
             out += "\(n) kill\(n == 1 ? "" : "s") by the kernel with another signal (\(SafeText.line(names))) \(n == 1 ? "is" : "are") not shown: add --signal all.\n"
         }
         for o in answer.cgroupKills {

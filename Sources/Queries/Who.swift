@@ -51,13 +51,8 @@ public struct WhoAnswer: Sendable {
     /// The signal rows matching, newest first, cut at the limit: what `--format table` and
     /// `csv` show (the `signals` view's rows, nothing else).
     public var rows: [SignalRow]
-    /// Matching events left out because they failed (shown with --include-failed).
-    public var hiddenFailed: Int
-    /// Matching liveness probes (signal 0) left out.
-    public var hiddenProbes: Int
-    /// Kernel kills of the target left out by the signal filter, by signal name (or kind):
-    /// SIGSYS from seccomp when SIGKILL was asked for.
-    public var hiddenKernelKills: [String] = []
+    /// What matched but was left out, so the answer can say how to see it.
+    public var leftOut = LeftOut()
     /// More matches than --limit allowed.
     public var truncated: Bool
     /// Kills of a whole cgroup near the time asked about (systemd-oomd's): they name no
@@ -65,6 +60,17 @@ public struct WhoAnswer: Sendable {
     public var cgroupKills: [SystemdKillRow] = []
     public var coverage: DatabaseCoverage
     public var kernelCoverage = KernelLogCoverage()
+
+    /// What matched but was left out, so the answer can say how to see it.
+    public struct LeftOut: Sendable, Equatable {
+        /// Failed attempts (--include-failed shows them).
+        public var failed = 0
+        /// Liveness probes, signal 0 (--include-probes).
+        public var probes = 0
+        /// Kernel kills of the target by a signal outside the set, by signal name (or kind):
+        /// SIGSYS from seccomp when SIGKILL was asked for (--signal all).
+        public var kernelKillsByOtherSignals: [String] = []
+    }
 
     public static func rowKey(_ r: SignalRow) -> String { rowKey(eventID: r.eventID, targetPid: r.targetPid) }
     static func rowKey(eventID: String, targetPid: Int64?) -> String { "\(eventID)/\(targetPid.map(String.init) ?? "-")" }
@@ -80,6 +86,9 @@ extension WhoAnswer {
     /// systemd's journal entry for a signal PID 1 sent, by `rowKey`.
     public var systemdContext: [String: SystemdKillRow] { Kill.journals(entries) }
     public var oomdKills: [SystemdKillRow] { cgroupKills }
+    public var hiddenFailed: Int { leftOut.failed }
+    public var hiddenProbes: Int { leftOut.probes }
+    public var hiddenKernelKills: [String] { leftOut.kernelKillsByOtherSignals }
 }
 
 extension Kill {
@@ -112,7 +121,7 @@ public enum Who {
             rows.removeLast(rows.count - l)
             truncated = true
         }
-        var answer = WhoAnswer(rows: rows, hiddenFailed: failed, hiddenProbes: probes, truncated: truncated,
+        var answer = WhoAnswer(rows: rows, leftOut: .init(failed: failed, probes: probes), truncated: truncated,
                                coverage: try DatabaseCoverage.read(db, after: query.after, before: query.before))
         try addKillsNoProcessSent(query, db, &answer)
         return answer
@@ -127,7 +136,7 @@ public enum Who {
                                             signals: query.signals, before: query.before, after: query.after)
         var kills = try KillTimeline.kills(db, signals: answer.rows, others: bySender ? nil : filter,
                                            limit: query.limit.map { $0 + 1 } ?? -1, order: .newestFirst)
-        if !bySender { answer.hiddenKernelKills = try KernelKillQuery.otherSignals(db, filter) }
+        if !bySender { answer.leftOut.kernelKillsByOtherSignals = try KernelKillQuery.otherSignals(db, filter) }
         if let l = query.limit, kills.count > l {
             kills.removeLast(kills.count - l)
             answer.truncated = true
