@@ -93,6 +93,7 @@ func documentedExitCode(of error: any Error) -> Int32? {
         case .logs: return Exit.logsUnreadable
         case .busy: return Exit.busy
         case .database: return Exit.usageOrDatabase
+        case .corrupt: return Exit.corrupt
         case .usage: return nil
         }
     }
