@@ -35,6 +35,9 @@ let package = Package(
         .target(name: "KernelLog", dependencies: ["AuditDecoding", "AuditLog"]),
         // The one event pipeline every source feeds: lines in, one batch to store out.
         .target(name: "Pipeline", dependencies: ["AuditDecoding", "AuditLog", "KernelLog"]),
+        // Where a process lives and where it came from: cgroup paths read as units,
+        // containers and pods; a process's chain of parents from /proc.
+        .target(name: "ProcessContext"),
         // The SQLite store; its schema is Schema/*.sql, embedded at build time.
         .target(
             name: "Store",
@@ -64,6 +67,7 @@ let package = Package(
         .testTarget(
             name: "KillDBTests",
             dependencies: ["KillDB", "AuditDecoding", "AuditLog", "KernelLog", "Pipeline", "Store", "Queries", "AuditRules", "Doctor", "Output",
+                           "ProcessContext",
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]

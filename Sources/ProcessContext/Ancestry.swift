@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a process record was read from: how sure it is.
+public enum ProcessSource: String, Sendable, Equatable {
+    /// /proc, read after the event (the plugin, or the tracer completing its links): a
+    /// moment late, so a process that had already exited is missing, never wrongly named.
+    case proc
+    /// The EXECVE and SYSCALL records of the process's own execve in the audit log.
+    case auditExecve = "audit-execve"
+    /// The tracer, in the kernel at the event.
+    case tracer
+}
+
+/// One process of a chain: who it was (pid and start time, so a reused pid is a different
+/// process), what it ran, and where it lived.
+public struct ProcessRecord: Sendable, Equatable {
+    public var pid: Int64
+    /// Field 22 of /proc/PID/stat: clock ticks after boot. nil when the source has none.
+    public var startTicks: Int64?
+    /// The start as wall time (epoch seconds), from the boot time; nil when unknown.
+    public var startTime: Double?
+    public var ppid: Int64?
+    public var comm: [UInt8]?
+    public var exe: [UInt8]?
+    /// The command line, argv as the process has it.
+    public var argv: [[UInt8]]
+    /// The content of /proc/PID/cgroup (or the one path a source gives).
+    public var cgroup: [UInt8]?
+    public var source: ProcessSource
+    /// When it was read (epoch seconds).
+    public var readAt: Double
+
+    public init(pid: Int64, startTicks: Int64? = nil, startTime: Double? = nil, ppid: Int64? = nil,
+                comm: [UInt8]? = nil, exe: [UInt8]? = nil, argv: [[UInt8]] = [], cgroup: [UInt8]? = nil,
+                source: ProcessSource, readAt: Double) {
+        self.pid = pid
+        self.startTicks = startTicks
+        self.startTime = startTime
+        self.ppid = ppid
+        self.comm = comm
+        self.exe = exe
+        self.argv = argv
+        self.cgroup = cgroup
+        self.source = source
+        self.readAt = readAt
+    }
+
+    public var place: ProcessPlace? { cgroup.flatMap { ProcessPlace(procCgroup: $0) } }
+
+    /// The program's name as a person knows it: the executable's last path component, else comm.
+    public var programName: [UInt8]? {
+        if let exe, let last = exe.split(separator: UInt8(ascii: "/")).last { return Array(last) }
+        return comm
+    }
+}
+
+/// Reads processes from a /proc directory (`/proc`, or a copy in tests). Best effort: a
+/// process gone, or a file that cannot be read, is a nil or a missing field, never an error.
+public struct ProcReader: Sendable {
+    public var root: String
+    /// The boot time (epoch seconds, `btime` of /proc/stat) and clock ticks per second, to
+    /// turn a start in ticks into wall time.
+    public var bootTime: Double?
+    public var ticksPerSecond: Double
+
+    public init(root: String = "/proc") {
+        self.root = root
+        ticksPerSecond = Double(max(1, sysconf(Int32(_SC_CLK_TCK))))
+        bootTime = nil
+        if let stat = Self.read(root + "/stat") {
+            for line in stat.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("btime ".utf8)) {
+                bootTime = Double(String(decoding: line.dropFirst(6), as: UTF8.self).trimmingSpaces())
+            }
+        }
+    }
+
+    /// The process `pid` as it is now, or nil when it is gone.
+    public func process(_ pid: Int64, now: Double) -> ProcessRecord? {
+        let dir = root + "/\(pid)"
+        guard let stat = Self.read(dir + "/stat"), let fields = Self.statFields(stat) else { return nil }
+        var r = ProcessRecord(pid: pid, source: .proc, readAt: now)
+        r.comm = fields.comm
+        r.ppid = fields.ppid
+        r.startTicks = fields.startTicks
+        if let bootTime, let t = fields.startTicks { r.startTime = bootTime + Double(t) / ticksPerSecond }
+        r.exe = Self.link(dir + "/exe")
+        if let cmdline = Self.read(dir + "/cmdline") {
+            var argv = cmdline.split(separator: 0, omittingEmptySubsequences: false).map(Array.init)
+            if argv.last?.isEmpty == true { argv.removeLast() }
+            r.argv = argv
+        }
+        r.cgroup = Self.read(dir + "/cgroup")
+        // Read stat again: a pid reused while we read would mix two processes.
+        guard let again = Self.read(dir + "/stat").flatMap(Self.statFields), again.startTicks == fields.startTicks else { return nil }
+        return r
+    }
+
+    /// The chain from `pid` up to PID 1: the process itself first. A process that started
+    /// after `notAfter` (epoch seconds) is a reused pid, not the one that was there: the
+    /// chain stops before it.
+    public func ancestry(of pid: Int64, notAfter: Double? = nil, now: Double, limit: Int = 64) -> [ProcessRecord] {
+        var chain: [ProcessRecord] = []
+        var next: Int64? = pid
+        var seen = Set<Int64>()
+        while let p = next, p > 0, chain.count < limit, seen.insert(p).inserted {
+            guard let r = process(p, now: now) else { break }
+            if let notAfter, let start = r.startTime, start > notAfter + 1 { break }
+            chain.append(r)
+            next = r.ppid
+        }
+        return chain
+    }
+
+    /// (comm, ppid, starttime) of a stat line; comm may hold spaces and parentheses, so it
+    /// ends at the last `)`.
+    public static func statFields(_ stat: [UInt8]) -> (comm: [UInt8], ppid: Int64?, startTicks: Int64?)? {
+        guard let open = stat.firstIndex(of: UInt8(ascii: "(")), let close = stat.lastIndex(of: UInt8(ascii: ")")),
+              open < close else { return nil }
+        let comm = Array(stat[(open + 1)..<close])
+        let rest = stat[(close + 1)...].split(separator: UInt8(ascii: " "))
+        // rest[0] is field 3 (state); ppid is field 4, starttime field 22.
+        func field(_ n: Int) -> Int64? {
+            let i = n - 3
+            return i < rest.count ? Int64(String(decoding: rest[i], as: UTF8.self)) : nil
+        }
+        return (comm, field(4), field(22))
+    }
+
+    static func read(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while out.count < 1 << 20 {
+            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            out += buf[0..<n]
+        }
+        return out
+    }
+
+    static func link(_ path: String) -> [UInt8]? {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = buf.withUnsafeMutableBytes { readlink(path, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+        guard n > 0 else { return nil }
+        return Array(buf[0..<n])
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        String(decoding: Array(utf8).drop(while: { $0 == 0x20 }).reversed().drop(while: { $0 == 0x20 || $0 == 0x0a }).reversed(), as: UTF8.self)
+    }
+}
