@@ -41,14 +41,14 @@ let package = Package(
         // The SQLite store; its schema is Schema/*.sql, embedded at build time.
         .target(
             name: "Store",
-            dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "Pipeline", "ProcessContext", .product(name: "GRDB", package: "GRDB.swift")],
             plugins: ["EmbedSchema"]
         ),
         // The library the CLI and tests call: the sources (file ingest, the plugin's stream,
         // kernel logs) feeding the pipeline and the store.
-        .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "Pipeline", "Store"]),
+        .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "Pipeline", "ProcessContext", "Store"]),
         // Questions asked of the database: who, report, ad hoc SQL; time expressions.
-        .target(name: "Queries", dependencies: ["AuditDecoding", "KernelLog", "Store", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Queries", dependencies: ["AuditDecoding", "KernelLog", "ProcessContext", "Store", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
         // Audit rules: generating killdb's rules, installing them, linting the loaded ones.
         .target(name: "AuditRules", dependencies: ["AuditDecoding"]),
         // Sizes and durations as an operator reads them, for every command's text.

@@ -2,6 +2,7 @@ import AuditDecoding
 import AuditLog
 import Foundation
 import Pipeline
+import ProcessContext
 import Store
 #if canImport(Glibc)
 import Glibc
@@ -27,6 +28,10 @@ public struct LiveIngestOptions: Sendable {
     public var stopReplayBudget: Double = 3
     /// nil: the database path with ".spool" appended.
     public var spoolPath: String?
+    /// Read each sender's parents and each process's cgroup from /proc as its event arrives.
+    public var captureProcesses = true
+    /// Where kubelet's pod log directories are (`pods/`, `containers/`), to name pods.
+    public var podLogRoot = "/var/log"
     /// Where messages go: (is an error, text).
     public var log: (@Sendable (Bool, String) -> Void)?
     public init() {}
@@ -295,6 +300,9 @@ struct LiveWriter {
     var newEvents = 0
     /// What the pipeline completed and the next commit stores.
     var waiting = EventBatch()
+    /// The processes of waiting events, read from /proc as they arrived.
+    var capture: ProcessCapture?
+    var waitingProcesses: [(EventID, EventProcesses)] = []
     /// Every line taken from the queue or the spool that no commit has stored yet (with the
     /// lines of events still open): what must reach the spool, on disk, when a commit fails.
     var uncommitted: [[UInt8]] = []
@@ -321,6 +329,7 @@ struct LiveWriter {
         self.options = options
         self.control = control
         source = pipeline.beginSource()
+        if options.captureProcesses { capture = ProcessCapture(reader: ProcReader(podLogs: PodLogs(root: options.podLogRoot))) }
     }
 
     func log(_ error: Bool, _ message: String) { options.log?(error, message) }
@@ -460,6 +469,11 @@ struct LiveWriter {
             let n = batch.unparsableEvents
             log(true, "\(n) signal event\(n == 1 ? "" : "s") could not be parsed by libauparse and \(n == 1 ? "was" : "were") skipped")
         }
+        if capture != nil {
+            for event in batch.events { if let p = capture!.capture(event) { waitingProcesses.append((event.id, p)) } }
+            // A database down for long: the oldest captures go, never the lines.
+            if waitingProcesses.count > 100_000 { waitingProcesses.removeFirst(50_000) }
+        }
         waiting.append(batch)
         if oldestWaiting == nil && (!waiting.events.isEmpty || !waiting.kernelKills.isEmpty) { oldestWaiting = Date() }
     }
@@ -493,11 +507,13 @@ struct LiveWriter {
         let read = FileRead(path: LiveIngest.streamPath, device: 0, inode: 0, startOffset: 0, endOffset: bytes,
                             coverage: coverage)
         let (batch, runID, fileReadRow, abandoned, hostname) = (waiting, self.runID, self.fileReadRow, abandonedRuns, self.hostname)
+        let processes = waitingProcesses
         do {
             let r = try store.transaction { tx -> (run: Int64, row: Int64, inserted: Int) in
                 if runID == nil { try tx.markInterruptedRuns([.plugin]) }
                 let run = try runID ?? tx.beginRun(.plugin, version: Ingest.version, hostname: hostname)
                 let stored = try tx.store(batch)
+                for (id, p) in processes { try tx.store(p, for: id) }
                 let row = try tx.save(read, run: run, rowID: fileReadRow)
                 var t = totals
                 t.newEvents += stored.newEvents
@@ -511,6 +527,7 @@ struct LiveWriter {
             abandonedRuns.removeAll()
             newEvents += r.inserted
             waiting = EventBatch()
+            waitingProcesses.removeAll()
             // What is stored need not be spooled; the lines of events still open still must.
             uncommitted = pipeline.heldLines().map(\.bytes)
             uncommittedBytes = uncommitted.reduce(0) { $0 + $1.count + 1 }

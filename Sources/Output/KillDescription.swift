@@ -55,6 +55,7 @@ enum KillDescription {
         case .signal(let r):
             out += fields(r, s, users)
             if r.senderPid == 1 { out.append(("systemd", systemd(kill.journal, s))) }
+            if let c = kill.processes { out += ProcessContextText.fields(c, eventTime: r.eventTime, s) }
         case .kernel(let k):
             out.append(("signal", "\(s.word(k.signalName ?? "?")), from the kernel itself: no process sent it"))
             if let c = k.cgroup {

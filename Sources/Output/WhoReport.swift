@@ -110,6 +110,7 @@ public enum WhoReport {
                 let s = kill.journal
                 var members = [("kind", str("signal"))] + zip(SignalRow.columns, r.cells.map(JSON.value)).map { ($0, $1) }
                 members += [("systemd_unit", bytes(s?.unit)), ("systemd_reason", str(s.map(systemdReason)))]
+                if let c = kill.processes { members += ProcessContextText.json(c) }
                 return JSON.object(members)
             case .kernel(let k):
                 return JSON.object([("kind", str("kernel"))] + JSON.members(k, kind: "kernel_kind"))

@@ -16,6 +16,8 @@ public enum ProcessSource: String, Sendable, Equatable {
 /// One process of a chain: who it was (pid and start time, so a reused pid is a different
 /// process), what it ran, and where it lived.
 public struct ProcessRecord: Sendable, Equatable {
+    /// The boot the pid and start time belong to ("" when unknown).
+    public var bootID = ""
     public var pid: Int64
     /// Field 22 of /proc/PID/stat: clock ticks after boot. nil when the source has none.
     public var startTicks: Int64?
@@ -47,7 +49,8 @@ public struct ProcessRecord: Sendable, Equatable {
         self.readAt = readAt
     }
 
-    public var place: ProcessPlace? { cgroup.flatMap { ProcessPlace(procCgroup: $0) } }
+    /// Where it lived, read from `cgroup` (and a pod's names from kubelet's directories).
+    public var place: ProcessPlace?
 
     /// The program's name as a person knows it: the executable's last path component, else comm.
     public var programName: [UInt8]? {
@@ -64,9 +67,15 @@ public struct ProcReader: Sendable {
     /// turn a start in ticks into wall time.
     public var bootTime: Double?
     public var ticksPerSecond: Double
+    /// Where pods are named from; nil: not looked up.
+    public var podLogs: PodLogs?
+    /// This boot's id: with pid and start time, a process is told apart from every other.
+    public var bootID: String
 
-    public init(root: String = "/proc") {
+    public init(root: String = "/proc", podLogs: PodLogs? = PodLogs()) {
         self.root = root
+        self.podLogs = podLogs
+        bootID = Self.read(root + "/sys/kernel/random/boot_id").map { String(decoding: $0, as: UTF8.self).trimmingSpaces() } ?? ""
         ticksPerSecond = Double(max(1, sysconf(Int32(_SC_CLK_TCK))))
         bootTime = nil
         if let stat = Self.read(root + "/stat") {
@@ -81,6 +90,7 @@ public struct ProcReader: Sendable {
         let dir = root + "/\(pid)"
         guard let stat = Self.read(dir + "/stat"), let fields = Self.statFields(stat) else { return nil }
         var r = ProcessRecord(pid: pid, source: .proc, readAt: now)
+        r.bootID = bootID
         r.comm = fields.comm
         r.ppid = fields.ppid
         r.startTicks = fields.startTicks
@@ -92,6 +102,11 @@ public struct ProcReader: Sendable {
             r.argv = argv
         }
         r.cgroup = Self.read(dir + "/cgroup")
+        r.place = r.cgroup.flatMap { ProcessPlace(procCgroup: $0) }
+        if var place = r.place, let pod = place.pod, let podLogs {
+            place.pod = podLogs.complete(pod, container: place.container)
+            r.place = place
+        }
         // Read stat again: a pid reused while we read would mix two processes.
         guard let again = Self.read(dir + "/stat").flatMap(Self.statFields), again.startTicks == fields.startTicks else { return nil }
         return r
@@ -154,5 +169,45 @@ public struct ProcReader: Sendable {
 extension String {
     func trimmingSpaces() -> String {
         String(decoding: Array(utf8).drop(while: { $0 == 0x20 }).reversed().drop(while: { $0 == 0x20 || $0 == 0x0a }).reversed(), as: UTF8.self)
+    }
+}
+
+/// What was read of one signal event's processes as the event arrived.
+public struct EventProcesses: Sendable, Equatable {
+    /// The sender first (when `senderRead`), else its parent; then their parents.
+    public var chain: [ProcessRecord]
+    /// False when the sender had exited before it could be read (a `kill` lives a moment).
+    public var senderRead: Bool
+    /// The targets that still lived, read once each.
+    public var targets: [ProcessRecord]
+
+    public init(chain: [ProcessRecord], senderRead: Bool, targets: [ProcessRecord] = []) {
+        self.chain = chain
+        self.senderRead = senderRead
+        self.targets = targets
+    }
+
+    public var isEmpty: Bool { chain.isEmpty && targets.isEmpty }
+}
+
+extension ProcReader {
+    /// The processes of a signal sent at `time` by `sender` (its parent `ppid`, as the
+    /// record says) to `targets`: what of them still lives and is provably the same process
+    /// (started no later than the event).
+    public func capture(sender: Int64?, ppid: Int64?, targets: [Int64], time: Double, now: Double) -> EventProcesses {
+        var chain = sender.map { ancestry(of: $0, notAfter: time, now: now) } ?? []
+        let senderRead = !chain.isEmpty
+        // Its parent exited and it was reparented: the parent the record names comes first
+        // when it still lives, else the new parent (an ancestor of the old one) stands.
+        if senderRead, let ppid, ppid > 0, chain[0].ppid != ppid {
+            let up = ancestry(of: ppid, notAfter: time, now: now)
+            if !up.isEmpty { chain = [chain[0]] + up }
+        }
+        if chain.isEmpty, let ppid, ppid > 0 { chain = ancestry(of: ppid, notAfter: time, now: now) }
+        var read: [ProcessRecord] = []
+        for t in targets.prefix(16) where t > 0 {
+            if let r = process(t, now: now), r.startTime.map({ $0 <= time + 1 }) ?? true { read.append(r) }
+        }
+        return EventProcesses(chain: chain, senderRead: senderRead, targets: read)
     }
 }

@@ -36,6 +36,13 @@ struct PluginCommand: ParsableCommand {
                                valueName: "seconds"))
     var busyTimeout: Double = 3
 
+    @Option(help: ArgumentHelp("Where kubelet's pod log directories are (pods/, containers/), to name a pod from its cgroup.",
+                               valueName: "dir"))
+    var podLogs = "/var/log"
+
+    @Flag(help: "Do not read senders' parents and cgroups from /proc as their events arrive.")
+    var noProcessCapture = false
+
     func validate() throws {
         guard busyTimeout >= 0 else { throw ValidationError("--busy-timeout must be zero or more seconds") }
     }
@@ -46,6 +53,8 @@ struct PluginCommand: ParsableCommand {
         openlog(nil, LOG_PID, LOG_DAEMON)
         var options = LiveIngestOptions()
         options.busyTimeout = busyTimeout
+        options.podLogRoot = podLogs
+        options.captureProcesses = !noProcessCapture
         options.log = { error, message in PluginSignals.log(error: error, message) }
         let path = database.path
         PluginSignals.log(error: false, "started, database \(path)")
