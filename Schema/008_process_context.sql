@@ -78,7 +78,7 @@ LEFT JOIN strings pns ON pns.id = p.pod_namespace_id
 LEFT JOIN strings pn ON pn.id = p.pod_name_id
 LEFT JOIN strings pc ON pc.id = p.pod_container_id;
 
--- Per signal event (event_rowid as in `signals`) and target: where the sender and the
+-- Per signal event (event_rowid as in `signals`) and target (target_pid as in `signals`): where the sender and the
 -- target lived. The sender's columns are its own, or (sender_read = 0) its parent's when
 -- the sender had exited before it could be read: a `kill` run by a unit's script is in
 -- that unit as its parent is.
@@ -88,12 +88,13 @@ SELECT e.id AS event_rowid,
        (s.role = 'sender') AS sender_read,
        sp.unit AS sender_unit, sp.container AS sender_container, sp.container_runtime AS sender_runtime,
        sp.pod AS sender_pod, sp.cgroup AS sender_cgroup,
-       t.pid AS target_pid,
+       tg.pid AS target_pid,
        tp.unit AS target_unit, tp.container AS target_container, tp.container_runtime AS target_runtime,
        tp.pod AS target_pod, tp.cgroup AS target_cgroup
 FROM events e
+LEFT JOIN targets tg ON tg.event_id = e.id
 LEFT JOIN event_processes s ON s.event_id = e.id AND s.role IN ('sender', 'parent')
 LEFT JOIN process_context sp ON sp.process_rowid = s.process_id
-LEFT JOIN event_processes t ON t.event_id = e.id AND t.role = 'target'
+LEFT JOIN event_processes t ON t.event_id = e.id AND t.role = 'target' AND t.pid = tg.pid
 LEFT JOIN process_context tp ON tp.process_rowid = t.process_id
 WHERE s.process_id IS NOT NULL OR t.process_id IS NOT NULL;

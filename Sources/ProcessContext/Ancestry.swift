@@ -89,6 +89,9 @@ public struct ProcReader: Sendable {
     public func process(_ pid: Int64, now: Double) -> ProcessRecord? {
         let dir = root + "/\(pid)"
         guard let stat = Self.read(dir + "/stat"), let fields = Self.statFields(stat) else { return nil }
+        // A zombie has left its cgroup, memory and executable: what /proc shows of it is
+        // no longer what it was (its cgroup reads as the root). Its parent says more.
+        if let state = Self.state(stat), state == UInt8(ascii: "Z") || state == UInt8(ascii: "X") { return nil }
         var r = ProcessRecord(pid: pid, source: .proc, readAt: now)
         r.bootID = bootID
         r.comm = fields.comm
@@ -141,6 +144,11 @@ public struct ProcReader: Sendable {
             return i < rest.count ? Int64(String(decoding: rest[i], as: UTF8.self)) : nil
         }
         return (comm, field(4), field(22))
+    }
+
+    static func state(_ stat: [UInt8]) -> UInt8? {
+        guard let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.count else { return nil }
+        return stat[close + 2]
     }
 
     static func read(_ path: String) -> [UInt8]? {

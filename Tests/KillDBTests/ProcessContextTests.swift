@@ -1,6 +1,9 @@
 import Foundation
 import ProcessContext
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where a process lives, read from cgroup paths as systemd, docker, containerd, CRI-O,
 /// podman and kubelet lay them out (Tests/Fixtures/cgroups/cases.txt), and its parents.
@@ -118,6 +121,23 @@ struct ProcessContextTests {
         #expect(me.cgroup != nil && me.source == .proc)
         // A start after the event means the pid was reused: that process is not the sender.
         #expect(ProcReader().ancestry(of: Int64(getpid()), notAfter: me.startTime! - 60, now: now).isEmpty)
+    }
+
+    @Test("a zombie (a kill exited, not yet reaped) is not read: its cgroup already reads as the root")
+    func zombieNotRead() throws {
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/true"), nil]
+        defer { argv.forEach { free($0) } }
+        try #require(posix_spawn(&pid, "/bin/true", nil, nil, argv, nil) == 0)
+        defer { var status: Int32 = 0; waitpid(pid, &status, 0) }
+        // Not reaped yet: a zombie once it has exited.
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, !((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "").contains(") Z ") { usleep(5_000) }
+        let now = Date().timeIntervalSince1970
+        #expect(ProcReader().process(Int64(pid), now: now) == nil)
+        let captured = ProcReader().capture(sender: Int64(pid), ppid: Int64(getpid()), targets: [], time: now, now: now)
+        #expect(!captured.senderRead)
+        #expect(captured.chain.first?.pid == Int64(getpid()))
     }
 
     @Test("stat lines whose comm holds spaces and parentheses are read to the last parenthesis")
