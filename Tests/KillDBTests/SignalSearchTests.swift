@@ -187,6 +187,7 @@ struct SignalSearchTests {
                     DROP TABLE event_conflicts; ALTER TABLE ingest_runs DROP COLUMN conflicting_events;
                     DROP VIEW coverage; DROP TRIGGER ingest_runs_plugin_kind; DROP TRIGGER ingest_runs_status_insert;
                     DROP TRIGGER ingest_runs_status_update; ALTER TABLE ingest_runs DROP COLUMN kind;
+                    DROP VIEW signal_context; DROP VIEW process_context; DROP TABLE event_processes; DROP TABLE processes;
                     DELETE FROM grdb_migrations WHERE identifier >= '003';
                     """)
             }
