@@ -103,6 +103,13 @@ struct SignalSearch {
             if ids.isEmpty { impossible = true }
             eventTerms.append(("+e.\(column) IN (SELECT value FROM json_each(?))", [Self.json(ids)]))
         }
+        if !query.senderPlace.isEmpty {
+            let terms = query.senderPlace.terms
+            eventTerms.append(("""
+                +e.id IN (SELECT ep.event_id FROM event_processes ep JOIN process_context pc ON pc.process_rowid = ep.process_id
+                          WHERE ep.role IN ('sender', 'parent') AND \(terms.map(\.0).joined(separator: " AND ")))
+                """, terms.flatMap(\.1)))
+        }
     }
 
     // MARK: - Rows and counts

@@ -153,6 +153,11 @@ extension EndToEndKernelTests {
                 // The unit's own chain, then the unit: its parents outside it are not its story.
                 #expect(r.stdout.contains("chain     behind it: /bin/bash \(dir)/cron-job.sh (pid \(job.processIdentifier)), killdb-test-cron.service"), "\(r.stdout)")
                 AuditSandbox.loud("who --pid (a unit's job):\n\(r.stdout)")
+                // Asked by the sender's unit: this kill, and none for another unit.
+                let byUnit = cli.run(["who", "--db", db, "--sender-unit", "killdb-test-*.service", "--format", "json"])
+                #expect(byUnit.stdout.contains("\"target_pid\":\(victim.processIdentifier)"), "\(byUnit)")
+                let other = cli.run(["who", "--db", db, "--sender-unit", "cron.service"])
+                #expect(other.stdout.hasPrefix("No SIGKILL sent from unit cron.service is on record."), "\(other)")
             }
         }
     }

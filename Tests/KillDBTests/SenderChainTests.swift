@@ -104,6 +104,12 @@ struct SenderChainTests {
             #expect(behind.hasPrefix("  chain     behind it: bash \(dir.path)/inner.sh (pid \(scripts.inner)) ← /bin/bash "), "\(behind)")
             #expect(behind.contains("/outer.sh (pid \(scripts.outer.processIdentifier))"), "\(behind)")
             #expect(behind.contains("read from /proc"))
+            // Asked by where the sender lived: nothing from a cgroup it was not in.
+            q.senderPlace.cgroup = "/no-such-cgroup/*"
+            #expect(try Who.ask(q, in: try SignalStore.openReadOnly(path: db.path)).rows.isEmpty)
+            q.senderPlace.cgroup = "/*"
+            #expect(try Who.ask(q, in: try SignalStore.openReadOnly(path: db.path)).rows.count == 2)
+            q.senderPlace.cgroup = nil
             // The JSON carries the chain: the kill from its record, then the scripts.
             let json = WhoReport.json(answer)
             #expect(json.contains("\"sender_chain\":[{\"pid\":\(sender)"))
