@@ -270,6 +270,9 @@ public struct SignalRecordFilter {
             }
         case .endOfEvent:
             if let group = open.removeValue(forKey: id) { handOn(group) }
+            // The event is over and was no signal: its records need not be held (a stream's
+            // spool is emptied only when nothing is).
+            if let lines = unclaimed.removeValue(forKey: id) { unclaimedCount -= lines.count }
         case .daemon:
             let body = Array(UnsafeBufferPointer(rebasing: line[header.bodyStart..<header.bodyEnd]))
             let op = RecordHeader.field("op", in: line, header: header).map { String(decoding: $0, as: UTF8.self) }

@@ -19,9 +19,11 @@ struct PluginCommand: ParsableCommand {
             scripts/plugin/killdb.conf). auditd allows two arguments: give the database as \
             `--db=PATH`, one word. auditd passes no environment, so KILLDB_DB does not apply.
 
-            Input is drained at once into memory, and to PATH.spool when memory is full or the \
-            database is unavailable (locked longer than the busy timeout, or failing); spooled \
-            lines are stored once the database is writable again, or at the next start. \
+            Input is drained at once into PATH.spool, a write-ahead log synced to disk before \
+            any record is acted on, so a kill -9 or a reboot loses nothing read. Records are \
+            stored from memory, or from the spool when memory is full or the database was \
+            unavailable (locked longer than the busy timeout, or failing), and at the next \
+            start; the spool is emptied once all of it is stored. \
             Storing an event twice adds nothing, so `killdb ingest` of the same logs stays \
             safe, alongside or later. The plugin never takes the ingest lock.
 
