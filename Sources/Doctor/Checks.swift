@@ -9,7 +9,9 @@ public enum Checks {
     // MARK: 1. auditd
 
     /// The kernel's registered audit daemon (`auditctl -s` pid) and whether that process exists.
-    public static func auditd(_ status: Probe<AuditStatus>, processName: String?) -> Check {
+    /// `running` is every auditd executable found in /proc: one can run without being the
+    /// daemon the kernel sends events to (starting, stopping, or started with another config).
+    public static func auditd(_ status: Probe<AuditStatus>, processName: String?, running: [RunningAuditd] = []) -> Check {
         let title = "auditd running"
         switch status {
         case .skipped(let why):
@@ -23,6 +25,15 @@ public enum Checks {
                              action: startAuditd)
             }
             guard pid != 0 else {
+                if !running.isEmpty {
+                    let list = running.map { "pid \($0.pid) (\($0.executable))" }.joined(separator: ", ")
+                    return Check(id: "auditd", title: title, status: .fail,
+                                 found: "auditd is running (\(list)) but is not registered with the kernel as its audit daemon "
+                                    + "(auditctl -s: pid 0), so it receives no events and nothing is logged",
+                                 action: "see why in its log (journalctl -u auditd, or /var/log/syslog), then restart it: "
+                                    + "systemctl restart auditd (an auditd started by hand with another -c config needs its own restart)",
+                                 values: ["pid": 0, "auditd_processes": Double(running.count)])
+                }
                 return Check(id: "auditd", title: title, status: .fail,
                              found: "no audit daemon is registered with the kernel (auditctl -s: pid 0), so nothing is logged",
                              action: startAuditd)
@@ -406,7 +417,7 @@ public enum Doctor {
     public static func checks(_ inputs: DoctorInputs, isRoot: Bool) -> [Check] {
         let locked = inputs.auditStatus.value?.enabled == 2
         var checks = [
-            Checks.auditd(inputs.auditStatus, processName: inputs.auditdProcessName),
+            Checks.auditd(inputs.auditStatus, processName: inputs.auditdProcessName, running: inputs.runningAuditd),
             Checks.enabled(inputs.auditStatus),
             Checks.rules(inputs.loadedRules, locked: locked),
             Checks.boot(inputs.cmdline),

@@ -132,6 +132,32 @@ struct DoctorTests {
         #expect(missing.status == .fail && missing.action?.contains("apt-get install auditd") == true)
     }
 
+    @Test("auditd: a running auditd that the kernel does not name (pid 0) is told apart from none running")
+    func auditdNotRegistered() throws {
+        let none = Checks.auditd(Self.status(pid: 0), processName: nil, running: [])
+        #expect(none.found.hasPrefix("no audit daemon is registered"))
+        let unregistered = Checks.auditd(Self.status(pid: 0), processName: nil,
+                                         running: [RunningAuditd(pid: 812, executable: "/usr/sbin/auditd")])
+        #expect(unregistered.status == .fail)
+        #expect(unregistered.found.contains("auditd is running (pid 812 (/usr/sbin/auditd)) but is not registered"))
+        #expect(unregistered.action?.contains("systemctl restart auditd") == true)
+
+        // The scan of /proc finds a process by its executable's name, and only reads it.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("killdb-doctor-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fake = dir.appendingPathComponent("auditd")
+        try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: fake.path)
+        let p = Process()
+        p.executableURL = fake
+        p.arguments = ["20"]
+        try p.run()
+        defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        let found = Gather.runningAuditd()
+        #expect(found.contains(RunningAuditd(pid: p.processIdentifier, executable: fake.path)), "\(found)")
+        #expect(p.isRunning)
+    }
+
     @Test("kernel audit: enabled 1 ok, 2 ok but immutable, 0 fails with auditctl -e 1")
     func enabledCheck() {
         #expect(Checks.enabled(Self.status(enabled: 1)).status == .ok)
