@@ -54,7 +54,7 @@ let package = Package(
         // Sizes and durations as an operator reads them, for every command's text.
         .target(name: "Quantities"),
         // Health checks of the whole chain, for killdb doctor.
-        .target(name: "Doctor", dependencies: ["AuditLog", "AuditRules", "Quantities", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Doctor", dependencies: ["AuditDecoding", "AuditLog", "AuditRules", "Quantities", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
         // Output: text that is safe on a terminal, reports, tables, JSON and CSV.
         .target(name: "Output", dependencies: ["AuditDecoding", "Doctor", "KernelLog", "KillDB", "Quantities", "Queries"]),
         .executableTarget(

@@ -1,3 +1,4 @@
+import AuditDecoding
 import AuditRules
 import Foundation
 import Quantities
@@ -371,6 +372,46 @@ public enum Checks {
         }
     }
 
+    // MARK: 10. signal rate
+
+    /// One signal at this share of the sampled events, and at least this many a second, floods.
+    public static let floodShare = 0.8
+    public static let floodPerSecond = 1.0
+
+    /// The signal events per signal in the newest log: warns when one signal dominates.
+    public static func signalRate(_ rates: SignalRates, sampled: String) -> Check {
+        let title = "signal-event rate"
+        let name = { (k: SignalRates.Key) in AuditArch.x86_64.signalName(k.signal) + (k.threadDirected ? " to threads (tgkill)" : "") }
+        guard let top = rates.top, rates.total >= 100, rates.span >= 10 else {
+            return Check(id: "signal-rate", title: title, status: .ok,
+                         found: "\(Words.plural(Int64(rates.total), "signal event")) in \(sampled)\(rates.span > 0 ? " over \(Quantity.duration(rates.span))" : ""): too few to flood",
+                         values: ["signal_events": Double(rates.total), "span_seconds": rates.span])
+        }
+        let perSecond = Double(top.count) / rates.span
+        let share = Double(top.count) / Double(rates.total)
+        let ranking = rates.counts.sorted { $0.value > $1.value }.prefix(5)
+            .map { "\(name($0.key)): \($0.value) (\(String(format: "%.1f", Double($0.value) / rates.span))/s)" }
+        var values: [String: Double] = ["signal_events": Double(rates.total), "span_seconds": rates.span,
+                                        "top_signal": Double(top.key.signal), "top_per_second": perSecond, "top_share": share]
+        values["top_thread_directed"] = top.key.threadDirected ? 1 : 0
+        let found = "\(Words.plural(Int64(rates.total), "signal event")) in \(sampled) over \(Quantity.duration(rates.span)); "
+            + "\(name(top.key)) is \(Int((share * 100).rounded()))% of them, \(String(format: "%.1f", perSecond))/s"
+        guard share >= floodShare, perSecond >= floodPerSecond else {
+            return Check(id: "signal-rate", title: title, status: .ok, found: found, details: ranking, values: values)
+        }
+        let action: String
+        if top.key.signal == 23 && top.key.threadDirected {
+            action = "these are Go programs preempting their own threads (tgkill(getpid(), tid, SIGURG)), not kills: "
+                + "sudo killdb rules install --signals all (it leaves them out), or record only the signals you need (--signals KILL,TERM)"
+        } else {
+            action = "record only the signals you need (sudo killdb rules install --signals KILL,TERM), "
+                + "or find the sender with killdb who --signal \(AuditArch.x86_64.signalName(top.key.signal).dropFirst(3)) and quiet it"
+        }
+        return Check(id: "signal-rate", title: title, status: .warn,
+                     found: found + ": one signal floods the log and shortens how long auditd keeps it (see the retention horizon)",
+                     action: action, details: ranking, values: values)
+    }
+
     // MARK: 8. database
 
     public static func database(_ probe: DatabaseProbe) -> Check {
@@ -427,6 +468,7 @@ public enum Doctor {
             Checks.database(inputs.database),
         ]
         if let kernelLog = inputs.kernelLog { checks.append(Checks.kernelLog(kernelLog)) }
+        if let rates = inputs.signalRates { checks.append(Checks.signalRate(rates.rates, sampled: rates.sampled)) }
         return checks
     }
 

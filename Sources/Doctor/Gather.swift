@@ -2,6 +2,7 @@ import AuditLog
 import AuditRules
 import Foundation
 import GRDB
+import Quantities
 import Store
 #if canImport(Glibc)
 import Glibc
@@ -58,7 +59,26 @@ public enum Gather {
                                logGroupID: groupID(logGroup)),
             database: database(options.databasePath), now: now)
         inputs.runningAuditd = running
+        inputs.signalRates = signalRates(inputs.logs)
         return inputs
+    }
+
+    /// The newest log's last bytes read for the signal-event rate: enough for minutes of a flood.
+    static let rateSampleBytes: Int64 = 4 << 20
+
+    static func signalRates(_ logs: LogDirectory) -> (rates: SignalRates, sampled: String)? {
+        guard logs.access == .readable,
+              let newest = logs.files.last(where: { Decompressor.kind(of: $0.name) == nil }),
+              let h = FileHandle(forReadingAtPath: logs.path + "/" + newest.name) else { return nil }
+        defer { try? h.close() }
+        let size = (try? h.seekToEnd()) ?? 0
+        let start = size > UInt64(rateSampleBytes) ? size - UInt64(rateSampleBytes) : 0
+        try? h.seek(toOffset: start)
+        var data = (try? h.readToEnd()) ?? Data()
+        // A tail read starts mid-line: drop the partial first line.
+        if start > 0, let nl = data.firstIndex(of: 0x0a) { data = data[(nl + 1)...] }
+        let sampled = start > 0 ? "the last \(Quantity.bytes(Double(size - start))) of \(newest.name)" : newest.name
+        return (SignalRates.measure(data), sampled)
     }
 
     /// Live auditd processes, by their executable's name (comm when /proc/PID/exe is not

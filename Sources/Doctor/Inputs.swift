@@ -215,6 +215,9 @@ public struct DoctorInputs: Sendable {
     public var kernelLog: Probe<String>?
     /// auditd processes found in /proc (looked at only when the kernel names no daemon).
     public var runningAuditd: [RunningAuditd] = []
+    /// Signal events per signal in the newest log's tail, and what was sampled; nil when
+    /// the logs could not be read (the check is then left out).
+    public var signalRates: (rates: SignalRates, sampled: String)?
 
     public init(auditStatus: Probe<AuditStatus>, auditdProcessName: String?, loadedRules: Probe<String>,
                 cmdline: Probe<String>, config: Probe<AuditdConfig>, configPath: String = "/etc/audit/auditd.conf",

@@ -158,6 +158,51 @@ struct DoctorTests {
         #expect(p.isRunning)
     }
 
+    /// Go's preemption as the kernel logs it under `--signals all,URG`: tgkill(getpid(), tid, SIGURG).
+    static func goPreemptionLog(seconds: Int, perSecond: Int) -> String {
+        var lines: [String] = []
+        var serial = 1000
+        for s in 0..<seconds {
+            for i in 0..<perSecond {
+                serial += 1
+                let stamp = "\(1_700_000_000 + s).\(String(format: "%03d", i * 1000 / perSecond)):\(serial)"
+                lines.append("type=SYSCALL msg=audit(\(stamp)): arch=c000003e syscall=234 success=yes exit=0 a0=4d2 a1=4d5 a2=17 a3=0 items=0 ppid=1 pid=1234 comm=\"gosvc\" key=\"killdb\"")
+                lines.append("type=OBJ_PID msg=audit(\(stamp)): opid=1234 oauid=-1 ouid=0 oses=-1 ocomm=\"gosvc\"")
+            }
+            if s % 10 == 0 {
+                serial += 1
+                lines.append("node=web1 type=SYSCALL msg=audit(\(1_700_000_000 + s).500:\(serial)): arch=c000003e syscall=62 success=yes exit=0 a0=99 a1=9 a2=0 a3=0 items=0 ppid=1 pid=77 comm=\"kill\" key=\"killdb\"")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    @Test("signal-event rate: one signal that dominates the log is named, with what to do; a quiet log is ok")
+    func signalRateCheck() throws {
+        let flood = SignalRates.measure(Data(Self.goPreemptionLog(seconds: 60, perSecond: 85).utf8))
+        #expect(flood.counts[SignalRates.Key(signal: 23, threadDirected: true)] == 60 * 85)
+        #expect(flood.counts[SignalRates.Key(signal: 9, threadDirected: false)] == 6)
+        let check = Checks.signalRate(flood, sampled: "audit.log")
+        #expect(check.status == .warn, "\(check)")
+        #expect(check.found.contains("SIGURG to threads (tgkill) is 100% of them, 86.4/s"), "\(check.found)")
+        #expect(check.action?.contains("killdb rules install --signals all") == true)
+        #expect(check.action?.contains("Go") == true)
+
+        let quiet = SignalRates.measure(Data(Self.goPreemptionLog(seconds: 60, perSecond: 0).utf8))
+        #expect(quiet.total == 6)
+        #expect(Checks.signalRate(quiet, sampled: "audit.log").status == .ok)
+
+        // Gathered from a log directory: the check is there, and says what it sampled.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("killdb-rate-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Self.goPreemptionLog(seconds: 30, perSecond: 40).write(to: dir.appendingPathComponent("audit.log"), atomically: true, encoding: .utf8)
+        let inputs = Gather.inputs(DoctorOptions(databasePath: dir.path + "/none.sqlite", auditDirectory: dir.path,
+                                                 configPath: dir.path + "/auditd.conf"))
+        let gathered = try #require(Doctor.checks(inputs, isRoot: false).first { $0.id == "signal-rate" })
+        #expect(gathered.status == .warn && gathered.found.contains("in audit.log over"), "\(gathered)")
+    }
+
     @Test("kernel audit: enabled 1 ok, 2 ok but immutable, 0 fails with auditctl -e 1")
     func enabledCheck() {
         #expect(Checks.enabled(Self.status(enabled: 1)).status == .ok)
