@@ -82,7 +82,16 @@ enum KillDescription {
     /// users, the audit event.
     static func fields(_ r: SignalRow, _ s: TextStyle, _ users: UserNames) -> [(String, String)] {
         var out: [(String, String)] = [("sent by", sender(r, s))]
-        if let cmd = r.senderCmdline { out.append(("command", s.value(cmd))) }
+        if let cmd = r.senderCmdline {
+            if r.commandLineFitsExecutable {
+                out.append(("command", s.value(cmd)))
+            } else {
+                // The kernel keeps the first command line it audits across execve: not this program's.
+                let program = r.senderExe.map(s.value) ?? r.senderComm.map(s.value) ?? "its program"
+                out.append(("command", "not on record: the command line logged (\(s.value(cmd))) was recorded earlier in "
+                            + "the process's life, before it ran \(program) (the kernel keeps the first one it audits)"))
+            }
+        }
         out.append(("user", user(r, s, users)))
         var session = "session \(id(r.senderSes)), tty " + (r.senderTty.map(s.value) ?? "none")
         if let ppid = r.senderPpid { session += ", parent pid \(ppid)" }
