@@ -27,6 +27,19 @@ public enum QueryError: Error, CustomStringConvertible {
 
 /// A signal event as `who` and `report` show it: one row of the `signals` view, with the
 /// strings as the exact bytes the kernel logged.
+extension SignalQuery {
+    /// The kernel keeps a process name (comm) in TASK_COMM_LEN - 1 bytes.
+    public static let commBytes = 15
+
+    /// A plain name (no glob characters) longer than the kernel keeps, cut as the kernel
+    /// cuts it: what a search for it matches. Nil when the name fits or is a pattern.
+    public static func keptName(_ name: String) -> String? {
+        let bytes = Array(name.utf8)
+        guard bytes.count > commBytes, !name.contains(where: { "*?[".contains($0) }) else { return nil }
+        return String(decoding: bytes.prefix(commBytes), as: UTF8.self)
+    }
+}
+
 public struct SignalRow: Sendable, Equatable {
     public var node: [UInt8]?
     public var eventTime: Double

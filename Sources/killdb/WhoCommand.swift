@@ -110,6 +110,11 @@ struct WhoCommand: ParsableCommand {
         query.after = try after.map { try TimeExpression.parse($0, now: now).timeIntervalSince1970 }
         query.limit = limit
 
+        for name in [query.targetComm, query.senderComm].compactMap({ $0 }) where exe == nil {
+            if let kept = SignalQuery.keptName(name) {
+                FileHandle.standardError.write(Data("killdb: note: the kernel keeps only \(SignalQuery.commBytes) bytes of a process name: \(SafeText.line(name)) is matched as \(SafeText.line(kept))\n".utf8))
+            }
+        }
         let store = try openForReading(database.path)
         let answer = try Who.ask(query, in: store)
         switch format {
