@@ -47,8 +47,11 @@ let package = Package(
         // The library the CLI and tests call: the sources (file ingest, the plugin's stream,
         // kernel logs) feeding the pipeline and the store.
         .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "Pipeline", "ProcessContext", "Store"]),
-        // Questions asked of the database: who, report, ad hoc SQL; time expressions.
+        // Questions asked of the database: who, report, ad hoc SQL.
         .target(name: "Queries", dependencies: ["AuditDecoding", "KernelLog", "ProcessContext", "Store", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Times and durations as operators type them on the command line (--before, --since,
+        // --window), in killdb's, ausearch's and journalctl's forms.
+        .target(name: "TimeArguments", dependencies: ["AuditDecoding"]),
         // Audit rules: generating killdb's rules, installing them, linting the loaded ones.
         .target(name: "AuditRules", dependencies: ["AuditDecoding"]),
         // Sizes and durations as an operator reads them, for every command's text.
@@ -59,14 +62,14 @@ let package = Package(
         .target(name: "Output", dependencies: ["AuditDecoding", "Doctor", "KernelLog", "KillDB", "Quantities", "Queries"]),
         .executableTarget(
             name: "killdb",
-            dependencies: ["KillDB", "Store", "Queries", "AuditRules", "Doctor", "Output", "Quantities", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["KillDB", "Store", "Queries", "TimeArguments", "AuditRules", "Doctor", "Output", "Quantities", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Build-time tool: turns Schema/*.sql into Swift string literals.
         .executableTarget(name: "schema-embedder"),
         .plugin(name: "EmbedSchema", capability: .buildTool(), dependencies: ["schema-embedder"]),
         .testTarget(
             name: "KillDBTests",
-            dependencies: ["KillDB", "AuditDecoding", "AuditLog", "KernelLog", "Pipeline", "Store", "Queries", "AuditRules", "Doctor", "Output",
+            dependencies: ["KillDB", "AuditDecoding", "AuditLog", "KernelLog", "Pipeline", "Store", "Queries", "TimeArguments", "AuditRules", "Doctor", "Output",
                            "ProcessContext",
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),

@@ -13,19 +13,22 @@ public enum OutputFormat: String, Sendable, CaseIterable {
     case text, table, json, csv
 }
 
-/// Tables for a terminal: columns padded, every cell escaped, and the widest columns cut
-/// (with …) to fit `width` when one is given.
+/// Tables for a terminal: columns padded, every cell escaped, and, to fit `width` when one
+/// is given, the widest columns cut (with …), except those in `keep` (a time, a pid, a
+/// signal: cut, they would say something else). Widths are display widths: `日本語` takes six
+/// columns, a combining accent none.
 public enum Table {
-    public static func render(columns: [String], rows: [[Cell]], width: Int? = nil) -> String {
+    public static func render(columns: [String], rows: [[Cell]], width: Int? = nil, keep: Set<Int> = []) -> String {
         var cells = rows.map { $0.map(display) }
         let header = columns.map(SafeText.line)
-        var widths = header.map(\.count)
-        for row in cells { for (i, c) in row.enumerated() { widths[i] = max(widths[i], c.count) } }
+        var widths = header.map(DisplayWidth.of)
+        for row in cells { for (i, c) in row.enumerated() { widths[i] = max(widths[i], DisplayWidth.of(c)) } }
         if let width {
-            // Shrink the widest column until the table fits, but no column below 6.
+            // Shrink the widest column that may be cut until the table fits, none below 6.
             let gaps = 2 * max(0, columns.count - 1)
             while widths.reduce(0, +) + gaps > width {
-                guard let i = widths.indices.max(by: { widths[$0] < widths[$1] }), widths[i] > 6 else { break }
+                guard let i = widths.indices.filter({ !keep.contains($0) }).max(by: { widths[$0] < widths[$1] }),
+                      widths[i] > 6 else { break }
                 widths[i] -= 1
             }
             cells = cells.map { row in row.enumerated().map { fit($0.element, widths[$0.offset]) } }
@@ -34,7 +37,7 @@ public enum Table {
             switch row[i] { case .integer, .real, .null: return true; default: return false } } }
         func line(_ row: [String]) -> String {
             row.enumerated().map { i, c in
-                let pad = String(repeating: " ", count: max(0, widths[i] - c.count))
+                let pad = String(repeating: " ", count: max(0, widths[i] - DisplayWidth.of(c)))
                 return numeric[i] ? pad + c : (i == row.count - 1 ? c : c + pad)
             }.joined(separator: "  ")
         }
@@ -54,8 +57,57 @@ public enum Table {
         }
     }
 
+    /// `s` cut to `width` display columns, its last one an ellipsis; never half a wide character.
     static func fit(_ s: String, _ width: Int) -> String {
-        s.count <= width ? s : String(s.prefix(max(0, width - 1))) + "…"
+        guard DisplayWidth.of(s) > width else { return s }
+        var out = ""
+        var used = 0
+        for c in s {
+            let w = DisplayWidth.of(c)
+            if used + w > width - 1 { break }
+            out.append(c)
+            used += w
+        }
+        return out + "…"
+    }
+}
+
+/// Columns a string takes on a terminal, as wcwidth(3) counts them: East Asian wide and
+/// fullwidth characters (CJK, most emoji) two, combining marks and zero-width ones none.
+public enum DisplayWidth {
+    public static func of(_ s: String) -> Int { s.reduce(0) { $0 + of($1) } }
+
+    public static func of(_ c: Character) -> Int {
+        var width = 0
+        for (n, scalar) in c.unicodeScalars.enumerated() {
+            let w = of(scalar)
+            // A grapheme is as wide as its base (an emoji sequence's parts after the first add nothing).
+            width = n == 0 ? w : max(width, w == 2 ? 2 : width)
+        }
+        return width
+    }
+
+    static func of(_ u: Unicode.Scalar) -> Int {
+        let v = u.value
+        switch u.properties.generalCategory {
+        case .nonspacingMark, .enclosingMark, .format: return 0
+        default: break
+        }
+        if v == 0x200B || (0x1160...0x11FF).contains(v) { return 0 }
+        let wide: [ClosedRange<UInt32>] = [
+            0x1100...0x115F, 0x231A...0x231B, 0x2329...0x232A, 0x23E9...0x23EC, 0x23F0...0x23F0, 0x23F3...0x23F3,
+            0x25FD...0x25FE, 0x2614...0x2615, 0x2648...0x2653, 0x267F...0x267F, 0x2693...0x2693, 0x26A1...0x26A1,
+            0x26AA...0x26AB, 0x26BD...0x26BE, 0x26C4...0x26C5, 0x26CE...0x26CE, 0x26D4...0x26D4, 0x26EA...0x26EA,
+            0x26F2...0x26F3, 0x26F5...0x26F5, 0x26FA...0x26FA, 0x26FD...0x26FD, 0x2705...0x2705, 0x270A...0x270B,
+            0x2728...0x2728, 0x274C...0x274C, 0x274E...0x274E, 0x2753...0x2755, 0x2757...0x2757, 0x2795...0x2797,
+            0x27B0...0x27B0, 0x27BF...0x27BF, 0x2B1B...0x2B1C, 0x2B50...0x2B50, 0x2B55...0x2B55,
+            0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xA000...0xA4CF, 0xA960...0xA97F,
+            0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE10...0xFE19, 0xFE30...0xFE6F, 0xFF00...0xFF60, 0xFFE0...0xFFE6,
+            0x16FE0...0x16FE4, 0x17000...0x18CFF, 0x1B000...0x1B2FF, 0x1F004...0x1F004, 0x1F0CF...0x1F0CF,
+            0x1F18E...0x1F18E, 0x1F191...0x1F19A, 0x1F200...0x1F251, 0x1F300...0x1F64F, 0x1F680...0x1F6FF,
+            0x1F7E0...0x1F7EB, 0x1F90C...0x1F9FF, 0x1FA70...0x1FAFF, 0x20000...0x2FFFD, 0x30000...0x3FFFD,
+        ]
+        return wide.contains { $0.contains(v) } ? 2 : 1
     }
 }
 
@@ -131,18 +183,26 @@ public enum JSON {
     }
 }
 
-/// CSV (RFC 4180). CSV has no escape for control characters and is often opened in a
-/// terminal or a spreadsheet, so text is escaped as in text output (`\e`, `\n`, `\xff`).
+/// CSV (RFC 4180): fields with a comma, a double quote, CR or LF are quoted, quotes doubled,
+/// lines end in CRLF. Text is the stored value, for the program reading it (bytes that are not
+/// UTF-8 become U+FFFD, as in JSON; the exact bytes are `hex(CAST(col AS BLOB))`), except:
+/// - a text cell starting with `=`, `+`, `-`, `@`, a tab or a CR gets a `'` in front (and is
+///   quoted), as OWASP recommends against CSV injection: a spreadsheet would run it as a
+///   formula. Numbers are numbers, so -5 stays -5.
+/// - with `escaped` (the default, and `who`'s choice when stdout is a terminal), text is
+///   escaped as in text output (`\e`, `\n`, `\xff`), for a person reading it. `who` passes
+///   false when a program reads it.
 public enum CSV {
-    public static func render(columns: [String], rows: [[Cell]]) -> String {
-        var out = columns.map { field(SafeText.line($0)) }.joined(separator: ",") + "\r\n"
+    public static func render(columns: [String], rows: [[Cell]], escaped: Bool = true) -> String {
+        func text(_ b: [UInt8]) -> String { escaped ? SafeText.escape(b) : String(decoding: b, as: UTF8.self) }
+        var out = columns.map { field(escaped ? SafeText.line($0) : $0) }.joined(separator: ",") + "\r\n"
         for row in rows {
             out += row.map { cell -> String in
                 switch cell {
                 case .null: return ""
                 case .integer(let v): return String(v)
                 case .real(let v): return formatReal(v)
-                case .text(let b): return field(SafeText.escape(b))
+                case .text(let b): return field(text(b))
                 case .blob(let b): return b.map { String(format: "%02x", $0) }.joined()
                 }
             }.joined(separator: ",") + "\r\n"
@@ -150,22 +210,37 @@ public enum CSV {
         return out
     }
 
-    static func field(_ s: String) -> String {
-        s.contains(where: { $0 == "," || $0 == "\"" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    /// The characters a spreadsheet takes as the start of a formula (OWASP's list).
+    static let formulaStarts: Set<Unicode.Scalar> = ["=", "+", "-", "@", "\t", "\r"]
+
+    static func field(_ value: String) -> String {
+        var s = value
+        var quote = false
+        if let first = s.unicodeScalars.first, formulaStarts.contains(first) {
+            s = "'" + s
+            quote = true
+        }
+        if quote || s.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+            var q = "\""
+            for scalar in s.unicodeScalars {
+                if scalar == "\"" { q += "\"\"" } else { q.unicodeScalars.append(scalar) }
+            }
+            return q + "\""
+        }
+        return s
     }
 }
 
+/// The terminal on stdout as the CLI found it before printing anything (a pager may take
+/// stdout over later). Renderers read it and never look at the terminal themselves.
 public enum Terminal {
-    /// Columns of the terminal on stdout, nil when stdout is not a terminal.
-    public static func width() -> Int? {
-        guard isatty(STDOUT_FILENO) == 1 else { return nil }
-        var ws = winsize()
-        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &ws) == 0, ws.ws_col > 0 { return Int(ws.ws_col) }
-        return 80
-    }
+    /// Whether stdout is a terminal (a person reads it, not a program).
+    nonisolated(unsafe) public static var isTerminal = false
+    /// Columns tables fit: the terminal's; nil when stdout is not a terminal, or with --wide.
+    nonisolated(unsafe) public static var columns: Int?
+    /// ANSI colour and bold: on a terminal, without NO_COLOR (no-color.org), TERM not dumb.
+    nonisolated(unsafe) public static var colourful = false
 
-    /// Colour only on a terminal, and never with NO_COLOR set (no-color.org).
-    public static var colour: Bool {
-        isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true
-    }
+    public static func width() -> Int? { columns }
+    public static var colour: Bool { colourful }
 }

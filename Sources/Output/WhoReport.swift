@@ -217,14 +217,17 @@ public enum WhoReport {
 }
 
 public enum Clock {
-    /// `2026-11-24 20:02:30.123 CET` in `zone`.
+    /// `2026-11-24 20:02:30.123 +01:00 CET` in `zone`, `2026-11-24 19:02:30.123 UTC` in UTC
+    /// (`ZoneLabel`): killdb reads either back as that instant.
     public static func local(_ epoch: Double, _ zone: TimeZone) -> String {
-        let date = Date(timeIntervalSince1970: epoch)
-        let offset = zone.secondsFromGMT(for: date)
-        // Foundation calls UTC "GMT"; operators read UTC.
-        let name = offset == 0 && ["UTC", "GMT", "Etc/UTC", "Etc/GMT", "Universal", "Zulu"]
-            .contains(zone.identifier) ? "UTC" : (zone.abbreviation(for: date) ?? zone.identifier)
-        return stamp(epoch, offset: offset, separator: " ") + " " + name
+        let offset = zone.secondsFromGMT(for: Date(timeIntervalSince1970: epoch))
+        return stamp(epoch, offset: offset, separator: " ") + " " + ZoneLabel.of(zone, at: epoch)
+    }
+
+    /// The local time and, unless the zone is UTC itself, the UTC one beside it:
+    /// `2026-11-24 20:02:30.123 +01:00 CET (2026-11-24T19:02:30.123Z)`; in UTC the time once.
+    public static func both(_ epoch: Double, _ zone: TimeZone) -> String {
+        ZoneLabel.isUTC(zone) ? local(epoch, zone) : "\(local(epoch, zone)) (\(utc(epoch)))"
     }
 
     /// `YYYY-MM-DD?HH:MM:SS.mmm` of `epoch` shifted by `offset` seconds. Done by hand: a

@@ -6,6 +6,8 @@ import Store
 /// Errors in what was asked, worded for the operator.
 public enum QueryError: Error, CustomStringConvertible {
     case unknownSignal(String)
+    /// A signal number past SIGRTMAX (64): no process can be sent it.
+    case signalOutOfRange(String)
     case badSQL(String)
     case readOnly(String)
     /// A value the database should not hold (a kind this version never writes).
@@ -15,6 +17,8 @@ public enum QueryError: Error, CustomStringConvertible {
         switch self {
         case .unknownSignal(let s):
             return "unknown signal \"\(s)\": give a name (KILL, SIGKILL, TERM, RTMIN+3), a number (9), several separated by commas, or all"
+        case .signalOutOfRange(let s):
+            return "no signal \"\(s)\": Linux signals are numbered 1 to 64 (and 0, the liveness probe); give a name (KILL, TERM, RTMIN+3) or a number in that range"
         case .badSQL(let message):
             return "SQL error: \(message)"
         case .unexpected(let what):
@@ -140,6 +144,8 @@ public enum SignalSet: Sendable, Equatable {
             case .only(let numbers): return .only(numbers)
             }
         } catch {
+            // A number past SIGRTMAX (64) is no signal at all, not a misspelt name.
+            if AuditArch.x86_64.signalNumber(named: error.part) != nil { throw .signalOutOfRange(error.part) }
             throw .unknownSignal(error.part)
         }
     }

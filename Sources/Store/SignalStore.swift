@@ -10,6 +10,8 @@ public enum StoreError: Error, CustomStringConvertible {
     /// A file or directory root must not write through (a link, another user's, open to all).
     case unsafeLocation(path: String, reason: String)
     case notFound(path: String)
+    /// This user may not read the database; `detail` says who may.
+    case permissionDenied(path: String, detail: String)
     case newerSchema(path: String)
     case olderSchema(path: String)
     case busy(path: String)
@@ -27,6 +29,9 @@ public enum StoreError: Error, CustomStringConvertible {
             return "cannot open the database \(path): \(reason)"
         case .unsafeLocation(let path, let reason):
             return "refusing to write \(path): \(reason)."
+        case .permissionDenied(_, let detail):
+            let user = geteuid() == 0 ? "" : "; this is user \(ReadPermission.userName(geteuid()))"
+            return "permission denied: \(detail)\(user). Run the command with sudo, or point --db (or KILLDB_DB) at a copy this user may read."
         case .notFound(let path):
             return "no database at \(path). Run `killdb ingest` first, or point --db (or KILLDB_DB) at an existing database."
         case .newerSchema(let path):
@@ -158,6 +163,7 @@ public final class SignalStore {
     /// this user may write it, so a query does not fail for a table the upgrade adds. Without
     /// it (merge sources, doctor) nothing is ever written.
     public static func openReadOnly(path: String, upgrading: Bool = false) throws(StoreError) -> SignalStore {
+        if let problem = ReadPermission.problem(path) { throw problem }
         guard FileManager.default.fileExists(atPath: path) else { throw .notFound(path: path) }
         var config = Configuration()
         config.readonly = true

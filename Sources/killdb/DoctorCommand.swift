@@ -32,7 +32,8 @@ struct DoctorCommand: ParsableCommand {
             Examples:
               sudo killdb doctor
               sudo killdb doctor --format json
-              killdb doctor --db ./k.sqlite --audit-dir /srv/audit --config /srv/audit/auditd.conf
+              killdb doctor --db ./k.sqlite --audit-dir /srv/audit \\
+                --config /srv/audit/auditd.conf
             """
     )
 
@@ -55,7 +56,7 @@ struct DoctorCommand: ParsableCommand {
         inputs.kernelLog = KernelLogAccess.problem().map { .failed($0) } ?? .value(Ingest.kmsgPath)
         let checks = Doctor.checks(inputs, isRoot: Gather.isRoot)
         switch format {
-        case .text: print(DoctorReport.text(checks, clean: SafeText.line), terminator: "")
+        case .text: print(DoctorReport.text(checks, clean: SafeText.line, colour: Terminal.colour), terminator: "")
         case .json: print(DoctorReport.json(checks))
         }
         let code = Doctor.exitCode(checks)

@@ -36,7 +36,7 @@ struct IngestCommand: ParsableCommand {
             timed out, systemd-oomd). Reading any of them twice adds nothing.
 
             Examples:
-              killdb ingest                              # /var/log/audit into the default database
+              killdb ingest                # /var/log/audit into the default database
               killdb ingest --db ./k.sqlite /tmp/audit.log.3 /tmp/audit.log
               KILLDB_DB=/srv/killdb.sqlite killdb ingest /var/log/audit
               killdb ingest --kernel-log /var/log/kern.log --kernel-log /dev/kmsg
@@ -72,7 +72,7 @@ struct IngestCommand: ParsableCommand {
         valueName: "file"))
     var journals: [String] = []
 
-    @Option(name: .customLong("boot-time"), help: ArgumentHelp(
+    @Option(name: .customLong("boot-time"), parsing: .unconditional, help: ArgumentHelp(
         "When the machine booted whose dmesg output is read ([12345.678901] stamps count from boot); default: this boot.",
         valueName: "time"))
     var bootTime: String?
@@ -83,6 +83,7 @@ struct IngestCommand: ParsableCommand {
     enum SummaryFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
 
     func validate() throws {
+        _ = try bootTime.map { try time($0, option: "--boot-time") }
         guard wait >= 0 else { throw ValidationError("--wait must be zero or more seconds") }
         if noKernelLog && !kernelLogs.isEmpty {
             throw ValidationError("--no-kernel-log and --kernel-log contradict each other")
@@ -115,36 +116,54 @@ struct IngestCommand: ParsableCommand {
         options.progress = { p in progress.update(p) }
         options.kernelLogs = kernelSources
         options.journals = journals
-        if let bootTime { options.bootTime = try TimeExpression.parse(bootTime, now: Date()).timeIntervalSince1970 }
+        if let bootTime { options.bootTime = try time(bootTime, option: "--boot-time") }
         let warnings = kmsgProblem.map { [KernelLogAccess.warning($0)] } ?? []
         func warnOnStderr() {
             for w in warnings { FileHandle.standardError.write(Data("killdb: warning: \(SafeText.line(w))\n".utf8)) }
         }
+        let auditPaths = paths.isEmpty ? [Self.auditDirectory] : paths
         var summary: IngestSummary
         do {
-            summary = try Ingest.run(paths: paths.isEmpty ? ["/var/log/audit"] : paths,
-                                     databasePath: database.path, options: options)
-        } catch let error as AuditLogError where paths.isEmpty {
-            // The default place being empty is a set-up problem to point out, not a failed run.
-            switch error {
-            case .noLogsInDirectory: break
-            case .notFound(let p) where p == "/var/log/audit": break
-            default: throw error
-            }
+            summary = try Ingest.run(paths: auditPaths, databasePath: database.path, options: options)
+        } catch let error as AuditLogError where Self.noAuditLogYet(error) {
+            // auditd's own directory holding no log is a set-up problem to point out; it is
+            // exit 3 whether the directory was named or is the default, since no audit log was
+            // read either way (a scheduler shows the run failed; doctor says why).
             FileHandle.standardError.write(Data("""
-                killdb: /var/log/audit holds no audit.log yet: no audit log to ingest. Is auditd running \
+                killdb: \(Self.auditDirectory) holds no audit.log yet: no audit log to ingest. Is auditd running \
                 (`auditctl -s` shows its pid)? Start it (`systemctl start auditd`, or `auditd` where \
                 there is no systemd) and load signal rules (`killdb rules install`).
 
                 """.utf8))
             // Without auditd the kernel log is all there is: it still holds the OOM killer's
             // kills, and the audit records the kernel printed for want of an auditd.
-            guard !(options.kernelLogs + options.journals).isEmpty else { return warnOnStderr() }
-            summary = try Ingest.run(paths: [], databasePath: database.path, options: options)
+            if !(options.kernelLogs + options.journals).isEmpty {
+                let kernelOnly = try Ingest.run(paths: [], databasePath: database.path, options: options)
+                progress.clear()
+                if quiet { warnOnStderr() } else { printSummary(kernelOnly, warnings: warnings) }
+            } else {
+                warnOnStderr()
+            }
+            throw ExitCode(Exit.logsUnreadable)
         }
         progress.clear()
         // Even when quiet: from a timer, stderr (the journal) is the only place it can show.
         if quiet { return warnOnStderr() }
+        printSummary(summary, warnings: warnings)
+    }
+
+    static let auditDirectory = "/var/log/audit"
+
+    /// auditd's log directory exists without a log, or does not exist at all.
+    static func noAuditLogYet(_ error: AuditLogError) -> Bool {
+        switch error {
+        case .noLogsInDirectory(let p), .notFound(let p):
+            return p == auditDirectory || p == auditDirectory + "/"
+        default: return false
+        }
+    }
+
+    func printSummary(_ summary: IngestSummary, warnings: [String]) {
         switch format {
         case .text: print(IngestReport.text(summary, database: database.path, verbose: verbose, warnings: warnings), terminator: "")
         case .json: print(IngestReport.json(summary, database: database.path, warnings: warnings))

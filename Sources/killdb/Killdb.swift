@@ -5,6 +5,7 @@ import KillDB
 import Output
 import Queries
 import Store
+import TimeArguments
 
 /// Exit codes, documented in the README and in `killdb --help`.
 enum Exit {
@@ -36,29 +37,51 @@ struct Killdb: ParsableCommand {
             The database is /var/lib/killdb/killdb.sqlite unless --db or KILLDB_DB says \
             otherwise. Its `signals` view is the public SQL interface.
 
-            Exit codes: 0 success; 1 nothing found; 2 usage or database error; \
-            3 a log could not be read; 4 the database is damaged (SQLite \
-            reports it corrupt); 75 another ingest holds the database (retry later).
+            Exit codes: 0 success; 1 nothing found; 2 usage or database error (a \
+            database this user may not read included); 3 a log could not be read, or there \
+            was none to read (auditd's /var/log/audit holds no audit.log yet, named or by \
+            default); 4 the database is damaged (SQLite reports it corrupt); 75 another \
+            ingest holds the database (retry later).
             """,
         version: Ingest.version,
         subcommands: [IngestCommand.self, WhoCommand.self, ReportCommand.self, SQLCommand.self, RulesCommand.self, DoctorCommand.self, PluginCommand.self, MergeCommand.self]
     )
 
     static func main() {
+        captureTerminal()
+        var command: any ParsableCommand
         do {
-            var command = try parseAsRoot()
+            let arguments = TimeExpression.joiningSplitTimes(Array(CommandLine.arguments.dropFirst()),
+                                                             timeOptions: timeOptions)
+            command = try parseAsRoot(arguments)
+        } catch {
+            // Help, version and usage errors are the argument parser's to print.
+            if exitCode(for: error) == .success { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(Exit.usageOrDatabase)
+        }
+        do {
             try command.run()
         } catch let code as ExitCode {
             Foundation.exit(code.rawValue)
         } catch {
             if documentedExitCode(of: error) != nil { fail(error) }
-            // The argument parser's own: help and version (its exit code 0) it prints; a
-            // usage error (its EX_USAGE, also a command's ValidationError) is printed with
-            // the usage and exits 2, as documented.
+            // The argument parser's own: help and version (its exit code 0; `killdb help who`
+            // is run as a command that throws its text) it prints; a usage error found while
+            // running (its EX_USAGE, also a command's ValidationError) is shown with the
+            // subcommand's usage, as the parser shows the ones it finds, and exits 2.
             switch exitCode(for: error) {
             case .success: exit(withError: error)
             case .validationFailure:
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                let sub = type(of: command)
+                let name = ([Killdb.configuration.commandName] + (sub == Killdb.self ? [] : [sub.configuration.commandName]))
+                    .compactMap { $0 }.joined(separator: " ")
+                FileHandle.standardError.write(Data("""
+                    Error: \(message(for: error))
+                    \(usageString(for: sub))
+                      See '\(name) --help' for more information.
+
+                    """.utf8))
                 Foundation.exit(Exit.usageOrDatabase)
             default: fail(error)
             }
@@ -79,7 +102,7 @@ func documentedExitCode(of error: any Error) -> Int32? {
         switch e {
         case .busy: return Exit.busy
         case .corrupt: return Exit.corrupt
-        case .cannotCreateDirectory, .cannotOpen, .unsafeLocation, .notFound, .newerSchema, .olderSchema, .foreign, .sqlite:
+        case .cannotCreateDirectory, .cannotOpen, .permissionDenied, .unsafeLocation, .notFound, .newerSchema, .olderSchema, .foreign, .sqlite:
             return Exit.usageOrDatabase
         }
     // The plugin's lines stay in auditd's queue, but the database took none.

@@ -25,7 +25,7 @@ struct ReportCommand: ParsableCommand {
             Times: see `killdb who --help`. Durations: 30m, 1h, 2h30m, 1d.
 
             Examples:
-              killdb report --before "2026-11-24 19:05"              # every SIGKILL in the hour before
+              killdb report --before "2026-11-24 19:05"    # SIGKILLs in the hour before
               killdb report --before @1795580000 --window 15m java
               killdb report --before -10m --pid 4242 --format markdown > incident.md
             """
@@ -36,7 +36,9 @@ struct ReportCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The target: a pid, or a process name (glob patterns allowed).", valueName: "target"))
     var target: String?
 
-    @Option(help: ArgumentHelp("The end of the window: when the process died.", valueName: "time")) var before: String
+    @Option(name: [.long, .customLong("until")], parsing: .unconditional,
+            help: ArgumentHelp("The end of the window: when the process died (-10m, \"2026-11-24 19:05\").", valueName: "time"))
+    var before: String
     @Option(help: ArgumentHelp("How far back the window reaches from --before.", valueName: "duration")) var window: String = "1h"
     @Option(help: ArgumentHelp("Target pid.", valueName: "pid")) var pid: Int64?
     @Option(help: ArgumentHelp("Target process name (comm), glob allowed: 'java*'.", valueName: "pattern")) var comm: String?
@@ -45,21 +47,26 @@ struct ReportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only events from this node (host name in aggregated logs).", valueName: "name")) var node: String?
     @Option(help: ArgumentHelp("At most this many kills and failed attempts are listed.", valueName: "n")) var limit: Int = 100
     @Option(help: "Output: text, markdown or json.") var format: ReportFormat = .text
+    @Flag(help: "Read and show times in UTC, not the local time zone.") var utc = false
+    @Flag(help: "Do not page the output on a terminal ($KILLDB_PAGER, $PAGER, else less -FRX).") var noPager = false
 
     enum ReportFormat: String, ExpressibleByArgument, CaseIterable { case text, markdown, json }
 
     func validate() throws {
         guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+        _ = try time(before, option: "--before", utc: utc)
+        let length = try duration(window, option: "--window")
+        guard length > 0 else { throw ValidationError("--window must be longer than zero (30m, 1h, 2h30m, 1d)") }
+        _ = try SignalSet.parse(signal)
         if target != nil && (pid != nil || comm != nil) {
             throw ValidationError("give the target once: as the argument, or with --pid / --comm")
         }
     }
 
     func run() throws {
-        let now = Date()
-        let end = try TimeExpression.parse(before, now: now).timeIntervalSince1970
-        let length = try TimeExpression.duration(window)
-        guard length > 0, length.isFinite else { throw ValidationError("--window must be longer than zero") }
+        let now = invocationTime
+        let end = try time(before, option: "--before", utc: utc)
+        let length = try duration(window, option: "--window")
 
         var query = IncidentQuery(before: end, window: length)
         if let target {
@@ -72,8 +79,11 @@ struct ReportCommand: ParsableCommand {
         query.limit = limit
 
         let store = try openForReading(database.path)
+        try requireKnownNode(node, in: store)
         let incident = try IncidentReportQuery.run(query, in: store)
-        let ctx = IncidentReport.Context(database: database.path, generatedAt: now.timeIntervalSince1970, users: LocalUsers.lookup)
+        Pager.start(disabled: noPager)
+        let ctx = IncidentReport.Context(database: database.path, generatedAt: now.timeIntervalSince1970,
+                                         timeZone: displayZone(utc: utc), users: LocalUsers.lookup)
         switch format {
         case .text: print(IncidentReport.text(incident, ctx), terminator: "")
         case .markdown: print(IncidentReport.markdown(incident, ctx), terminator: "")

@@ -19,8 +19,10 @@ struct SQLCommand: ParsableCommand {
             hex(CAST(column AS BLOB)).
 
             Examples:
-              killdb sql "SELECT event_time, sender_comm, target_pid, target_comm FROM signals WHERE signal = 9 ORDER BY event_time DESC LIMIT 20"
-              killdb sql --format csv "SELECT sender_exe, COUNT(*) AS kills FROM signals WHERE signal_name = 'SIGKILL' GROUP BY 1 ORDER BY 2 DESC"
+              killdb sql "SELECT event_time_utc, sender_comm, target_pid, target_comm
+                FROM signals WHERE signal = 9 ORDER BY event_time DESC LIMIT 20"
+              killdb sql --format csv "SELECT sender_exe, COUNT(*) AS kills FROM signals
+                WHERE signal_name = 'SIGKILL' GROUP BY 1 ORDER BY 2 DESC"
               killdb sql "SELECT * FROM lost_events"
             """
     )

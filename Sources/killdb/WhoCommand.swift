@@ -29,15 +29,28 @@ struct WhoCommand: ParsableCommand {
             (the `signals` view's columns), "kernel" (the `kernel_kills` view's, its kind \
             as kernel_kind) or "systemd". table and csv give the signal rows only.
 
-            Times (--before, --after): 2026-11-24T19:02:30Z, 2026-11-24T19:02:30+01:00, \
-            "2026-11-24 19:02:30" (local), @EPOCH, -10m, "2h ago", and ausearch's now, \
-            recent, today, yesterday, this-week, this-month, this-year, boot.
+            Times (--after/--since, --before/--until): every time killdb prints \
+            ("2026-11-24 19:02:30.514 UTC", 2026-11-24T19:02:30Z); "2026-11-24 19:02:30" \
+            (local time; --utc reads and shows UTC), 2026-11-24T19:02:30+01:00, 19:02 \
+            (today), @EPOCH, -10m, "2h ago"; ausearch's "11/24/26 19:02:35" (month first; \
+            the date and time may also be two words, as ausearch takes them) and its \
+            keywords now, recent (10 minutes ago), today, yesterday, this-week, week-ago \
+            (midnight 7 days ago), this-month, this-year, boot; journalctl's \
+            "yesterday 19:00", "today 08:00", tomorrow.
+
+            --follow (-f) prints each new matching signal event, and each kill by the \
+            kernel (OOM killer, seccomp) from the kernel log, as it is stored, by the \
+            plugin or a scheduled ingest, one line each (--format json: one JSON object a \
+            line), until interrupted, as `journalctl -f` does. It starts from the newest \
+            event on record: `killdb who` without it answers for the past.
 
             Examples:
               killdb who 4242                          # SIGKILLs sent to pid 4242
               killdb who java --before "2026-11-24 19:05"
-              killdb who --comm 'postgres*' --signal KILL,TERM --after today
+              killdb who --comm 'postgres*' --signal KILL,TERM --since today
+              killdb who --before -10m --uid www-data
               killdb who --sender-comm systemd --signal all --format json
+              killdb who --follow --comm 'java*'
             """
     )
 
@@ -62,12 +75,21 @@ struct WhoCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The sender's cgroup path, glob allowed: '/kubepods.slice/*'.", valueName: "pattern"))
     var senderCgroup: String?
     @Option(help: ArgumentHelp("Only events from this node (host name in aggregated logs).", valueName: "name")) var node: String?
-    @Option(help: ArgumentHelp("Sender uid.", valueName: "uid")) var uid: Int64?
-    @Option(help: ArgumentHelp("Sender login uid (auid).", valueName: "auid")) var auid: Int64?
+    @Option(help: ArgumentHelp("Sender uid: a number, or a user name of this host.", valueName: "user")) var uid: String?
+    @Option(help: ArgumentHelp("Sender login uid (auid): a number, or a user name of this host.", valueName: "user"))
+    var auid: String?
     @Option(help: ArgumentHelp("Signals: KILL (default), SIGTERM, 15, KILL,TERM, or all.", valueName: "signals"))
     var signal: String = "KILL"
-    @Option(help: ArgumentHelp("Only events at or before this time.", valueName: "time")) var before: String?
-    @Option(help: ArgumentHelp("Only events at or after this time.", valueName: "time")) var after: String?
+    @Option(name: [.long, .customLong("until")], parsing: .unconditional,
+            help: ArgumentHelp("Only events at or before this time (-10m, today, \"2026-11-24 19:02\").", valueName: "time"))
+    var before: String?
+    @Option(name: [.long, .customLong("since")], parsing: .unconditional,
+            help: ArgumentHelp("Only events at or after this time.", valueName: "time"))
+    var after: String?
+    @Flag(help: "Read and show times in UTC, not the local time zone.") var utc = false
+    @Flag(name: .shortAndLong, help: "Print each new matching event as it is stored, until interrupted.") var follow = false
+    @Flag(help: "Do not cut tables to the terminal's width (a pager scrolls sideways: less -S).") var wide = false
+    @Flag(help: "Do not page the output on a terminal ($KILLDB_PAGER, $PAGER, else less -FRX).") var noPager = false
     @Option(help: ArgumentHelp("At most this many events, newest first.", valueName: "n")) var limit: Int = 10
     @Flag(help: "Also show attempts that failed (EPERM, ESRCH ...).") var includeFailed = false
     @Flag(help: "Also show liveness probes (kill(pid, 0)).") var includeProbes = false
@@ -75,6 +97,22 @@ struct WhoCommand: ParsableCommand {
 
     func validate() throws {
         guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
+        _ = try SignalSet.parse(signal)
+        _ = try uid.map { try user($0, option: "--uid") }
+        _ = try auid.map { try user($0, option: "--auid") }
+        let b = try before.map { try time($0, option: "--before", utc: utc) }
+        let a = try after.map { try time($0, option: "--after", utc: utc) }
+        if follow {
+            if before != nil || after != nil {
+                throw ValidationError("--follow prints the events stored from now on; --before and --after do not apply (run killdb who without --follow for the past)")
+            }
+            guard format == .text || format == .json else {
+                throw ValidationError("--follow prints text lines, or JSON lines with --format json")
+            }
+        }
+        if let a, let b, a > b {
+            throw ValidationError("--after (\(Clock.local(a, displayZone(utc: utc)))) is later than --before (\(Clock.local(b, displayZone(utc: utc)))): no time is in between. Swap them?")
+        }
         if [target != nil, pid != nil, comm != nil, exe != nil].filter({ $0 }).count > 1 {
             throw ValidationError("give the target once: as the argument, or with one of --pid, --comm, --exe")
         }
@@ -97,17 +135,16 @@ struct WhoCommand: ParsableCommand {
         query.senderComm = senderComm
         query.senderPlace = PlaceFilter(unit: senderUnit, container: senderContainer, pod: senderPod, cgroup: senderCgroup)
         query.node = node
-        query.uid = uid
-        query.auid = auid
+        query.uid = try uid.map { try user($0, option: "--uid") }
+        query.auid = try auid.map { try user($0, option: "--auid") }
         query.signals = try SignalSet.parse(signal)
         query.includeProbes = includeProbes || {
             if case .only(let s) = query.signals { return s.contains(0) }
             return false
         }()
         query.includeFailed = includeFailed
-        let now = Date()
-        query.before = try before.map { try TimeExpression.parse($0, now: now).timeIntervalSince1970 }
-        query.after = try after.map { try TimeExpression.parse($0, now: now).timeIntervalSince1970 }
+        query.before = try before.map { try time($0, option: "--before", utc: utc) }
+        query.after = try after.map { try time($0, option: "--after", utc: utc) }
         query.limit = limit
 
         for name in [query.targetComm, query.senderComm].compactMap({ $0 }) where exe == nil {
@@ -116,10 +153,16 @@ struct WhoCommand: ParsableCommand {
             }
         }
         let store = try openForReading(database.path)
+        if follow { try followNew(query, in: store) }
+        try requireKnownNode(node, in: store)
         let answer = try Who.ask(query, in: store)
+        // Tables fit the terminal unless asked not to; a time, a pid and a signal are never cut.
+        if wide { Terminal.columns = nil }
+        Pager.start(disabled: noPager)
         switch format {
         case .text:
-            print(WhoReport.text(answer, .init(question: question(query), users: LocalUsers.lookup, colour: Terminal.colour, width: Terminal.width())),
+            print(WhoReport.text(answer, .init(question: question(query), timeZone: displayZone(utc: utc), users: LocalUsers.lookup,
+                                               colour: Terminal.colour, width: Terminal.width())),
                   terminator: "")
         case .table:
             print(Table.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells), width: Terminal.width()),
@@ -127,9 +170,65 @@ struct WhoCommand: ParsableCommand {
         case .json:
             print(WhoReport.json(answer))
         case .csv:
-            print(CSV.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells)), terminator: "")
+            print(CSV.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells), escaped: Terminal.isTerminal),
+                  terminator: "")
         }
         if answer.entries.isEmpty { throw ExitCode(Exit.nothingFound) }
+    }
+
+    /// Polls for events stored after the newest one now, and prints each that matches, until
+    /// SIGINT, SIGTERM or a closed pipe (`| head`) ends it: all three are a normal end, exit 0.
+    func followNew(_ query: SignalQuery, in store: SignalStore) throws -> Never {
+        // A parent may have started us with these blocked (the mask is inherited): unblock.
+        var wanted = sigset_t()
+        sigemptyset(&wanted)
+        for s in [SIGINT, SIGTERM, SIGPIPE] { sigaddset(&wanted, s) }
+        sigprocmask(SIG_UNBLOCK, &wanted, nil)
+        Glibc.signal(SIGINT) { _ in _exit(0) }
+        Glibc.signal(SIGTERM) { _ in _exit(0) }
+        Glibc.signal(SIGPIPE, SIG_IGN)
+        let zone = displayZone(utc: utc)
+        var last = try Follow.lastRowID(in: store)
+        var lastKernel = try Follow.lastKernelRowID(in: store)
+        FileHandle.standardError.write(Data("killdb: following \(question(query)), as stored in \(database.path) (Ctrl-C to stop)\n".utf8))
+        while true {
+            let (rows, next) = try Follow.rows(after: last, matching: query, in: store)
+            for row in rows {
+                let line = format == .json ? FollowLine.json(row) : FollowLine.text(row, timeZone: zone)
+                if !writeAll(line) { Foundation.exit(Exit.ok) }
+            }
+            let (kernelKills, nextKernel) = try Follow.kernelKills(after: lastKernel, matching: query, in: store)
+            for kill in kernelKills {
+                let line = format == .json ? FollowLine.json(kill) : FollowLine.text(kill, timeZone: zone)
+                if !writeAll(line) { Foundation.exit(Exit.ok) }
+            }
+            if next == last && nextKernel == lastKernel {
+                if readerGone() { Foundation.exit(Exit.ok) }
+                usleep(500_000)
+            }
+            last = next
+            lastKernel = nextKernel
+        }
+    }
+
+    /// Whether stdout is a pipe whose reader has closed it: seen without writing, so a
+    /// follow with nothing new to print still ends when `| head` has had enough.
+    func readerGone() -> Bool {
+        var p = pollfd(fd: STDOUT_FILENO, events: 0, revents: 0)
+        return poll(&p, 1, 0) == 1 && p.revents & Int16(POLLERR | POLLHUP) != 0
+    }
+
+    /// Writes straight to stdout, so each event is out as soon as it is found; false once
+    /// the reader has gone.
+    func writeAll(_ text: String) -> Bool {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let n = bytes.withUnsafeBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return false }
+            bytes = bytes.dropFirst(n)
+        }
+        return true
     }
 
     /// "SIGKILL sent to pid 4242 before ..." for the not-found message.
@@ -144,8 +243,8 @@ struct WhoCommand: ParsableCommand {
         if let c = q.senderPlace.container { s += " from container \(SafeText.line(c))" }
         if let p = q.senderPlace.pod { s += " from pod \(SafeText.line(p))" }
         if let c = q.senderPlace.cgroup { s += " from cgroup \(SafeText.line(c))" }
-        if let a = q.after { s += " after \(Clock.local(a, .current))" }
-        if let b = q.before { s += " before \(Clock.local(b, .current))" }
+        if let a = q.after { s += " after \(Clock.local(a, displayZone(utc: utc)))" }
+        if let b = q.before { s += " before \(Clock.local(b, displayZone(utc: utc)))" }
         return s
     }
 }

@@ -251,4 +251,182 @@ struct CLITests {
             #expect(obj?["skipped_lines"] as? Int == 0)
         }
     }
+
+    /// A database of the pid-reuse fixture: kills of pid 4242 on 2026-11-25 between 10:00 and 11:01 UTC.
+    func withFixtureDatabase(_ body: (String) throws -> Void) throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite").path
+            let ingest = try CLI.run(["ingest", "--db", db, fixture])
+            try #require(ingest.status == 0, "\(ingest.stderr)")
+            try body(db)
+        }
+    }
+
+    @Test("the documented relative times work as written: --before -10m, --after -2h, --since, --until")
+    func relativeTimesAsWritten() throws {
+        try withFixtureDatabase { db in
+            for args in [["--before", "-10m"], ["--before=-10m"], ["--until", "-2h"], ["--after", "-100000d"],
+                         ["--since", "11/24/26"], ["--before", "tomorrow"]] {
+                let r = try CLI.run(["who", "--db", db] + args + ["4242"])
+                #expect(r.status == 0, "\(args): \(r.stderr)")
+                #expect(r.stdout.hasPrefix("SIGKILL to pid 4242"), "\(args)")
+            }
+            let none = try CLI.run(["who", "--db", db, "--after", "-10m", "4242"])
+            #expect(none.status == 1, "\(none.stderr)")
+            // report --help's own example.
+            let report = try CLI.run(["report", "--db", db, "--before", "-10m", "--pid", "4242", "--format", "markdown"])
+            #expect(report.status == 1, "nothing in the last hour, and not a usage error: \(report.stderr)")
+            #expect(report.stderr.isEmpty)
+        }
+    }
+
+    @Test("a time killdb printed reads back as that instant; so do ausearch's date and time, as two words")
+    func printedTimesRoundTrip() throws {
+        try withFixtureDatabase { db in
+            let first = try CLI.run(["who", "--db", db, "4242"])
+            let printed = try #require(first.stdout.split(separator: "\n").first.flatMap { line -> String? in
+                // In UTC the time is printed once: " at 2026-11-25 11:00:00.300 UTC" ends the line.
+                guard let at = line.range(of: " at ") else { return nil }
+                return String(line[at.upperBound...])
+            })
+            #expect(printed == "2026-11-25 11:00:00.300 UTC")
+            let since = try CLI.run(["who", "--db", db, "--after", printed, "4242"])
+            #expect(since.status == 0 && since.stdout.hasPrefix(String(first.stdout.prefix(60))), "\(since.stderr)")
+            let until = try CLI.run(["who", "--db", db, "--before", "2026-11-25T11:00:00.299Z", "4242"])
+            #expect(until.status == 0)
+            #expect(!until.stdout.hasPrefix(String(first.stdout.prefix(60))), "1 ms before the kill excludes it")
+
+            let ausearch = try CLI.run(["who", "--db", db, "--after", "11/25/26", "11:00:00", "4242"])
+            #expect(ausearch.status == 0, "\(ausearch.stderr)")
+            #expect(ausearch.stdout.hasPrefix("SIGKILL to pid 4242 (nginx) at 2026-11-25 11:00:00.300 UTC"))
+            let journal = try CLI.run(["who", "--db", db, "--before", "yesterday 19:00", "4242"])
+            #expect(journal.status == 0 || journal.status == 1, "\(journal.stderr)")
+        }
+    }
+
+    @Test("--utc reads and shows times in UTC whatever TZ says")
+    func utcFlag() throws {
+        try withFixtureDatabase { db in
+            let r = try CLI.run(["who", "--db", db, "--utc", "--before", "2026-11-25 11:00:00.300", "4242"],
+                                environment: ["TZ": "Asia/Tokyo"])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.hasPrefix("SIGKILL to pid 4242 (nginx) at 2026-11-25 11:00:00.300 UTC"))
+        }
+    }
+
+    @Test("another zone prints its offset and abbreviation (TZ=Asia/Tokyo: +09:00 JST, not GMT+9), and reads back")
+    func zonesPrintAsISO() throws {
+        try withFixtureDatabase { db in
+            let tokyo = ["TZ": "Asia/Tokyo"]
+            let r = try CLI.run(["who", "--db", db, "4242"], environment: tokyo)
+            #expect(r.stdout.hasPrefix("SIGKILL to pid 4242 (nginx) at 2026-11-25 20:00:00.300 +09:00 JST (2026-11-25T11:00:00.300Z)"), "\(r.stdout)")
+            #expect(!r.stdout.contains("GMT+9"))
+            let back = try CLI.run(["who", "--db", db, "--after", "2026-11-25 20:00:00.300 +09:00 JST", "4242"], environment: tokyo)
+            #expect(back.status == 0 && back.stdout.hasPrefix("SIGKILL to pid 4242 (nginx) at 2026-11-25 20:00:00.300"), "\(back.stderr)")
+            let abbreviationOnly = try CLI.run(["who", "--db", db, "--after", "2026-11-25 20:00:00.300 JST", "4242"], environment: tokyo)
+            #expect(abbreviationOnly.status == 0, "\(abbreviationOnly.stderr)")
+            // In UTC the zone is just UTC.
+            let utc = try CLI.run(["who", "--db", db, "4242"])
+            #expect(utc.stdout.hasPrefix("SIGKILL to pid 4242 (nginx) at 2026-11-25 11:00:00.300 UTC"))
+        }
+    }
+
+    @Test("questions that cannot be answered are usage errors (exit 2), never \"nothing on record\"")
+    func impossibleQuestions() throws {
+        try withFixtureDatabase { db in
+            let inverted = try CLI.run(["who", "--db", db, "--after", "today", "--before", "yesterday", "4242"])
+            #expect(inverted.status == 2)
+            #expect(inverted.stderr.contains("is later than --before"))
+            #expect(inverted.stdout.isEmpty)
+
+            let signal = try CLI.run(["who", "--db", db, "--signal", "65", "4242"])
+            #expect(signal.status == 2)
+            #expect(signal.stderr.contains("numbered 1 to 64"))
+
+            let node = try CLI.run(["who", "--db", db, "--node", "nosuch", "4242"])
+            #expect(node.status == 2)
+            #expect(node.stderr.contains("no node named \"nosuch\""))
+            let reportNode = try CLI.run(["report", "--db", db, "--before", "now", "--node", "nosuch"])
+            #expect(reportNode.status == 2 && reportNode.stderr.contains("no node named"))
+
+            let user = try CLI.run(["who", "--db", db, "--uid", "no-such-user-here", "4242"])
+            #expect(user.status == 2)
+            #expect(user.stderr.contains("no user named \"no-such-user-here\""))
+            // A name this host knows is its uid, as ausearch -ui takes it.
+            let root = try CLI.run(["who", "--db", db, "--uid", "root", "4242"])
+            #expect(root.status == 0, "\(root.stderr)")
+            let nobody = try CLI.run(["who", "--db", db, "--uid", "nobody", "4242"])
+            #expect(nobody.status == 1, "\(nobody.stderr)")
+        }
+    }
+
+    @Test("a usage error found while running shows the subcommand's usage, not the top level's")
+    func usageOfTheSubcommand() throws {
+        let r = try CLI.run(["report", "--db", "/nonexistent", "--window=0", "--before", "now"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("--window must be longer than zero"))
+        #expect(r.stderr.contains("Usage: killdb report"))
+        #expect(!r.stderr.contains("SUBCOMMANDS"))
+    }
+
+    @Test("a database this user may not read says who may and what to do (exit 2)",
+          .enabled(if: geteuid() == 0 && FileManager.default.fileExists(atPath: "/usr/sbin/runuser")))
+    func databaseNotReadable() throws {
+        try withFixtureDatabase { db in
+            let dir = (db as NSString).deletingLastPathComponent
+            chmod(dir, 0o755)
+            chmod(db, 0o600)
+            let file = try CLI.run(["who", "--db", db, "4242"], asUser: "nobody")
+            #expect(file.status == 2)
+            #expect(file.stderr.contains("permission denied: \(db) is readable by root only (mode 0600); this is user nobody"), "\(file.stderr)")
+            #expect(file.stderr.contains("sudo"))
+            #expect(!file.stderr.contains("unable to open database file"))
+            // A directory this user may not enter: not "no database, run killdb ingest first".
+            chmod(dir, 0o700)
+            let hidden = try CLI.run(["report", "--db", db, "--before", "now"], asUser: "nobody")
+            #expect(hidden.status == 2)
+            #expect(hidden.stderr.contains("permission denied: the directory \(dir) may be entered by root only"), "\(hidden.stderr)")
+            #expect(!hidden.stderr.contains("killdb ingest` first"))
+        }
+    }
+
+    @Test("ingest exits 3 alike whether /var/log/audit is named or the default, when it holds no audit log",
+          .enabled(if: !FileManager.default.fileExists(atPath: "/var/log/audit/audit.log")))
+    func emptyAuditDirectoryExitsAlike() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite").path
+            let byDefault = try CLI.run(["ingest", "--db", db, "--no-kernel-log"])
+            let named = try CLI.run(["ingest", "--db", db, "--no-kernel-log", "/var/log/audit"])
+            #expect(byDefault.status == 3, "\(byDefault.stderr)")
+            #expect(named.status == byDefault.status)
+            for r in [byDefault, named] { #expect(r.stderr.contains("holds no audit.log yet")) }
+        }
+    }
+
+    @Test("help examples fit 80 columns: no example wraps into a line that breaks when pasted",
+          arguments: [["ingest"], ["who"], ["report"], ["sql"], ["rules"], ["rules", "install"], ["doctor"], ["plugin"], ["merge"]])
+    func examplesDoNotWrap(command: [String]) throws {
+        let help = try CLI.run(command + ["--help"])
+        #expect(help.status == 0)
+        let lines = help.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let start = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "Examples:" }) else { return }
+        for line in lines[(start + 1)...].prefix(while: { !$0.isEmpty }) {
+            #expect(line.hasPrefix("  "), "\(command): a wrapped example line: \(line)")
+        }
+    }
+
+    @Test("a self-kill is said in words; an ENRICHED unknown(4242) is said once, in words; evidence gives the ausearch command")
+    func selfKillAndUnknownUser() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite").path
+            let log = TestLogs.testsDirectory.appendingPathComponent("Fixtures/logs/self-kill-unknown-auid.log").path
+            try #require(try CLI.run(["ingest", "--db", db, log]).status == 0)
+            let r = try CLI.run(["who", "--db", db, "2666"])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("  sent by   the target itself: pid 2666 (bash) /usr/bin/bash\n"), "\(r.stdout)")
+            #expect(r.stdout.contains("login uid 4242 (no such user on the logging host)"))
+            #expect(!r.stdout.contains("unknown(4242)"))
+            #expect(r.stdout.contains("; TZ=UTC ausearch -a 1950 -ts 11/14/23 22:40:00 -te 11/14/23 22:40:01\n"))
+        }
+    }
 }

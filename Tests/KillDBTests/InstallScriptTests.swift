@@ -90,6 +90,14 @@ struct InstallScriptTests {
             #expect(try s.mode("/etc/systemd/system/killdb-ingest.service") == 0o644)
             #expect(s.exists("/var/lib/killdb"))
             #expect(!s.exists("/etc/cron.d/killdb"))
+            // Manual pages and completions, where man, bash-completion, zsh and fish look.
+            for page in ["killdb.1", "killdb-who.1", "killdb-report.1", "killdb-rules-install.1"] {
+                #expect(try s.mode("/usr/local/share/man/man1/" + page) == 0o644, "\(page)")
+            }
+            #expect(try s.read("/usr/local/share/man/man1/killdb-who.1").contains(".Dt KILLDB-WHO 1"))
+            #expect(try s.read("/usr/local/share/bash-completion/completions/killdb").contains("complete -o filenames -F _killdb killdb"))
+            #expect(try s.read("/usr/local/share/zsh/site-functions/_killdb").hasPrefix("#compdef killdb"))
+            #expect(try s.read("/usr/local/share/fish/vendor_completions.d/killdb.fish").contains("complete -c 'killdb'"))
             #expect(s.recorded == ["systemctl daemon-reload", "systemctl enable --now killdb-ingest.timer"])
             #expect(r.output.contains("skipped the audit rules"))
 
@@ -110,6 +118,11 @@ struct InstallScriptTests {
             try #require(u.status == 0, "\(u)")
             #expect(!s.exists("/usr/local/bin/killdb"))
             #expect(!s.exists("/etc/systemd/system/killdb-ingest.service") && !s.exists("/etc/systemd/system/killdb-ingest.timer"))
+            let manLeft = (try? FileManager.default.contentsOfDirectory(atPath: s.root + "/usr/local/share/man/man1")) ?? []
+            #expect(manLeft.isEmpty, "\(manLeft)")
+            for f in ["bash-completion/completions/killdb", "zsh/site-functions/_killdb", "fish/vendor_completions.d/killdb.fish"] {
+                #expect(!s.exists("/usr/local/share/" + f), "\(f)")
+            }
             #expect(Array(s.recorded.dropFirst(2)) == ["systemctl disable --now killdb-ingest.timer", "systemctl daemon-reload"])
             #expect(s.exists("/var/lib/killdb/killdb.sqlite"), "the database is kept")
             #expect(u.output.contains("kept the database in \(s.root)/var/lib/killdb"))
@@ -146,13 +159,14 @@ struct InstallScriptTests {
             let r = try install(s, [], binary: fakeKilldb, skipRules: false)
             try #require(r.status == 0, "\(r)")
             #expect(s.exists("/etc/cron.d/killdb"), "no systemd: cron")
-            #expect(s.recorded == ["killdb rules install --rules-dir \(s.root)/etc/audit/rules.d"])
+            #expect(s.recorded == ["bash", "zsh", "fish"].map { "killdb --generate-completion-script \($0)" }
+                + ["killdb rules install --rules-dir \(s.root)/etc/audit/rules.d"])
 
             try FileManager.default.createDirectory(atPath: s.root + "/run/systemd/system", withIntermediateDirectories: true)
             let r2 = try install(s, ["--no-rules"], binary: fakeKilldb, skipRules: false)
             try #require(r2.status == 0, "\(r2)")
             #expect(s.exists("/etc/systemd/system/killdb-ingest.timer") && !s.exists("/etc/cron.d/killdb"))
-            #expect(s.recorded.filter { $0.hasPrefix("killdb ") }.count == 1, "--no-rules runs no rules command")
+            #expect(s.recorded.filter { $0.hasPrefix("killdb rules") }.count == 1, "--no-rules runs no rules command")
 
             let u = try install(s, ["--uninstall"], binary: fakeKilldb, skipRules: false)
             try #require(u.status == 0, "\(u)")

@@ -1,5 +1,5 @@
 import Foundation
-@testable import Queries
+@testable import TimeArguments
 import Testing
 
 /// `--before`/`--after`/`--window` values as users type them. Every test pins `now` and the
@@ -301,14 +301,15 @@ struct TimeExpressionTests {
     @Test func unreadableTimeListsTheAcceptedForms() throws {
         let e = try #require(error("yesterdy"))
         #expect(e == TimeExpressionError(input: "yesterdy", kind: .time, problem: .unrecognized))
-        #expect(e.description == #"cannot read "yesterdy" as a time. Accepted: 2026-11-24T19:02:30Z, 2026-11-24T19:02:30+01:00, 2026-11-24T19:02:30 (local), "2026-11-24 19:02:30", 2026-11-24, 19:02 (today), @1795546950, -10m / 2h ago, now, recent (10 minutes ago), today, yesterday, this-week, week-ago, this-month, this-year, boot"#)
+        #expect(e.description == #"cannot read "yesterdy" as a time. Accepted: 2026-11-24T19:02:30Z, 2026-11-24T19:02:30+01:00, 2026-11-24T19:02:30 (local), "2026-11-24 19:02:30 UTC", 2026-11-24, 19:02 (today), "11/24/26 19:02:35" (ausearch), "yesterday 19:00", @1795546950, -10m / 2h ago, now, recent (10 minutes ago), today, yesterday, tomorrow, this-week, week-ago, this-month, this-year, boot"#)
     }
 
     @Test(arguments: [
         "yesterdy", "-10x", "@abc", "@", "@-5", "@1.2.3", "10 ago", "-600", "1 month ago", "-10m ago",
         "2026", "2026-11", "2026-1-05", "2026-11-24T", "2026-11-24T19", "2026-11-24x19:02",
-        "19:2", "19:02:3", "19:02:30.", "2026-11-24T19:02:30+1", "2026-11-24T19:02:30 utc",
-        "2026-11-24T19:02:30Z junk", "today at noon", "12345", "ñow",
+        "19:2", "19:02:3", "19:02:30.", "2026-11-24T19:02:30+1", "2026-11-24T19:02:30utc",
+        "today at noon", "12345", "ñow", "11/24", "11/24/126", "11-24-26", "1/2/3/4", "yesterday noon",
+        "tomorrow 19", "19:02:30 11/24", "2026-11-24T19:02:30Z 5",
     ])
     func unreadableInputIsRejected(text: String) throws {
         let e = try #require(error(text))
@@ -396,5 +397,102 @@ struct TimeExpressionTests {
             #expect(error.problem == .tooFar)
             #expect(error.description.contains("longer than 10,000 years"))
         }
+    }
+
+    // MARK: What killdb prints, and what ausearch and journalctl take
+
+    @Test(arguments: [
+        "2026-11-24 19:02:30.000 UTC", "2026-11-24 19:02:30 UTC", "2026-11-24T19:02:30.000Z",
+        "2026-11-24 20:02:30.000 +01:00 CET", "2026-11-25 04:02:30.000 +09:00 JST",
+        "2026-11-25 04:02:30 +09:00", "2026-11-24 19:02:30 GMT", "2026-11-24 19:02:30Z",
+    ])
+    func killdbsOwnPrintedTimesReadBack(text: String) throws {
+        // Read in another zone: the printed zone, not the reader's, decides.
+        #expect(try parse(text, in: Self.newYork) == Self.now)
+    }
+
+    @Test func aZoneAbbreviationAloneNamesThatZone() throws {
+        #expect(try parse("2026-11-25 04:02:30 JST") == Self.now)
+        // The local zone's own name: its offset on that date (EST in November).
+        #expect(try parse("2026-11-24 14:02:30 EST", in: Self.newYork) == Self.now)
+    }
+
+    @Test func anUnknownZoneNameIsRefusedByName() throws {
+        let e = try #require(error("2026-11-24 19:02:30 XYZ"))
+        #expect(e.problem == .unknownZone("XYZ"))
+        #expect(e.description.contains("no time zone is called \"XYZ\""))
+        #expect(error("2026-11-24T19:02:30Z junk")?.problem == .unknownZone("JUNK"))
+    }
+
+    @Test(arguments: [
+        ("11/24/26 19:02:30", "2026-11-24T19:02:30Z"),
+        ("11/24/2026 19:02:30", "2026-11-24T19:02:30Z"),
+        ("19:02:30 11/24/26", "2026-11-24T19:02:30Z"),
+        ("11/24/26", "2026-11-24T00:00:00Z"),
+        ("1/5/27", "2027-01-05T00:00:00Z"),
+        ("12/31/69", "1969-12-31T00:00:00Z"),
+        ("01/01/68 00:00", "2068-01-01T00:00:00Z"),
+        ("11/24/26 19:02", "2026-11-24T19:02:00Z"),
+    ])
+    func ausearchDatesAreMonthFirst(text: String, expected: String) throws {
+        #expect(try parse(text) == Self.utcDate(expected))
+    }
+
+    @Test func ausearchDatesAreLocalTime() throws {
+        #expect(try parse("11/24/26 20:02:30", in: Self.berlin) == Self.now)
+    }
+
+    @Test func ausearchDateOutOfRangeIsNamed() throws {
+        #expect(error("13/01/26")?.description.contains("month 13 is out of range") == true)
+        #expect(error("02/30/26")?.description.contains("day 30 is out of range (1-28)") == true)
+    }
+
+    @Test(arguments: [
+        ("yesterday 19:00", "2026-11-23T19:00:00Z"),
+        ("today 08:00", "2026-11-24T08:00:00Z"),
+        ("tomorrow", "2026-11-25T00:00:00Z"),
+        ("tomorrow 08:00:30", "2026-11-25T08:00:30Z"),
+        ("Yesterday  19:00 UTC", "2026-11-23T19:00:00Z"),
+    ])
+    func journalctlDayWordsTakeATime(text: String, expected: String) throws {
+        #expect(try parse(text) == Self.utcDate(expected))
+    }
+
+    @Test func journalctlDayWordsAreLocalDays() throws {
+        // 19:02:30Z is 14:02:30 in New York: yesterday there began 2026-11-23 05:00Z.
+        #expect(try parse("yesterday 00:00", in: Self.newYork) == Self.utcDate("2026-11-23T05:00:00Z"))
+    }
+
+    @Test func aRepeatedLocalTimeNamedByAnAbbreviationItCannotCheckIsRefused() throws {
+        // New York 2026-11-01: 01:30 happens as EDT (05:30Z) and again as EST (06:30Z).
+        // Foundation cannot tell which name is which outside the process's own zone.
+        let now = Self.utcDate("2026-11-02T12:00:00Z")
+        let e = try #require(error("2026-11-01 01:30 EST", now: now, in: Self.newYork))
+        #expect(e.problem == .ambiguousLocalTime(timeZone: "America/New_York", offsets: ["-04:00", "-05:00"]))
+        #expect(e.description.contains("Give the offset instead: -04:00 or -05:00"))
+        #expect(try parse("2026-11-01 01:30 -05:00 EST", now: now, in: Self.newYork) == Self.utcDate("2026-11-01T06:30:00Z"))
+    }
+
+    // MARK: ausearch's date and time as two arguments
+
+    @Test func aDateAndATimeAfterATimeOptionBecomeOneArgument() {
+        let options: Set<String> = ["--before", "--after"]
+        #expect(TimeExpression.joiningSplitTimes(["who", "--after", "11/24/26", "19:02:35", "4242"], timeOptions: options)
+            == ["who", "--after", "11/24/26 19:02:35", "4242"])
+        #expect(TimeExpression.joiningSplitTimes(["--before", "yesterday", "19:00"], timeOptions: options)
+            == ["--before", "yesterday 19:00"])
+        #expect(TimeExpression.joiningSplitTimes(["--before", "19:00", "2026-11-24"], timeOptions: options)
+            == ["--before", "19:00 2026-11-24"])
+    }
+
+    @Test func otherArgumentsAreLeftAlone() {
+        let options: Set<String> = ["--before"]
+        // A time alone is a whole argument; a target after it stays the target.
+        #expect(TimeExpression.joiningSplitTimes(["--before", "19:00", "4242"], timeOptions: options)
+            == ["--before", "19:00", "4242"])
+        #expect(TimeExpression.joiningSplitTimes(["--limit", "11/24/26", "19:00"], timeOptions: options)
+            == ["--limit", "11/24/26", "19:00"])
+        #expect(TimeExpression.joiningSplitTimes(["--", "--before", "11/24/26", "19:00"], timeOptions: options)
+            == ["--", "--before", "11/24/26", "19:00"])
     }
 }

@@ -120,9 +120,11 @@ struct WhoTests {
             let answer = try Who.ask(q, in: store)
             let text = WhoReport.text(answer, WhoFixture.context)
             let json = JSON.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells))
-            let csv = CSV.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells))
+            let csv = CSV.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells), escaped: false)
+            let csvOnTerminal = CSV.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells), escaped: true)
             let table = Table.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells))
-            for output in [text, json, csv, table] {
+            // CSV is for programs: the stored values, exactly. Only on a terminal is it escaped.
+            for output in [text, json, csvOnTerminal, table] {
                 #expect(!output.utf8.contains(0x1b), "raw ESC in output")
                 #expect(!output.utf8.contains(0x07), "raw BEL in output")
                 #expect(!output.unicodeScalars.contains("\u{202E}"), "raw bidi override in output")
@@ -132,6 +134,8 @@ struct WhoTests {
             try Golden.check(text, "who-hostile.txt")
             try Golden.check(json + "\n", "who-hostile.json")
             try Golden.check(csv, "who-hostile.csv")
+            #expect(csv.contains("\"evil\u{1b}[2J\nroot ok\""), "the stored name, quoted for its newline")
+            #expect(csvOnTerminal.contains(",evil\\e[2J\\nroot ok,"))
             // JSON stays valid and carries the name as JSON escapes.
             let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]]
             #expect(parsed?.first?["sender_comm"] as? String == "evil\u{1b}[2J\nroot ok")

@@ -4,6 +4,11 @@ import Foundation
 /// A point in time as users write it on the command line (`--before`, `--after`), and the
 /// durations of `--window`.
 ///
+/// Every time killdb prints is accepted back (`2026-11-24 19:02:27.514 UTC`,
+/// `2026-11-24 04:02:27.514 +09:00 JST`, `2026-11-24T19:02:27.514Z`), and so are the forms
+/// operators type into ausearch (`11/24/26 19:02:35`, its keywords) and journalctl
+/// (`yesterday 19:00`, `tomorrow`, `-10m`, `@EPOCH`).
+///
 /// Choices worth knowing:
 /// - Keywords, units, `T` and `Z` are case-insensitive; surrounding whitespace is ignored.
 /// - A local time that never happened (the hour skipped when DST starts, e.g. 2026-03-29 02:30
@@ -20,11 +25,18 @@ import Foundation
 /// - Relative offsets are elapsed time: `-1d` is exactly 86,400 s ago, not "same clock time
 ///   yesterday"; `m` is minutes, never months.
 /// - A time alone (`19:02`) is today in `timeZone`, even if that is still ahead of `now`.
+/// - ausearch's dates are month first (`11/24/26`, what its `%x` gives in the C and en_US
+///   locales); a two-digit year is 1969-2068, as strptime's `%y`. Date and time may come in
+///   either order (`19:02:35 11/24/26`).
+/// - A zone abbreviation after the time (`UTC`, `JST`) is used only when no offset is given:
+///   killdb prints both (`+09:00 JST`), and the offset is exact while abbreviations are not
+///   (IST is India, Israel and Ireland). An abbreviation alone is the local zone's if it
+///   matches, else the one Foundation knows it by.
 /// - `boot` is the wall clock now minus /proc/uptime, not the injected `now` minus uptime, since
 ///   uptime is measured against the real clock.
 public struct TimeExpression: Sendable {
     /// The forms `parse` accepts, as listed in its errors.
-    public static let acceptedForms = #"2026-11-24T19:02:30Z, 2026-11-24T19:02:30+01:00, 2026-11-24T19:02:30 (local), "2026-11-24 19:02:30", 2026-11-24, 19:02 (today), @1795546950, -10m / 2h ago, now, recent (10 minutes ago), today, yesterday, this-week, week-ago, this-month, this-year, boot"#
+    public static let acceptedForms = #"2026-11-24T19:02:30Z, 2026-11-24T19:02:30+01:00, 2026-11-24T19:02:30 (local), "2026-11-24 19:02:30 UTC", 2026-11-24, 19:02 (today), "11/24/26 19:02:35" (ausearch), "yesterday 19:00", @1795546950, -10m / 2h ago, now, recent (10 minutes ago), today, yesterday, tomorrow, this-week, week-ago, this-month, this-year, boot"#
 
     /// The forms `duration` accepts, as listed in its errors.
     public static let acceptedDurations = #"90s, 10m, 1h, 2h30m, 1d, 1w, "2 hours", 600 (seconds)"#
@@ -58,6 +70,7 @@ public struct TimeExpression: Sendable {
         case "recent": result = now.addingTimeInterval(-600)
         case "today": result = calendar.startOfDay(for: now)
         case "yesterday": result = try startOfDay(days: todayDays - 1, calendar).orThrow(fail)
+        case "tomorrow": result = try startOfDay(days: todayDays + 1, calendar).orThrow(fail)
         case "week-ago": result = try startOfDay(days: todayDays - 7, calendar).orThrow(fail)
         case "this-week":
             let back = ((today.weekday ?? 1) - calendar.firstWeekday + 7) % 7
@@ -89,7 +102,10 @@ public struct TimeExpression: Sendable {
                 result = now.addingTimeInterval(-span)
             } else {
                 let date: Date?
-                do { date = try wallClock(s, now: now, todayDays: todayDays, calendar: calendar) } catch {
+                do {
+                    date = try wallClock(try isoWords(s, todayDays: todayDays), now: now, todayDays: todayDays,
+                                         calendar: calendar)
+                } catch {
                     throw fail(error.problem)
                 }
                 guard let date else { throw fail(.unrecognized) }
@@ -233,16 +249,33 @@ public struct TimeExpression: Sendable {
             _ = scan.take(sign)
             guard let oh = scan.number(digits: 2...2) else { throw ProblemBox(.unrecognized) }
             var om = 0
-            if !scan.atEnd {
-                _ = scan.take(":")
+            if scan.take(":") {
                 guard let m = scan.number(digits: 2...2) else { throw ProblemBox(.unrecognized) }
+                om = m
+            } else if let m = scan.number(digits: 2...2) {
                 om = m
             }
             try check("offset hour", oh, 0...23)
             try check("offset minute", om, 0...59)
             offset = (sign == "-" ? -1 : 1) * (oh * 3600 + om * 60)
         }
+        // A zone's name, as killdb prints after the time: `UTC`, `+09:00 JST`, `CET`.
+        var zoneName: String?
+        if !scan.atEnd {
+            let spaced = scan.take(" ") || (scan.index > 0 && scan.bytes[scan.index - 1] == UInt8(ascii: " "))
+            let name = scan.letters()
+            guard spaced, !name.isEmpty else { throw ProblemBox(.unrecognized) }
+            zoneName = name
+        }
         guard scan.atEnd else { throw ProblemBox(.unrecognized) }
+        if let zoneName {
+            if ["utc", "gmt", "ut", "z"].contains(zoneName) {
+                offset = offset ?? 0
+            } else if offset != nil, TimeZone(abbreviation: zoneName.uppercased()) == nil,
+                      !namesItself(calendar.timeZone, zoneName.uppercased(), near: days * 86_400) {
+                throw ProblemBox(.unknownZone(zoneName.uppercased()))
+            }
+        }
 
         let clock = hour * 3600 + minute * 60 + second
         if let offset {
@@ -256,7 +289,17 @@ public struct TimeExpression: Sendable {
             return Date(timeIntervalSince1970: Double(naive - offset) + fraction)
         }
         let naive = days * 86_400 + clock
-        switch resolve(naive: naive, in: calendar.timeZone) {
+        var zone = calendar.timeZone
+        var abbreviation: String?
+        if let zoneName, offset == nil {
+            let name = zoneName.uppercased()
+            abbreviation = name
+            if !namesItself(zone, name, near: naive) {
+                guard let named = TimeZone(abbreviation: name) else { throw ProblemBox(.unknownZone(name)) }
+                zone = named
+            }
+        }
+        switch resolve(naive: naive, in: zone, abbreviation: abbreviation) {
         case .instant(let t):
             return Date(timeIntervalSince1970: Double(t) + fraction)
         case .skipped(let before, _):
@@ -264,19 +307,131 @@ public struct TimeExpression: Sendable {
             var suggestion = String(format: "%04d-%02d-%02dT%02d:%02d", y, m, d, hour, minute)
             if second != 0 || fraction != 0 { suggestion += String(format: ":%02d", second) }
             suggestion += formatOffset(before)
-            throw ProblemBox(.nonexistentLocalTime(timeZone: calendar.timeZone.identifier, suggestion: suggestion))
+            throw ProblemBox(.nonexistentLocalTime(timeZone: zone.identifier, suggestion: suggestion))
+        case .ambiguous(let offsets):
+            throw ProblemBox(.ambiguousLocalTime(timeZone: zone.identifier, offsets: offsets.map(formatOffset)))
         }
     }
 
-    enum LocalResolution: Equatable { case instant(Int), skipped(offsetBefore: Int, offsetAfter: Int) }
+    /// Whether `name` is what `zone` is called around the wall clock `naive`.
+    static func namesItself(_ zone: TimeZone, _ name: String, near naive: Int) -> Bool {
+        [naive - 86_400, naive, naive + 86_400].contains { abbreviation(of: zone, at: $0) == name }
+    }
+
+    /// The zone's abbreviation at `t` (`JST`, `CEST`), uppercased; nil when unknown.
+    /// Foundation on Linux knows none (it says `GMT+9`); the C library reads them from the
+    /// tz database, but only for the process's own zone (TZ).
+    static func abbreviation(of zone: TimeZone, at t: Int) -> String? {
+        if zone.identifier == TimeZone.current.identifier {
+            var seconds = time_t(t)
+            var parts = tm()
+            if localtime_r(&seconds, &parts) != nil, let name = parts.tm_zone {
+                let s = String(cString: name)
+                if s.first?.isLetter == true { return s.uppercased() }
+            }
+        }
+        guard let name = zone.abbreviation(for: Date(timeIntervalSince1970: Double(t))),
+              !(name.hasPrefix("GMT") && name.count > 3) else { return nil }
+        return name.uppercased()
+    }
+
+    /// journalctl's `yesterday 19:00` and ausearch's `11/24/26 19:02:35` (or `19:02:35 11/24/26`)
+    /// rewritten in the ISO order `wallClock` reads; anything else is returned as it is.
+    static func isoWords(_ s: String, todayDays: Int) throws(ProblemBox) -> String {
+        var words = s.split(separator: " ").map(String.init)
+        guard !words.isEmpty else { return s }
+        if words.count >= 2, let shift = ["yesterday": -1, "today": 0, "tomorrow": 1][words[0]] {
+            words[0] = isoDate(todayDays + shift)
+        }
+        for i in words.indices where words[i].contains("/") {
+            guard let days = try usDate(words[i]) else { throw ProblemBox(.unrecognized) }
+            words[i] = isoDate(days)
+        }
+        if words.count >= 2, words[0].contains(":"), !words[0].contains("-"), isISODate(words[1]) {
+            words.swapAt(0, 1)
+        }
+        return words.joined(separator: " ")
+    }
+
+    static func isoDate(_ days: Int) -> String {
+        let (y, m, d) = civilFromDays(days)
+        return String(format: "%04d-%02d-%02d", y, m, d)
+    }
+
+    static func isISODate(_ w: String) -> Bool {
+        let b = Array(w.utf8)
+        return b.count == 10 && b[4] == UInt8(ascii: "-") && b[7] == UInt8(ascii: "-")
+            && b.enumerated().allSatisfy { $0.offset == 4 || $0.offset == 7 || (48...57).contains($0.element) }
+    }
+
+    /// `MM/DD/YY` or `MM/DD/YYYY` as days since 1970; nil when it is not that shape.
+    static func usDate(_ w: String) throws(ProblemBox) -> Int? {
+        let parts = w.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+              (1...2).contains(parts[0].count), (1...2).contains(parts[1].count), [2, 4].contains(parts[2].count),
+              let m = Int(parts[0]), let d = Int(parts[1]), var y = Int(parts[2]) else { return nil }
+        if parts[2].count == 2 { y += y < 69 ? 2000 : 1900 }
+        try check("month", m, 1...12)
+        try check("day", d, 1...daysInMonth(y, m))
+        return daysFromCivil(y, m, d)
+    }
+
+    /// ausearch takes a date and a time as two arguments (`-ts 11/24/26 19:02:35`); so does
+    /// killdb after the options in `timeOptions`: such a pair is joined into one argument
+    /// before the arguments are parsed. Nothing after `--` is touched.
+    public static func joiningSplitTimes(_ arguments: [String], timeOptions: Set<String>) -> [String] {
+        var out: [String] = []
+        var i = 0
+        while i < arguments.count {
+            let a = arguments[i]
+            if a == "--" { out += arguments[i...]; break }
+            out.append(a)
+            i += 1
+            guard timeOptions.contains(a), i + 1 < arguments.count else { continue }
+            let first = arguments[i], second = arguments[i + 1]
+            if (isDateWord(first) && isClockWord(second)) || (isClockWord(first) && isDateWord(second)) {
+                out.append(first + " " + second)
+                i += 2
+            }
+        }
+        return out
+    }
+
+    static func isDateWord(_ w: String) -> Bool {
+        let l = w.lowercased()
+        if ["today", "yesterday", "tomorrow"].contains(l) || isISODate(l) { return true }
+        return ((try? usDate(l)) ?? nil) != nil
+    }
+
+    static func isClockWord(_ w: String) -> Bool {
+        var scan = Scanner(w)
+        guard scan.number(digits: 1...2) != nil, scan.take(":"), scan.number(digits: 2...2) != nil else { return false }
+        if scan.take(":") {
+            guard scan.number(digits: 2...2) != nil else { return false }
+            if scan.take(".") { guard !scan.digits().isEmpty else { return false } }
+        }
+        return scan.atEnd
+    }
+
+    enum LocalResolution: Equatable {
+        case instant(Int), skipped(offsetBefore: Int, offsetAfter: Int), ambiguous(offsets: [Int])
+    }
 
     /// The UTC second whose local wall clock in `tz` reads `naive` (seconds since 1970 as if UTC).
     /// Of two (DST ends) the earlier; of none (DST starts) `.skipped`. Offsets are sampled a day
     /// either side, which covers every zone's offset range.
-    static func resolve(naive: Int, in tz: TimeZone) -> LocalResolution {
+    /// With `abbreviation`, of two the one the zone calls by that name (`02:30 CEST`, not CET).
+    static func resolve(naive: Int, in tz: TimeZone, abbreviation: String? = nil) -> LocalResolution {
         func offset(_ t: Int) -> Int { tz.secondsFromGMT(for: Date(timeIntervalSince1970: Double(t))) }
         let before = offset(naive - 86_400), after = offset(naive + 86_400)
         let candidates = Set([before, offset(naive), after]).map { naive - $0 }.filter { $0 + offset($0) == naive }
+        if let abbreviation, candidates.count > 1 {
+            let named = candidates.filter { Self.abbreviation(of: tz, at: $0) == abbreviation }
+            if named.count == 1 { return .instant(named[0]) }
+            // A wall clock that happened twice, and a name that does not say which: a guess
+            // could be an hour off.
+            return .ambiguous(offsets: candidates.sorted().map { naive - $0 })
+        }
         if let first = candidates.min() { return .instant(first) }
         return .skipped(offsetBefore: before, offsetAfter: after)
     }
@@ -320,6 +475,11 @@ public struct TimeExpression: Sendable {
             index += 1
             return true
         }
+        mutating func letters() -> String {
+            let start = index
+            while !atEnd, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(bytes[index]) { index += 1 }
+            return String(decoding: bytes[start..<index], as: UTF8.self)
+        }
         mutating func digits(max: Int = .max) -> String {
             let start = index
             while !atEnd, index - start < max, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
@@ -360,6 +520,10 @@ public struct TimeExpressionError: Error, CustomStringConvertible, Equatable, Se
         /// offset in force before the change.
         case nonexistentLocalTime(timeZone: String, suggestion: String)
         case bootTimeUnavailable(String)
+        /// A zone abbreviation after the time that names no zone Foundation knows.
+        case unknownZone(String)
+        /// A local time that happened twice, named by an abbreviation that cannot tell which.
+        case ambiguousLocalTime(timeZone: String, offsets: [String])
     }
 
     /// The text as the user gave it.
@@ -389,6 +553,10 @@ public struct TimeExpressionError: Error, CustomStringConvertible, Equatable, Se
             return "cannot read \(shown) as \(what): \(limit). \(accepted)"
         case .nonexistentLocalTime(let zone, let suggestion):
             return "cannot read \(shown) as \(what): that local time never happened in \(zone) (the clocks jumped forward past it). Give an offset instead, e.g. \(suggestion)"
+        case .ambiguousLocalTime(let zone, let offsets):
+            return "cannot read \(shown) as \(what): that local time happened twice in \(zone) (the clocks went back). Give the offset instead: \(offsets.joined(separator: " or "))"
+        case .unknownZone(let name):
+            return "cannot read \(shown) as \(what): no time zone is called \(Self.quoted(name)). Give an offset instead (+09:00), or UTC. \(accepted)"
         case .bootTimeUnavailable(let why):
             return "cannot tell when the system booted: \(why). Give the time another way. \(accepted)"
         }

@@ -1,0 +1,46 @@
+import Foundation
+import GRDB
+import Testing
+
+/// Migration 007: every time in the public views also as ISO 8601 UTC text.
+@Suite("the views give every time in ISO 8601 UTC beside the epoch")
+struct ISOTimesTests {
+    /// `epoch` as ISO 8601 with milliseconds, by Foundation, not SQLite.
+    static func iso(_ epoch: Double) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return f.string(from: Date(timeIntervalSince1970: (epoch * 1000).rounded() / 1000))
+    }
+
+    @Test("signals, lost_events, kernel_kills and systemd_kills: each _utc column is its epoch column")
+    func viewsCarryISOTimes() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite")
+            let kernel = TestLogs.testsDirectory.appendingPathComponent("Fixtures/kernel").path
+            let r = try CLI.run(["ingest", "--db", db.path, "--kernel-log", kernel + "/kern.log-4.19",
+                                 "--journal", kernel + "/journal-systemd.json",
+                                 TestLogs.testsDirectory.appendingPathComponent("Fixtures/report/incident.log").path])
+            try #require(r.status == 0, "\(r.stderr)")
+            let checks: [(view: String, pairs: [(String, String)])] = [
+                ("signals", [("event_time", "event_time_utc")]),
+                ("lost_events", [("after_time", "after_time_utc"), ("before_time", "before_time_utc")]),
+                ("kernel_kills", [("event_time", "event_time_utc")]),
+                ("systemd_kills", [("event_time", "event_time_utc")]),
+            ]
+            for (view, pairs) in checks {
+                let rows = try TestLogs.query(db, "SELECT * FROM \(view)")
+                #expect(!rows.isEmpty, "\(view) is empty: the fixture should fill it")
+                for row in rows {
+                    for (epoch, utc) in pairs {
+                        let t: Double = row[epoch]
+                        let text: String = row[utc]
+                        #expect(text == Self.iso(t), "\(view).\(utc)")
+                    }
+                }
+                // New columns come last: positional readers of the old columns are unaffected.
+                let columns = try TestLogs.query(db, "SELECT name FROM pragma_table_info('\(view)')").map { $0["name"] as String }
+                #expect(Array(columns.suffix(pairs.count)) == pairs.map(\.1), "\(view): \(columns)")
+            }
+        }
+    }
+}
