@@ -330,7 +330,7 @@ public enum IncidentReport {
 
     /// A kill's fields as section 1 lists them: the time first, the headline lacking it.
     static func details(_ e: Kill, _ ctx: Context, _ s: Style) -> [(String, String)] {
-        KillDescription.fields(e, s, users: ctx.users, time: "\(local(e.time, ctx)) (\(Clock.utc(e.time)))")
+        KillDescription.fields(e, s, users: ctx.users, time: keep(Clock.both(e.time, ctx.timeZone)))
     }
 
     static func oomd(_ a: SystemdKillRow, _ ctx: Context, _ s: Style) -> String {

@@ -111,6 +111,12 @@ enum KillDescription {
         var event = "audit event \(r.eventID)"
         if let node = r.node { event += " on node \(s.value(node))" }
         if let key = r.key { event += ", rule key \(s.value(key))" }
+        // The raw records, one paste away; in UTC (TZ=UTC unless that is ausearch's zone anyway).
+        // Glued, so the report's wrapping never breaks the command a paste needs whole.
+        event += "; " + AusearchCommand.forEvent(serial: r.serial, time: r.eventTime,
+                                                 node: r.node.map { String(decoding: $0, as: UTF8.self) },
+                                                 zone: TimeZone(identifier: "UTC")!, localZone: nil)
+            .split(separator: " ").joined(separator: s.glue)
         out.append(("evidence", event))
         return out
     }
@@ -152,7 +158,9 @@ enum KillDescription {
     }
 
     static func sender(_ r: SignalRow, _ s: TextStyle) -> String {
-        var out = "pid \(r.senderPid.map(String.init) ?? "?")"
+        // A process that signalled itself (abort(), raise(), a watchdog in the same process).
+        var out = r.senderPid != nil && r.senderPid == r.targetPid ? "the target itself: " : ""
+        out += "pid \(r.senderPid.map(String.init) ?? "?")"
         if let c = r.senderComm { out += " (\(s.value(c)))" }
         if let e = r.senderExe { out += " " + s.value(e) }
         return out
@@ -166,12 +174,20 @@ enum KillDescription {
 
     /// `0 (root)` from the log's own ENRICHED names; `1000 (alice, resolved here)` when
     /// looked up on this host, which may not be the host that logged it.
+    /// An ENRICHED log's `unknown(4242)` is the logging host saying it knows no such user:
+    /// said in words, not repeated (`4242 (unknown(4242))`).
     static func name(_ uid: Int64?, _ logged: [UInt8]?, _ s: TextStyle, _ users: UserNames) -> String {
         guard let uid else { return "?" }
         if uid == AuditField.unsetID { return "unset" }
-        if let logged { return "\(uid) (\(s.value(logged)))" }
-        if let local = users(uid) { return "\(uid) (\(s.value(Array(local.utf8))),\(s.glue)resolved\(s.glue)here)" }
-        return String(uid)
+        let unknownThere = logged == Array("unknown(\(uid))".utf8)
+        if let logged, !unknownThere { return "\(uid) (\(s.value(logged)))" }
+        let g = s.glue
+        switch (unknownThere, users(uid)) {
+        case (true, let local?): return "\(uid) (no such user on the logging host; \(s.value(Array(local.utf8)))\(g)here)"
+        case (true, nil): return "\(uid) (no such user on the logging host)"
+        case (false, let local?): return "\(uid) (\(s.value(Array(local.utf8))),\(g)resolved\(g)here)"
+        case (false, nil): return String(uid)
+        }
     }
 
     /// A session id, or `unset`.

@@ -62,7 +62,7 @@ public enum WhoReport {
             return out
         }
         let style = TextStyle.terminal(colour: ctx.colour)
-        let when = "at \(Clock.local(first.time, ctx.timeZone)) (\(Clock.utc(first.time)))"
+        let when = "at \(Clock.both(first.time, ctx.timeZone))"
         out += ctx.bold(KillDescription.headline(first, style, at: when)) + "\n"
         for (label, value) in KillDescription.fields(first, style, users: ctx.users, time: nil) {
             out += "  " + label.padded(to: 10) + value + "\n"
@@ -71,7 +71,9 @@ public enum WhoReport {
         if !others.isEmpty {
             out += "\nEarlier candidates, newest first:\n"
             out += Table.render(columns: ["time", "signal", "target", "sender", "command", "result"],
-                                rows: others.map { row(for: $0.primary, ctx, reference: first.primary) }, width: ctx.width)
+                                rows: others.map { row(for: $0.primary, ctx, reference: first.primary) }, width: ctx.width,
+                                // Time, signal and outcome are never cut; names and command lines are, at their end.
+                                keep: [0, 1, 5])
         }
         out += notes(answer, ctx)
         return out
