@@ -12,6 +12,8 @@
 #define KT_CGPATH_LEN 384    /* cgroup path components, leaf first, each NUL-terminated */
 #define KT_CGPATH_NAME 128   /* the longest component read */
 #define KT_CGPATH_DEPTH 10
+#define KT_EXE_LEN 384       /* the sender's executable: path components, leaf first */
+#define KT_EXE_DEPTH 16      /* path components and mount points crossed */
 
 /* Records on the ring buffer. */
 enum kt_kind {
@@ -35,6 +37,7 @@ enum kt_cause {
 #define KT_FLAG_NO_SYSCALL     0x10 /* the syscall number is unknown on this arch */
 #define KT_FLAG_EXITING        0x20 /* the sender is exiting (PF_EXITING) */
 #define KT_FLAG_REAPER         0x40 /* the sender's thread group is its pid namespace's init */
+#define KT_FLAG_EXE_TRUNCATED  0x80 /* the executable's path is deeper than KT_EXE_DEPTH */
 
 /* The tracer's settings, in the `config` array map. */
 struct kt_config {
@@ -77,9 +80,12 @@ struct kt_record {
     __u32 flags;            /* KT_FLAG_* */
     __u32 args_len;
     __u32 cgpath_len;
+    __u32 exe_len;
+    __u32 unused;
     char parent_comm[KT_COMM_LEN];
     char args[KT_ARGS_LEN];
     char cgpath[KT_CGPATH_LEN]; /* cgroup.kill: the cgroup written; OOM victim: its memory cgroup */
+    char exe[KT_EXE_LEN];       /* mm->exe_file, as the host's root sees it */
 };
 
 #endif

@@ -29,7 +29,8 @@ public struct TracedSignal: Sendable, Equatable {
     /// was none to read (a kernel thread, a task past exit_mm).
     public var argv: [UInt8]?
     public var argvTruncated: Bool
-    /// /proc/PID/exe of the sender, read while it still ran (the same process: start time checked).
+    /// The sender's executable at the event (mm->exe_file), as the host's root sees it
+    /// (a `kill` that exits a moment later is still named).
     public var exe: [UInt8]?
     public var senderIsKernelThread: Bool
 

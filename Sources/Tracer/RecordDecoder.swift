@@ -7,15 +7,13 @@ import Glibc
 #endif
 
 /// Turns the BPF program's records into `TracedSignal`s: wall-clock times, the cause in
-/// words the kernel's state allows, the sender's executable from /proc.
+/// words the kernel's state allows.
 ///
 /// The OOM killer's SIGKILL is followed, in the same thread, by an oom:mark_victim record;
 /// a SIGKILL that could be one is held until the end of the next poll to meet it.
 final class RecordDecoder {
     private var held: [(signal: TracedSignal, polls: Int)] = []
     private var clock = BootClock()
-    private var exeCache: [ProcessIdentity: [UInt8]?] = [:]
-    private let ticksPerSecond = UInt64(max(1, sysconf(Int32(_SC_CLK_TCK))))
 
     func decode(_ r: kt_record) -> [TracedSignal] {
         switch Int(r.kind) {
@@ -104,7 +102,7 @@ final class RecordDecoder {
             parent: ProcessIdentity(pid: Int32(bitPattern: r.parent_tgid), startNanoseconds: r.parent_start_boottime),
             parentComm: Self.string(r.parent_comm), argv: argv,
             argvTruncated: flags & UInt32(KT_FLAG_ARGS_TRUNCATED) != 0,
-            exe: kthread ? nil : exe(sender.process), senderIsKernelThread: kthread)
+            exe: kthread ? nil : Self.exePath(r), senderIsKernelThread: kthread)
     }
 
     static func task(_ t: kt_task) -> TracedTask {
@@ -121,29 +119,26 @@ final class RecordDecoder {
     static func cgroupPath(_ r: kt_record) -> String? {
         guard r.cgpath_len > 0 else { return nil }
         let bytes = withUnsafeBytes(of: r.cgpath) { Array($0.prefix(Int(min(r.cgpath_len, UInt32(KT_CGPATH_LEN))))) }
-        let parts = bytes.split(separator: 0, omittingEmptySubsequences: true).map { String(decoding: $0, as: UTF8.self) }
-        let truncated = r.flags & UInt32(KT_FLAG_PATH_TRUNCATED) != 0
-        return (truncated ? "…" : "") + "/" + parts.reversed().joined(separator: "/")
+        let path = joinComponents(bytes, truncated: r.flags & UInt32(KT_FLAG_PATH_TRUNCATED) != 0)
+        return String(decoding: path, as: UTF8.self)
     }
 
-    /// /proc/PID/exe, if PID is still the process that started at `start`.
-    private func exe(_ p: ProcessIdentity) -> [UInt8]? {
-        if let cached = exeCache[p] { return cached }
-        var result: [UInt8]? = nil
-        if let stat = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(p.pid)/stat")),
-           let close = stat.lastIndex(of: UInt8(ascii: ")")) {
-            let fields = stat[(close + 2)...].split(separator: UInt8(ascii: " "))
-            // Field 22, starttime, is the 20th after the command.
-            if fields.count > 19, let ticks = UInt64(String(decoding: fields[19], as: UTF8.self)),
-               ticks == p.startNanoseconds / (1_000_000_000 / ticksPerSecond) {
-                var buf = [CChar](repeating: 0, count: 4096)
-                let n = readlink("/proc/\(p.pid)/exe", &buf, buf.count)
-                if n > 0 { result = buf.prefix(n).map { UInt8(bitPattern: $0) } }
-            }
+    /// The executable as the kernel knew it at the event (a `kill` that exits a moment
+    /// later is still named), from the root of its mount.
+    static func exePath(_ r: kt_record) -> [UInt8]? {
+        guard r.exe_len > 0 else { return nil }
+        let bytes = withUnsafeBytes(of: r.exe) { Array($0.prefix(Int(min(r.exe_len, UInt32(KT_EXE_LEN))))) }
+        return joinComponents(bytes, truncated: r.flags & UInt32(KT_FLAG_EXE_TRUNCATED) != 0)
+    }
+
+    /// NUL-terminated names, leaf first, to "/a/b/leaf" (bytes: names need not be UTF-8).
+    static func joinComponents(_ bytes: [UInt8], truncated: Bool) -> [UInt8] {
+        var path: [UInt8] = truncated ? Array("…".utf8) : []
+        for part in bytes.split(separator: 0, omittingEmptySubsequences: true).reversed() {
+            path.append(UInt8(ascii: "/"))
+            path.append(contentsOf: part)
         }
-        if exeCache.count > 4096 { exeCache.removeAll(keepingCapacity: true) }
-        exeCache[p] = result
-        return result
+        return path
     }
 }
 

@@ -50,7 +50,12 @@ struct kernfs_node { struct kernfs_node *__parent; const char *name; __u64 id; }
 struct kernfs_node___old { struct kernfs_node *parent; };
 struct kernfs_open_file { struct kernfs_node *kn; };
 struct seq_file { void *private; };
-struct file { void *private_data; };
+struct qstr { const unsigned char *name; };
+struct dentry { struct dentry *d_parent; struct qstr d_name; };
+struct vfsmount { struct dentry *mnt_root; };
+struct mount { struct mount *mnt_parent; struct dentry *mnt_mountpoint; struct vfsmount mnt; };
+struct path { struct vfsmount *mnt; struct dentry *dentry; };
+struct file { void *private_data; struct path f_path; };
 struct fdtable { unsigned int max_fds; struct file **fd; };
 struct files_struct { struct fdtable *fdt; };
 
@@ -59,7 +64,8 @@ struct cgroup { struct kernfs_node *kn; };
 struct cgroup_subsys_state { struct cgroup *cgroup; };
 struct css_set { struct cgroup *dfl_cgrp; struct cgroup_subsys_state *subsys[16]; };
 
-struct mm_struct { unsigned long arg_start; unsigned long arg_end; };
+struct file;
+struct mm_struct { unsigned long arg_start; unsigned long arg_end; struct file *exe_file; };
 
 struct task_struct {
     unsigned int flags;

@@ -150,6 +150,41 @@ static __always_inline struct kt_record *reserve(void)
     return r;
 }
 
+/* The executable's path, leaf first as cgroup_path writes it, crossing mount points up to
+ * the root of the mount namespace the walk ends in (what d_path does, minus chroot). */
+static __always_inline __u32 exe_path(struct mm_struct *mm, char *buf, __u32 *flags)
+{
+    struct file *exe = BPF_CORE_READ(mm, exe_file);
+    if (!exe)
+        return 0;
+    struct dentry *d = BPF_CORE_READ(exe, f_path.dentry);
+    struct vfsmount *vfs = BPF_CORE_READ(exe, f_path.mnt);
+    struct mount *mnt = (struct mount *)((char *)vfs - bpf_core_field_offset(struct mount, mnt));
+    __u32 pos = 0;
+    for (int i = 0; i < KT_EXE_DEPTH; i++) {
+        if (d == BPF_CORE_READ(mnt, mnt.mnt_root)) {
+            struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+            if (!up || up == mnt)
+                return pos;
+            d = BPF_CORE_READ(mnt, mnt_mountpoint);
+            mnt = up;
+            continue;
+        }
+        struct dentry *parent = BPF_CORE_READ(d, d_parent);
+        if (!parent || parent == d)
+            return pos;
+        if (pos > KT_EXE_LEN - KT_CGPATH_NAME)
+            break;
+        long n = bpf_probe_read_kernel_str(buf + pos, KT_CGPATH_NAME, BPF_CORE_READ(d, d_name.name));
+        if (n <= 0)
+            break;
+        pos += n;
+        d = parent;
+    }
+    *flags |= KT_FLAG_EXE_TRUNCATED;
+    return pos;
+}
+
 static __always_inline bool wanted(int sig, struct task_struct *target)
 {
     __u32 zero = 0;
@@ -238,8 +273,10 @@ int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct ta
     /* The command line, from the sender's own memory (none for a kernel thread, nor for a
      * task past exit_mm, such as an init tearing down its namespace). */
     r->args_len = 0;
+    r->exe_len = 0;
     struct mm_struct *mm = BPF_CORE_READ(cur, mm);
     if (mm && !(task_flags & PF_KTHREAD)) {
+        r->exe_len = exe_path(mm, r->exe, &r->flags);
         unsigned long start = BPF_CORE_READ(mm, arg_start);
         unsigned long end = BPF_CORE_READ(mm, arg_end);
         unsigned long len = end > start ? end - start : 0;
