@@ -1,5 +1,6 @@
 import Foundation
 import KernelTrace
+import Pipeline
 import Store
 import Tracer
 
@@ -35,9 +36,10 @@ public final class LiveTraceControl: @unchecked Sendable {
     var stopRequested: Bool { lock.lock(); defer { lock.unlock() }; return stopping }
 }
 
-/// `killdb trace`: the tracer feeding the store, as the plugin's live writer does. The
-/// thread that polls the ring buffer only decodes and queues; a writer thread stores the
-/// queue in small transactions, so a busy database never backs up into the kernel's buffer.
+/// `killdb trace`: the tracer is a source like the others. The thread that polls the ring
+/// buffer only decodes and queues; a writer thread feeds the queue to the event pipeline and
+/// stores each batch in one small transaction, as the plugin's live writer does, so a busy
+/// database never backs up into the kernel's buffer (records wait in memory meanwhile).
 public enum LiveTrace {
     public static func run(databasePath: String, filter: SignalFilter, options: LiveTraceOptions = LiveTraceOptions(),
                            control: LiveTraceControl) throws -> LiveTraceStatus {
@@ -140,6 +142,7 @@ final class TraceWriter: @unchecked Sendable {
     }
 
     private func loop() {
+        var pipeline = EventPipeline()
         var lastHeartbeat = Date.distantPast.timeIntervalSince1970
         var reportedBusy = false
         while true {
@@ -147,40 +150,41 @@ final class TraceWriter: @unchecked Sendable {
             while queue.isEmpty && losses.isEmpty && !finishing {
                 if !condition.wait(until: Date(timeIntervalSinceNow: 1)) { break }
             }
-            let batch = Array(queue.prefix(maxBatch))
+            let taken = Array(queue.prefix(maxBatch))
             let lossBatch = losses
             let finishingNow = finishing
             let totals = status
+            let more = queue.count > taken.count
             condition.unlock()
 
             let now = Date().timeIntervalSince1970
             let heartbeatDue = now - lastHeartbeat >= options.heartbeat
-            if !batch.isEmpty || !lossBatch.isEmpty || heartbeatDue || finishingNow {
-                do {
-                    let more = queueCount() > batch.count
-                    let finalWrite = finishingNow && !more
-                    try store.transaction { tx in
-                        try tx.store(batch, session: session)
-                        for loss in lossBatch { try tx.recordTraceLoss(loss, session: session) }
-                        try tx.updateTraceSession(session, records: totals.records + batch.count, lost: totals.lost,
-                                                  finished: finalWrite, status: finalWrite ? "complete" : "running")
-                    }
-                    lastHeartbeat = now
-                    reportedBusy = false
-                    condition.lock()
-                    queue.removeFirst(min(batch.count, queue.count))
-                    losses.removeFirst(min(lossBatch.count, losses.count))
-                    status.records += batch.count
-                    let empty = queue.isEmpty && losses.isEmpty
-                    condition.unlock()
-                    if finalWrite && empty { break }
-                } catch {
-                    // Keep the records queued: they are stored once the database is writable.
-                    if !reportedBusy { options.log?(true, "cannot write the database, records stay queued: \(error)") }
-                    reportedBusy = true
-                    if finishingNow && giveUp() { break }
-                    usleep(200_000)
+            guard !taken.isEmpty || !lossBatch.isEmpty || heartbeatDue || finishingNow else { continue }
+            pipeline.take(taken)
+            for loss in lossBatch { pipeline.take(loss) }
+            let batch = pipeline.batch()
+            let finalWrite = finishingNow && !more
+            do {
+                try store.transaction { tx in
+                    _ = try tx.store(batch, trace: session)
+                    try tx.updateTraceSession(session, records: totals.records + taken.count, lost: totals.lost,
+                                              finished: finalWrite, status: finalWrite ? "complete" : "running")
                 }
+                lastHeartbeat = now
+                reportedBusy = false
+                condition.lock()
+                queue.removeFirst(min(taken.count, queue.count))
+                losses.removeFirst(min(lossBatch.count, losses.count))
+                status.records += taken.count
+                let empty = queue.isEmpty && losses.isEmpty
+                condition.unlock()
+                if finalWrite && empty { break }
+            } catch {
+                // The records stay queued: they are stored once the database is writable.
+                if !reportedBusy { options.log?(true, "cannot write the database, records stay queued: \(error)") }
+                reportedBusy = true
+                if finishingNow && giveUp() { break }
+                usleep(200_000)
             }
         }
         condition.lock()
