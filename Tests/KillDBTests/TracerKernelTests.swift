@@ -118,7 +118,13 @@ struct TracerKernelTests {
                 unshare = u
                 try T.waitFor("the namespace's init") { !T.children(of: u.processIdentifier).isEmpty }
                 initPid = T.children(of: u.processIdentifier)[0]
-                try T.waitFor("its two sleeps") { T.children(of: initPid).count == 2 }
+                // Forked and exec'd: until its exec a child is another "sh".
+                try T.waitFor("its two sleeps") {
+                    let c = T.children(of: initPid)
+                    return c.count == 2 && c.allSatisfy {
+                        (try? String(contentsOfFile: "/proc/\($0)/comm", encoding: .utf8)) == "sleep\n"
+                    }
+                }
                 sleeps = T.children(of: initPid)
                 kill(initPid, SIGKILL)
                 u.waitUntilExit()
