@@ -22,6 +22,8 @@ public struct LiveTraceOptions: Sendable {
     /// How often the session's heartbeat (last_active_at, totals) is written.
     public var heartbeat: Double = 10
     public var log: (@Sendable (_ error: Bool, _ message: String) -> Void)?
+    /// The kernel's ring buffer (tests make it small to see losses counted).
+    public var ringBufferBytes: UInt32 = 8 << 20
     /// Called once the programs are attached: from then on every signal is recorded.
     public var ready: (@Sendable () -> Void)?
     public init() {}
@@ -44,7 +46,7 @@ public enum LiveTrace {
     public static func run(databasePath: String, filter: SignalFilter, options: LiveTraceOptions = LiveTraceOptions(),
                            control: LiveTraceControl) throws -> LiveTraceStatus {
         let store = try SignalStore.openForWriting(path: databasePath, busyTimeout: options.busyTimeout)
-        let tracer = try SignalTracer(filter: filter)
+        let tracer = try SignalTracer(filter: filter, ringBufferBytes: options.ringBufferBytes)
         defer { tracer.close() }
         let session = try store.transaction { tx in
             try tx.beginTraceSession(version: Ingest.version, hostname: ProcessInfo.processInfo.hostName,

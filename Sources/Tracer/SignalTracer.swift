@@ -20,13 +20,17 @@ public final class SignalTracer {
     private var objectBytes: UnsafeMutableRawBufferPointer?
     private var lostMapFD: Int32 = -1
     private let decoder: RecordDecoder
+    private let ringBufferBytes: UInt32
     fileprivate var decoded: [TracedSignal] = []
     fileprivate var failure: String?
 
     /// Opens, loads and attaches the program. Throws `TracerError.unavailable` when the
     /// machine cannot run it, `.libbpf` with libbpf's (and the verifier's) words otherwise.
-    public init(filter: SignalFilter) throws(TracerError) {
+    /// `ringBufferBytes`: the kernel's buffer between the program and `poll` (a power of two,
+    /// a multiple of the page size); 8 MiB holds about 4,000 records.
+    public init(filter: SignalFilter, ringBufferBytes: UInt32 = 8 << 20) throws(TracerError) {
         self.filter = filter
+        self.ringBufferBytes = ringBufferBytes
         self.decoder = RecordDecoder()
         let availability = TracerAvailability.check()
         if let error = availability.error { throw error }
@@ -58,6 +62,10 @@ public final class SignalTracer {
         }
         guard let obj else { throw .libbpf(step: "open its BPF object", errno: errno, log: LibbpfLog.text) }
         object = obj
+        if let events = bpf_object__find_map_by_name(obj, "events"), ringBufferBytes != 8 << 20 {
+            let r = bpf_map__set_max_entries(events, ringBufferBytes)
+            if r != 0 { throw .libbpf(step: "size its ring buffer (\(ringBufferBytes) bytes)", errno: -r, log: LibbpfLog.text) }
+        }
         let loaded = bpf_object__load(obj)
         if loaded != 0 { throw Self.loadError(-loaded) }
 

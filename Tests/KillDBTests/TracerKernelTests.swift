@@ -319,6 +319,49 @@ struct TracerKernelTests {
         }
     }
 
+    @Test("records the ring buffer had no room for are counted in the kernel and stored as coverage, never silence")
+    func losses() throws {
+        try Self.requireTracer()
+        let sender = try #require(T.sender)
+        try TestLogs.withScratch { dir in
+            var group: Process?
+            var pgid: pid_t = 0
+            defer {
+                if pgid > 0 { kill(-pgid, SIGKILL) }
+                if let g = group { T.end([g]) }
+            }
+            // One page holds two records: a kill of a group of 40 sleeps overflows it at once.
+            let db = try T.trace(in: dir, ringBufferBytes: 4096) {
+                let out = Pipe()
+                let g = Process()
+                g.executableURL = URL(fileURLWithPath: sender)
+                g.arguments = ["group", "40"]
+                g.standardOutput = out
+                try g.run()
+                group = g
+                // It prints "pgid=" before forking, the rest once every sleep is started.
+                var line = ""
+                while !line.contains("\n") {
+                    let data = out.fileHandleForReading.availableData
+                    if data.isEmpty { break }
+                    line += String(decoding: data, as: UTF8.self)
+                }
+                pgid = try #require(line.split(separator: " ").first { $0.hasPrefix("pgid=") }.flatMap { pid_t($0.dropFirst(5)) }, "\(line)")
+                usleep(300_000)  // the sleeps exec
+                kill(-pgid, SIGKILL)
+                usleep(1_200_000)  // the loss counter is read every second
+            }
+            let coverage = try DatabaseQueue(path: db.path).read { try Row.fetchAll($0, sql: "SELECT * FROM trace_coverage") }
+            let lost = coverage.first?["lost"] as Int64? ?? 0
+            let stored = try T.rows(db, where: "1").count
+            #expect(lost > 0, "a 4 KiB ring buffer cannot hold 40 records")
+            #expect(stored + Int(lost) >= 40, "stored \(stored), lost \(lost): every kill is either stored or counted")
+            let spans = try DatabaseQueue(path: db.path).read { try Row.fetchAll($0, sql: "SELECT * FROM trace_losses") }
+            #expect(spans.reduce(0) { $0 + ($1["lost"] as Int64) } == lost)
+            #expect(spans.allSatisfy { ($0["from_time"] as Double) <= ($0["to_time"] as Double) })
+        }
+    }
+
     @Test("the trace run is recorded: a session, its coverage, complete after a clean stop")
     func coverage() throws {
         try Self.requireTracer()

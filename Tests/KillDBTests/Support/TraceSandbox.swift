@@ -30,7 +30,8 @@ enum TraceSandbox {
 
     /// Runs the tracer with `signals`, calls `body` once it is attached, stops it, and
     /// returns the database.
-    static func trace(_ signals: String = "KILL", in dir: URL, _ body: () throws -> Void) throws -> URL {
+    static func trace(_ signals: String = "KILL", in dir: URL, ringBufferBytes: UInt32 = 8 << 20,
+                      _ body: () throws -> Void) throws -> URL {
         let db = dir.appendingPathComponent("trace.sqlite")
         let filter = try SignalFilter.parse(signals)
         let control = LiveTraceControl()
@@ -40,6 +41,7 @@ enum TraceSandbox {
         var options = LiveTraceOptions()
         options.ready = { ready.signal() }
         options.heartbeat = 0.5
+        options.ringBufferBytes = ringBufferBytes
         let settings = options
         let thread = Thread {
             outcome = Result { try LiveTrace.run(databasePath: db.path, filter: filter, options: settings, control: control) }
