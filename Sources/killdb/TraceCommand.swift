@@ -34,7 +34,7 @@ struct TraceCommand: ParsableCommand {
 
             Needs root (CAP_BPF and CAP_PERFMON), a kernel with BTF \
             (/sys/kernel/btf/vmlinux, 5.8 or later) and no confidentiality lockdown; without \
-            them it says exactly what is missing and exits 4 (`killdb doctor` checks the same). \
+            them it says exactly what is missing and exits 5 (`killdb doctor` checks the same). \
             Everything else in killdb works without it.
 
             Examples:

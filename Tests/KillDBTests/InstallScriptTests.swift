@@ -169,7 +169,7 @@ struct InstallScriptTests {
             try #require(r.status == 0, "\(r)")
             let unit = try s.read("/etc/systemd/system/killdb-trace.service")
             #expect(unit.contains("ExecStart=/opt/killdb/bin/killdb trace --db /var/lib/killdb/killdb.sqlite\n"), "\(unit)")
-            #expect(unit.contains("RestartPreventExitStatus=4") && unit.contains("WantedBy=multi-user.target"))
+            #expect(unit.contains("RestartPreventExitStatus=5") && unit.contains("WantedBy=multi-user.target"))
             #expect(try s.mode("/etc/systemd/system/killdb-trace.service") == 0o644)
             #expect(s.recorded.suffix(2) == ["systemctl daemon-reload", "systemctl enable --now killdb-trace.service"], "\(s.recorded)")
             #expect(r.output.contains("installed and started killdb-trace.service"))

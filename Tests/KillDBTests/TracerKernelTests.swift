@@ -378,10 +378,10 @@ struct TracerKernelTests {
 
 @Suite("killdb trace, the command")
 struct TraceCommandTests {
-    @Test("without privilege it says exactly why and exits 4; --signals is checked")
+    @Test("without privilege it says exactly why and exits 5; --signals is checked")
     func unprivileged() throws {
         let r = try CLI.run(["trace", "--db", "/tmp/killdb-never-\(getpid()).sqlite"], asUser: geteuid() == 0 ? "nobody" : nil)
-        #expect(r.status == 4, "\(r)")
+        #expect(r.status == 5, "\(r)")
         #expect(r.stderr.contains("the tracer cannot run here"), "\(r.stderr)")
         #expect(r.stderr.contains("CAP_BPF") || r.stderr.contains("BTF") || r.stderr.contains("lockdown"), "\(r.stderr)")
         let bad = try CLI.run(["trace", "--signals", "KILL,NOPE"])
