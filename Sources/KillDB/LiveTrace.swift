@@ -45,9 +45,10 @@ public final class LiveTraceControl: @unchecked Sendable {
 public enum LiveTrace {
     public static func run(databasePath: String, filter: SignalFilter, options: LiveTraceOptions = LiveTraceOptions(),
                            control: LiveTraceControl) throws -> LiveTraceStatus {
-        let store = try SignalStore.openForWriting(path: databasePath, busyTimeout: options.busyTimeout)
+        // BPF first: where it cannot run, say so before touching the database.
         let tracer = try SignalTracer(filter: filter, ringBufferBytes: options.ringBufferBytes)
         defer { tracer.close() }
+        let store = try SignalStore.openForWriting(path: databasePath, busyTimeout: options.busyTimeout)
         let session = try store.transaction { tx in
             try tx.beginTraceSession(version: Ingest.version, hostname: ProcessInfo.processInfo.hostName,
                                      signals: filter.description, bootID: BootIdentity.bootID(),

@@ -47,21 +47,24 @@ public struct TracedSignalRow: Sendable, Equatable {
     static let selectList = columns.map { blobColumns.contains($0) ? "CAST(\($0) AS BLOB) AS \($0)" : $0 }
         .joined(separator: ", ")
 
+    /// For tests: a row of the view's columns (missing ones NULL).
+    public init(testRow r: Row) { self.init(r) }
+
     init(_ r: Row) {
         func bytes(_ c: String) -> [UInt8]? { (r[c] as Data?).map { [UInt8]($0) } }
         node = bytes("node")
-        eventTime = r["event_time"]
-        signal = r["signal"]
-        signalName = r["signal_name"]
-        siCode = r["si_code"]
+        eventTime = r["event_time"] ?? 0
+        signal = r["signal"] ?? 0
+        signalName = r["signal_name"] ?? "SIG?"
+        siCode = r["si_code"] ?? 0
         processDirected = (r["process_directed"] as Int64?) == 1
-        result = r["result"]
-        cause = r["cause"]
+        result = r["result"] ?? "delivered"
+        cause = r["cause"] ?? "kernel"
         causeDetail = bytes("cause_detail")
         causePidns = r["cause_pidns"]
         syscall = r["syscall"]
-        senderPid = r["sender_pid"]
-        senderTid = r["sender_tid"]
+        senderPid = r["sender_pid"] ?? 0
+        senderTid = r["sender_tid"] ?? 0
         senderStartTime = r["sender_start_time"]
         senderComm = bytes("sender_comm")
         senderExe = bytes("sender_exe")
@@ -73,8 +76,8 @@ public struct TracedSignalRow: Sendable, Equatable {
         senderParentComm = bytes("sender_parent_comm")
         senderNsPid = r["sender_ns_pid"]
         senderKthread = (r["sender_kthread"] as Int64?) == 1
-        targetPid = r["target_pid"]
-        targetTid = r["target_tid"]
+        targetPid = r["target_pid"] ?? 0
+        targetTid = r["target_tid"] ?? 0
         targetStartTime = r["target_start_time"]
         targetComm = bytes("target_comm")
         targetNsPid = r["target_ns_pid"]
@@ -121,7 +124,7 @@ public enum TracedSignalQuery {
         if let until { sql += " AND event_time <= ?"; args.append(until) }
         sql += " ORDER BY event_time, record_rowid LIMIT ?"
         args.append(limit)
-        return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map(TracedSignalRow.init)
+        return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { TracedSignalRow($0) }
     }
 
     /// The tracer's record of the same kill as an audited syscall: same sender and target
@@ -132,7 +135,7 @@ public enum TracedSignalQuery {
             SELECT \(TracedSignalRow.selectList) FROM traced_signals
             WHERE sender_pid = ? AND target_pid = ? AND signal = ? AND event_time BETWEEN ? AND ?
             ORDER BY abs(event_time - ?) LIMIT 1
-            """, arguments: [senderPid, targetPid, signal, time - 1, time + 1, time]).map(TracedSignalRow.init)
+            """, arguments: [senderPid, targetPid, signal, time - 1, time + 1, time]).map { TracedSignalRow($0) }
     }
 
     /// For a namespace teardown: the kill of the init whose exit caused it (the record of a
@@ -142,7 +145,7 @@ public enum TracedSignalQuery {
             SELECT \(TracedSignalRow.selectList) FROM traced_signals
             WHERE target_pid = ? AND event_time BETWEEN ? AND ? AND signal = 9
             ORDER BY event_time DESC LIMIT 1
-            """, arguments: [teardown.senderPid, teardown.eventTime - 60, teardown.eventTime]).map(TracedSignalRow.init)
+            """, arguments: [teardown.senderPid, teardown.eventTime - 60, teardown.eventTime]).map { TracedSignalRow($0) }
     }
 
     public static func coverage(_ db: Database) throws -> TraceCoverage {
