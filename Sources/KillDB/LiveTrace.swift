@@ -105,6 +105,7 @@ final class TraceWriter: @unchecked Sendable {
     private var queue: [TracedSignal] = []
     private var losses: [TraceLoss] = []
     private var finishing = false
+    private var failed = false
     private var done = false
     private var status = LiveTraceStatus()
     private var thread: Thread?
@@ -156,6 +157,7 @@ final class TraceWriter: @unchecked Sendable {
             let taken = Array(queue.prefix(maxBatch))
             let lossBatch = losses
             let finishingNow = finishing
+            let failedNow = failed
             let totals = status
             let more = queue.count > taken.count
             condition.unlock()
@@ -171,7 +173,7 @@ final class TraceWriter: @unchecked Sendable {
                 try store.transaction { tx in
                     _ = try tx.store(batch, trace: session)
                     try tx.updateTraceSession(session, records: totals.records + taken.count, lost: totals.lost,
-                                              finished: finalWrite, status: finalWrite ? "complete" : "running")
+                                              finished: finalWrite, status: finalWrite ? (failedNow ? "failed" : "complete") : "running")
                 }
                 lastHeartbeat = now
                 reportedBusy = false
@@ -212,6 +214,7 @@ final class TraceWriter: @unchecked Sendable {
     func finish(failed: Bool) -> LiveTraceStatus {
         condition.lock()
         finishing = true
+        self.failed = failed
         condition.broadcast()
         while !done { condition.wait() }
         status.dropped += queue.count
