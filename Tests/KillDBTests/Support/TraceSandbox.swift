@@ -32,6 +32,8 @@ enum TraceSandbox {
     /// returns the database.
     static func trace(_ signals: String = "KILL", in dir: URL, ringBufferBytes: UInt32 = 8 << 20,
                       _ body: () throws -> Void) throws -> URL {
+        KernelSignalTests.lock.acquire()
+        defer { KernelSignalTests.lock.release() }
         let db = dir.appendingPathComponent("trace.sqlite")
         let filter = try SignalFilter.parse(signals)
         let control = LiveTraceControl()
