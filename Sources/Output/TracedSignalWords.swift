@@ -6,6 +6,13 @@ public enum TracedSignalWords {
     /// "pid 3625 (sleep) was killed through cgroup.kill of /app/worker by pid 3720 (sh)".
     /// `initKill`: for a namespace teardown, the record of the init's own kill.
     public static func sentence(_ r: TracedSignalRow, initKill: TracedSignalRow? = nil) -> String {
+        sentence(r, initKill: initKill, named: { name($0) })
+    }
+
+    /// `named` shows a name the kernel held (chosen by whoever ran the process) in an
+    /// output's style (escaped for a terminal, inert in Markdown).
+    static func sentence(_ r: TracedSignalRow, initKill: TracedSignalRow?, named: ([UInt8]) -> String) -> String {
+        func name(_ b: [UInt8]?) -> String { named(b ?? []) }
         let target = "pid \(r.targetPid) (\(name(r.targetComm)))"
         let sender = "pid \(r.senderPid) (\(name(r.senderComm)))"
         let sig = r.signalName
@@ -33,6 +40,16 @@ public enum TracedSignalWords {
             s = "\(target) was sent \(sig) by the kernel, in \(sender)'s context"
         }
         return s + outcome(r)
+    }
+
+    /// What the kernel did with it, as the `via` line's last word.
+    static func result(_ r: TracedSignalRow) -> String {
+        switch r.result {
+        case "delivered": return "delivered"
+        case "ignored": return "ignored by the kernel (the target was already exiting, a zombie, or an init that ignores it)"
+        case "pending": return "already pending: this one added nothing"
+        default: return "not queued (\(r.result))"
+        }
     }
 
     static func outcome(_ r: TracedSignalRow) -> String {

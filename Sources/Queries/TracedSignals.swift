@@ -138,6 +138,71 @@ public enum TracedSignalQuery {
             """, arguments: [senderPid, targetPid, signal, time - 1, time + 1, time]).map { TracedSignalRow($0) }
     }
 
+    /// Has the tracer stored anything here?
+    static func hasRecords(_ db: Database) throws -> Bool {
+        guard try db.tableExists("traced_signal_records") else { return false }
+        return try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM traced_signal_records)") ?? false
+    }
+
+    /// The tracer's record of an audited syscall's kill: same node, sender and target pid
+    /// and signal, cause syscall, within a second.
+    static func sameKill(_ db: Database, as r: SignalRow) throws -> TracedSignalRow? {
+        guard let sender = r.senderPid, let target = r.targetPid, let signal = r.signal,
+              try db.tableExists("traced_signal_records") else { return nil }
+        return try Row.fetchOne(db, sql: """
+            SELECT \(TracedSignalRow.selectList) FROM traced_signals
+            WHERE sender_pid = ? AND target_pid = ? AND signal = ? AND cause = 'syscall'
+              AND event_time BETWEEN ? AND ? AND CAST(node AS BLOB) IS ?
+            ORDER BY abs(event_time - ?) LIMIT 1
+            """, arguments: [sender, target, signal, r.eventTime - 1, r.eventTime + 1, r.node.map { Data($0) },
+                             r.eventTime]).map { TracedSignalRow($0) }
+    }
+
+    /// The tracer's record of the kernel's OOM kill of the same process (cause oom, same
+    /// target pid and node, within two seconds: the kernel log's clock is the boot clock).
+    static func oomKill(_ db: Database, as k: KernelKillRow) throws -> TracedSignalRow? {
+        guard let pid = k.pid, try db.tableExists("traced_signal_records") else { return nil }
+        return try Row.fetchOne(db, sql: """
+            SELECT \(TracedSignalRow.selectList) FROM traced_signals
+            WHERE target_pid = ? AND cause = 'oom' AND event_time BETWEEN ? AND ? AND CAST(node AS BLOB) IS ?
+            ORDER BY abs(event_time - ?) LIMIT 1
+            """, arguments: [pid, k.eventTime - 2, k.eventTime + 2, k.node.map { Data($0) }, k.eventTime])
+            .map { TracedSignalRow($0) }
+    }
+
+    /// The tracer's records of kills no other source saw: causes other than a syscall or the
+    /// OOM killer, and those two when no audit event or kernel-log kill joins them (audit
+    /// was not logging, the kernel log rotated away). Newest first, cut at `limit` (-1: none).
+    static func unjoined(_ db: Database, pid: Int64?, comm: String?, node: String?, signals: SignalSet,
+                         before: Double?, after: Double?, limit: Int) throws -> [TracedSignalRow] {
+        guard try db.tableExists("traced_signal_records") else { return [] }
+        var terms: [String] = [], args: [any DatabaseValueConvertible] = []
+        if let pid { terms.append("t.target_pid = ?"); args.append(pid) }
+        if let comm { terms.append("t.target_comm GLOB ?"); args.append(comm) }
+        if let node { terms.append("t.node IS ?"); args.append(node) }
+        if case .only(let n) = signals {
+            terms.append("t.signal IN (\(n.map { _ in "?" }.joined(separator: ",")))")
+            args += n.map { Int64($0) }
+        }
+        if let before { terms.append("t.event_time <= ?"); args.append(before) }
+        if let after { terms.append("t.event_time >= ?"); args.append(after) }
+        terms.append("""
+            NOT (t.cause = 'syscall' AND EXISTS (
+                SELECT 1 FROM signals s WHERE s.sender_pid = t.sender_pid AND s.target_pid = t.target_pid
+                AND s.signal = t.signal AND s.event_time BETWEEN t.event_time - 1 AND t.event_time + 1
+                AND s.node IS t.node))
+            """)
+        terms.append("""
+            NOT (t.cause = 'oom' AND EXISTS (
+                SELECT 1 FROM kernel_kills k WHERE k.pid = t.target_pid AND k.kind IN ('oom', 'memcg-oom')
+                AND k.event_time BETWEEN t.event_time - 2 AND t.event_time + 2 AND k.node IS t.node))
+            """)
+        return try Row.fetchAll(db, sql: """
+            SELECT \(TracedSignalRow.selectList) FROM traced_signals t WHERE \(terms.joined(separator: " AND "))
+            ORDER BY t.event_time DESC, t.record_rowid DESC LIMIT \(limit)
+            """, arguments: StatementArguments(args)).map { TracedSignalRow($0) }
+    }
+
     /// For a namespace teardown: the kill of the init whose exit caused it (the record of a
     /// SIGKILL to the sender, the init, shortly before).
     public static func initKill(_ db: Database, for teardown: TracedSignalRow) throws -> TracedSignalRow? {

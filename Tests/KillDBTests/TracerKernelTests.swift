@@ -58,6 +58,46 @@ struct TracerKernelTests {
         }
     }
 
+    @Test("who --pid after a kill through each signal syscall: the audit event and the tracer's record are one kill")
+    func sixSyscallsOneAnswer() throws {
+        try Self.requireTracer()
+        let sandbox = try AuditSandbox()
+        defer { sandbox.stop() }
+        try sandbox.start()
+        try TestLogs.withScratch { dir in
+            let calls = ["kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal"]
+            var sent: [(call: String, victim: Int64, sender: pid_t)] = []
+            let db = try T.trace(in: dir) {
+                for call in calls {
+                    let v = try sandbox.startVictim()
+                    let pid = Int64(v.processIdentifier)
+                    let s = try sandbox.send(.b64, call, signal: SIGKILL, pid: pid, tid: pid)
+                    #expect(s.result == 0, "\(call): \(s)")
+                    v.waitUntilExit()
+                    _ = try sandbox.waitForEvent(senderPID: s.pid)
+                    sent.append((call, pid, s.pid))
+                }
+            }
+            _ = try Ingest.run(paths: [sandbox.logDirectory], databasePath: db.path)
+            for s in sent {
+                let who = try CLI.run(["who", "--pid", String(s.victim), "--db", db.path])
+                #expect(who.status == 0, "\(s.call): \(who)")
+                let out = who.stdout
+                #expect(out.hasPrefix("SIGKILL to pid \(s.victim) (sleep)"), "\(s.call): \(out)")
+                #expect(out.contains("sent by   pid \(s.sender)"), "\(s.call): \(out)")
+                #expect(out.contains("\(s.call)(") && out.contains(": delivered"), "\(s.call): \(out)")
+                #expect(out.contains("audit event ") && out.contains("and the kernel tracer's record (signal:signal_generate)"),
+                        "both evidences, \(s.call): \(out)")
+                #expect(!out.contains("Earlier candidates"), "one kill, not two: \(s.call): \(out)")
+                #expect(out.contains("Kernel tracer: "), "\(s.call): \(out)")
+                if !out.contains("Kernel tracer: ran from") {
+                    let sessions = try DatabaseQueue(path: db.path).read { try Row.fetchAll($0, sql: "SELECT * FROM trace_coverage") }
+                    AuditSandbox.loud("*** tracer coverage not matched for \(s.call): \(sessions) ***")
+                }
+            }
+        }
+    }
+
     @Test("a write to cgroup.kill: every process of the cgroup, cause cgroup-kill, the cgroup's path, the writer as sender")
     func cgroupKill() throws {
         try Self.requireTracer()
@@ -101,6 +141,11 @@ struct TracerKernelTests {
                 #expect((r["sender_cmdline"] as String?)?.contains("cgroup.kill") == true)
                 #expect(r["result"] as String? == "delivered")
                 #expect(r["si_code"] as Int64? == 0 && r["process_directed"] as Int64? == 0)
+                let who = try CLI.run(["who", "--pid", String(v.processIdentifier), "--db", db.path])
+                #expect(who.status == 0, "\(who)")
+                #expect(who.stdout.contains("pid \(v.processIdentifier) (sleep) was killed through cgroup.kill of /\(name)/worker by pid \(w.processIdentifier) (sh)"),
+                        "\(who.stdout)")
+                #expect(who.stdout.contains("no audit record of this signal"), "\(who.stdout)")
             }
         }
     }
@@ -142,6 +187,10 @@ struct TracerKernelTests {
                 #expect(r["cause_pidns"] as Int64? == i["target_pidns"] as Int64?)
                 #expect(r["si_code"] as Int64? == 128)
                 #expect(r["target_comm"] as String? == "sleep")
+                let who = try CLI.run(["who", "--pid", String(pid), "--db", db.path])
+                #expect(who.status == 0, "\(who)")
+                #expect(who.stdout.contains("pid \(pid) (sleep) was killed by the kernel when its pid namespace's init, pid \(initPid) (sh), exited; pid \(initPid) was sent SIGKILL by pid \(getpid()) ("),
+                        "\(who.stdout)")
             }
         }
     }
