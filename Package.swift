@@ -50,23 +50,26 @@ let package = Package(
         ),
         // The one event pipeline every source feeds: lines in, one batch to store out.
         .target(name: "Pipeline", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "KernelTrace"]),
+        // Where a process lives and where it came from: cgroup paths read as units,
+        // containers and pods; a process's chain of parents from /proc.
+        .target(name: "ProcessContext"),
         // The SQLite store; its schema is Schema/*.sql, embedded at build time.
         .target(
             name: "Store",
-            dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "KernelTrace", "Pipeline", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "KernelTrace", "Pipeline", "ProcessContext", .product(name: "GRDB", package: "GRDB.swift")],
             plugins: ["EmbedSchema"]
         ),
         // The library the CLI and tests call: the sources (file ingest, the plugin's stream,
         // kernel logs, the tracer) feeding the pipeline and the store.
-        .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "KernelTrace", "Pipeline", "Store", "Tracer"]),
+        .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "KernelTrace", "Pipeline", "ProcessContext", "Store", "Tracer"]),
         // Questions asked of the database: who, report, ad hoc SQL; time expressions.
-        .target(name: "Queries", dependencies: ["AuditDecoding", "KernelLog", "Store", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Queries", dependencies: ["AuditDecoding", "KernelLog", "ProcessContext", "Store", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
         // Audit rules: generating killdb's rules, installing them, linting the loaded ones.
         .target(name: "AuditRules", dependencies: ["AuditDecoding"]),
         // Sizes and durations as an operator reads them, for every command's text.
         .target(name: "Quantities"),
         // Health checks of the whole chain, for killdb doctor.
-        .target(name: "Doctor", dependencies: ["AuditLog", "AuditRules", "Quantities", "Store", "Tracer", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Doctor", dependencies: ["AuditDecoding", "AuditLog", "AuditRules", "Quantities", "Store", "Tracer", .product(name: "GRDB", package: "GRDB.swift")]),
         // Output: text that is safe on a terminal, reports, tables, JSON and CSV.
         .target(name: "Output", dependencies: ["AuditDecoding", "Doctor", "KernelLog", "KillDB", "Quantities", "Queries"]),
         .executableTarget(
@@ -82,7 +85,7 @@ let package = Package(
         .testTarget(
             name: "KillDBTests",
             dependencies: ["KillDB", "AuditDecoding", "AuditLog", "KernelLog", "Pipeline", "Store", "Queries", "AuditRules", "Doctor", "Output",
-                           "KernelTrace", "Tracer",
+                           "KernelTrace", "Tracer", "ProcessContext",
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]

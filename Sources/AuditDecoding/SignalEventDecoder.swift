@@ -13,6 +13,8 @@ public final class SignalEventDecoder: @unchecked Sendable {
 
     private let au: OpaquePointer
     private var buffer: [UInt8] = []
+    /// Records per libauparse buffer: its cost per record grows with this (see `decode`).
+    static let recordsPerBuffer = 64
 
     public enum Failure: Error, Equatable {
         /// libauparse could not make an event of these records.
@@ -41,40 +43,49 @@ public final class SignalEventDecoder: @unchecked Sendable {
     public func decode(_ lines: [[UInt8]], id: EventID) -> Result<SignalEvent, Failure> {
         Self.auparseLock.lock()
         defer { Self.auparseLock.unlock() }
-        buffer.removeAll(keepingCapacity: true)
-        for line in lines {
-            // A NUL would end libauparse's C string early; the kernel never logs one.
-            buffer.append(contentsOf: line.lazy.map { $0 == 0 ? 0x20 : $0 })
-            buffer.append(0x0a)
-        }
-        let loaded = buffer.withUnsafeBufferPointer { buf in
-            buf.withMemoryRebound(to: CChar.self) { auparse_new_buffer(au, $0.baseAddress, $0.count) }
-        }
-        guard loaded == 0 else { return .failure(.unparsable) }
-
         var event = SignalEvent(id: id)
         var sawRecord = false
         var sawSyscall = false
-        while auparse_next_event(au) > 0 {
-            guard auparse_first_record(au) > 0 else { continue }
-            repeat {
-                sawRecord = true
-                switch auparse_get_type(au) {
-                case 1300:  // SYSCALL
-                    if !sawSyscall, decodeSyscall(into: &event) { sawSyscall = true }
-                case 1318:  // OBJ_PID
-                    if let target = decodeTarget(), !event.targets.contains(where: { $0.pid == target.pid }) {
-                        event.targets.append(target)
+        // A kill(-1) or process-group kill can reach 100,000 processes: one lookup per target.
+        var targetPids = Set<Int64>()
+        // libauparse's cost per record grows with the records its event already holds: one
+        // event of 100,000 OBJ_PIDs took 26 s and 230 MB in it. Each record is decoded on
+        // its own, so they are handed over a slice at a time.
+        var start = lines.startIndex
+        repeat {
+            let end = min(start + Self.recordsPerBuffer, lines.endIndex)
+            buffer.removeAll(keepingCapacity: true)
+            for line in lines[start..<end] {
+                // A NUL would end libauparse's C string early; the kernel never logs one.
+                buffer.append(contentsOf: line.lazy.map { $0 == 0 ? 0x20 : $0 })
+                buffer.append(0x0a)
+            }
+            start = end
+            let loaded = buffer.withUnsafeBufferPointer { buf in
+                buf.withMemoryRebound(to: CChar.self) { auparse_new_buffer(au, $0.baseAddress, $0.count) }
+            }
+            guard loaded == 0 else { return .failure(.unparsable) }
+            while auparse_next_event(au) > 0 {
+                guard auparse_first_record(au) > 0 else { continue }
+                repeat {
+                    sawRecord = true
+                    switch auparse_get_type(au) {
+                    case 1300:  // SYSCALL
+                        if !sawSyscall, decodeSyscall(into: &event) { sawSyscall = true }
+                    case 1318:  // OBJ_PID
+                        if let target = decodeTarget(), targetPids.insert(target.pid).inserted {
+                            event.targets.append(target)
+                        }
+                    case 1327:  // PROCTITLE
+                        if event.sender.proctitle == nil, let raw = fieldValue("proctitle") {
+                            event.sender.proctitle = AuditField.decodeString(raw)
+                        }
+                    default:
+                        break
                     }
-                case 1327:  // PROCTITLE
-                    if event.sender.proctitle == nil, let raw = fieldValue("proctitle") {
-                        event.sender.proctitle = AuditField.decodeString(raw)
-                    }
-                default:
-                    break
-                }
-            } while auparse_next_record(au) > 0
-        }
+                } while auparse_next_record(au) > 0
+            }
+        } while start < lines.endIndex
         guard sawRecord else { return .failure(.unparsable) }
         if !sawSyscall && event.targets.isEmpty && event.sender.proctitle == nil {
             return .failure(.notASignalEvent)

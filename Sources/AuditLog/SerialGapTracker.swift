@@ -13,7 +13,19 @@ import AuditDecoding
 /// it starts). A jump forward by more than `discontinuity` is a new counter too, not
 /// millions of lost events. The counter wraps at 2^32.
 public struct SerialGapTracker {
+    /// A file whose first record does not continue the sequence the files before it left:
+    /// another boot or another host, whose serials are another count.
+    public struct OriginBreak: Sendable, Equatable {
+        /// Where the sequence stood, and the new file's first record.
+        public var previous: EventID
+        public var next: EventID
+        public var file: Int
+    }
+
     static let settle: Int64 = 5
+    /// At a file's first record, a serial further on than this is another count, not lost
+    /// events: a rotated file continues its predecessor within a few serials.
+    static let boundaryJump: UInt32 = 10_000
     static let discontinuity: UInt32 = 1_000_000
     /// How far a serial's time may disagree with the serial order within one boot: the
     /// stamp's serial and time are taken one after the other, on any CPU.
@@ -37,6 +49,9 @@ public struct SerialGapTracker {
     private var sequences: [String: Sequence] = [:]
     private var newestSecond: Int64 = .min
     public private(set) var found: [SerialGap] = []
+    /// The first file (without `node=` names) that looked like another host's: logs of
+    /// several hosts mixed into one unnamed sequence. Kept once.
+    public private(set) var unnamedHostsMixed: OriginBreak?
 
     public init(cursors: [String: EventID] = [:]) {
         for (node, id) in cursors { sequences[node] = Sequence(high: id) }
@@ -45,7 +60,10 @@ public struct SerialGapTracker {
     /// Where each node's sequence stands, to carry into the next run.
     public var cursors: [String: EventID] { sequences.mapValues(\.high) }
 
-    public mutating func observe(_ id: EventID) {
+    /// `fileStart`: the first record of this node in a file read from its beginning (given
+    /// as that file's index): a sequence never spans files of different origin, so a file
+    /// whose first serial and time do not continue the previous one starts a new sequence.
+    public mutating func observe(_ id: EventID, fileStart: Int? = nil) {
         if id.seconds > newestSecond {
             newestSecond = id.seconds
             settleAll(final: false)
@@ -55,6 +73,24 @@ public struct SerialGapTracker {
             return
         }
         defer { sequences[id.node] = seq }
+        if let file = fileStart {
+            let forward = id.serial &- seq.high.serial
+            // Files are read oldest first: one that starts before the last ends (beyond the
+            // clock's slack) is not its continuation, and neither is one that starts far on.
+            let timeBack = id.seconds + Self.clockSlack < seq.high.seconds
+            let farOn = forward < 1 << 31 && forward > Self.boundaryJump
+            if timeBack || farOn {
+                // An older file of the same host read late starts earlier in both serial and
+                // time; a serial further on at an earlier time, or far on, is another count.
+                let otherHost = (timeBack && forward < 1 << 31) || (farOn && !timeBack)
+                if id.node.isEmpty && otherHost && unnamedHostsMixed == nil && !seq.daemonStarted {
+                    unnamedHostsMixed = OriginBreak(previous: seq.high, next: id, file: file)
+                }
+                seq.daemonStarted = false
+                restart(&seq, at: id)
+                return
+            }
+        }
         let daemonStarted = seq.daemonStarted
         seq.daemonStarted = false
         let forward = id.serial &- seq.high.serial
@@ -127,7 +163,8 @@ public struct SerialGapTracker {
             }
             let size = (p.high &- p.low) &+ 1
             let missing = size &- UInt32(p.seen.count)
-            if missing > 0 {
+            // A hole that ends before it starts is two sequences taken for one: no gap.
+            if missing > 0 && p.before.seconds + Self.clockSlack >= p.after.seconds {
                 found.append(SerialGap(after: p.after, before: p.before, missing: missing))
             }
         }

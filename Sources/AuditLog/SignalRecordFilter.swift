@@ -127,6 +127,13 @@ public struct SignalRecordFilter {
     static let lateWindow: Int64 = 60
     private var recentIDs = RecentIDs()
     private var gaps: SerialGapTracker
+    /// The file whose records are being taken, whether it was read from its start, and the
+    /// nodes seen in it so far: each node's first record there may begin another origin.
+    private var fileInProgress = -1
+    private var fileFromStart = false
+    private var nodesInFile: Set<String> = []
+    /// Logs without `node=` names that look like several hosts' (see SerialGapTracker).
+    public var unnamedHostsMixed: SerialGapTracker.OriginBreak? { gaps.unnamedHostsMixed }
 
     public private(set) var coverage: [FileCoverage] = []
     /// Lines skipped since the last `drain()`, the first `skippedLimit` of the run only.
@@ -239,7 +246,15 @@ public struct SignalRecordFilter {
         coverage[file].saw(id)
         if header.seconds > newest[id.node, default: .min] { newest[id.node] = header.seconds }
         if header.seconds > newestSecond { newestSecond = header.seconds }
-        if header.kind != .daemon { gaps.observe(id) }
+        if header.kind != .daemon {
+            if file != fileInProgress {
+                fileInProgress = file
+                fileFromStart = offset == 0
+                nodesInFile.removeAll()
+            }
+            let fileStart = fileFromStart && nodesInFile.insert(id.node).inserted ? file : nil
+            gaps.observe(id, fileStart: fileStart)
+        }
 
         switch header.kind {
         case .syscall:
@@ -270,6 +285,9 @@ public struct SignalRecordFilter {
             }
         case .endOfEvent:
             if let group = open.removeValue(forKey: id) { handOn(group) }
+            // The event is over and was no signal: its records need not be held (a stream's
+            // spool is emptied only when nothing is).
+            if let lines = unclaimed.removeValue(forKey: id) { unclaimedCount -= lines.count }
         case .daemon:
             let body = Array(UnsafeBufferPointer(rebasing: line[header.bodyStart..<header.bodyEnd]))
             let op = RecordHeader.field("op", in: line, header: header).map { String(decoding: $0, as: UTF8.self) }

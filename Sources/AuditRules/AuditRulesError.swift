@@ -20,7 +20,7 @@ public enum AuditRulesError: Error, Equatable, Sendable, CustomStringConvertible
     public var description: String {
         switch self {
         case .unknownSignal(let s):
-            return "unknown signal \"\(s)\": give names or numbers (KILL, SIGTERM, 15, KILL,TERM,ABRT) or all"
+            return "unknown signal \"\(s)\": give names or numbers (KILL, SIGTERM, 15, KILL,TERM,ABRT), all (every signal but 0 and SIGURG sent with tgkill) or all,URG"
         case .invalidKey(let k):
             return "invalid rule key \"\(k)\": use 1 to \(RuleSet.maxKeyLength) letters, digits, '-', '_', '.' or ':'"
         case .notRoot(let action):

@@ -15,6 +15,8 @@ public struct RuleFinding: Sendable, Equatable, CustomStringConvertible {
         case noSignalRules
         /// Some signal syscall is audited on an arch, but not all of them are.
         case syscallNotAudited
+        /// A rule that records SIGURG sent with tgkill or rt_tgsigqueueinfo (Go's preemption).
+        case threadURGRecorded
     }
 
     public var kind: Kind
@@ -48,6 +50,7 @@ public enum RuleLint {
         for rule in recording {
             found += wrongArgument(rule)
             found += probes(rule)
+            found += threadURG(rule)
             found += missingTwin(rule, among: recording)
         }
         found += targetLost(rules)
@@ -95,6 +98,23 @@ public enum RuleLint {
                 """))
         }
         return found
+    }
+
+    /// (7) Go's runtime preempts goroutines with tgkill(getpid(), tid, SIGURG): 85–440 events a
+    /// second from one busy program, which floods the log and shortens its retention. A rule
+    /// already flagged for recording signal 0 is left to that finding (its fix comes first).
+    private static func threadURG(_ rule: AuditRule) -> [RuleFinding] {
+        let syscalls = rule.signalSyscalls.filter { $0.signalArgumentIndex == 2 }
+        let filters = argumentFields(rule, 2)
+        let urg = UInt32(SignalSelection.urg)
+        guard !syscalls.isEmpty, filters.allSatisfy({ $0.admits(urg) }),
+              !(!filters.contains(where: { $0.op == "=" }) && filters.allSatisfy({ $0.admits(0) })),
+              !filters.contains(where: { $0.op == "=" && $0.argumentValue == urg }) else { return [] }
+        return [RuleFinding(kind: .threadURGRecorded, rule: rule.text, message: """
+            records SIGURG sent with \(names(syscalls)): Go programs preempt their own threads that way, \
+            hundreds of events a second, which floods the log and shortens how long auditd keeps it; \
+            add -F a2!=\(urg) (`killdb rules install --signals all` does), unless SIGURG is what you are after
+            """)]
     }
 
     /// (2) The kernel matches a rule against one ABI only: a b64 rule misses 32-bit

@@ -2,15 +2,29 @@ import AuditDecoding
 
 /// Which signals killdb's rules record.
 public enum SignalSelection: Sendable, Equatable {
-    /// Every signal but 0: kill(pid, 0) is a liveness probe, sent constantly, and would flood the log.
+    /// Every signal but 0 (kill(pid, 0) is a liveness probe, sent constantly), and but SIGURG
+    /// sent with tgkill/rt_tgsigqueueinfo: Go's runtime preempts its own threads that way,
+    /// 85–440 events a second from one busy program, enough to shrink retention to minutes.
     case all
+    /// `all,URG`: every signal but 0, SIGURG to threads included.
+    case allWithThreadURG
     /// These signal numbers, sorted, without duplicates.
     case only([Int32])
 
     public static let kill = SignalSelection.only([9])
 
-    /// Parses `KILL`, `SIGKILL`, `9`, `KILL,TERM,ABRT`, `all`.
+    /// SIGURG, which `all` leaves out on the thread-directed syscalls.
+    public static let urg: Int32 = 23
+
+    /// Parses `KILL`, `SIGKILL`, `9`, `KILL,TERM,ABRT`, `all`, `all,URG`.
     public static func parse(_ text: String) throws(AuditRulesError) -> SignalSelection {
+        let parts = text.split(separator: ",", maxSplits: 1).map { String($0).trimmingWhitespace }
+        if parts.count == 2, parts[0].lowercased() == "all" {
+            // `all` already has every other signal: only URG can be added to it.
+            guard case .only(let added)? = try? SignalList.parse(parts[1]), !added.isEmpty,
+                  added.allSatisfy({ $0 == urg }) else { throw .unknownSignal(text) }
+            return .allWithThreadURG
+        }
         do {
             switch try SignalList.parse(text) {
             case .all: return .all
@@ -24,7 +38,8 @@ public enum SignalSelection: Sendable, Equatable {
     /// `SIGKILL,SIGTERM` or `all`, for the file header.
     public var names: String {
         switch self {
-        case .all: return "all (but signal 0)"
+        case .all: return "all (but signal 0, and but SIGURG sent with tgkill: add it with --signals all,URG)"
+        case .allWithThreadURG: return "all (but signal 0; SIGURG sent with tgkill included)"
         case .only(let n): return n.map { AuditArch.x86_64.signalName($0) }.joined(separator: ",")
         }
     }
@@ -33,6 +48,7 @@ public enum SignalSelection: Sendable, Equatable {
     public var argument: String {
         switch self {
         case .all: return "all"
+        case .allWithThreadURG: return "all,URG"
         case .only(let n): return n.map { AuditArch.x86_64.signalName($0).replacingPrefix("SIG") }.joined(separator: ",")
         }
     }
@@ -83,7 +99,9 @@ public struct RuleSet: Sendable, Equatable {
             for filter in argumentFilters {
                 for (syscalls, arg) in [(Self.signalInA1, "a1"), (Self.signalInA2, "a2")] {
                     let names = syscalls.map(\.rawValue).joined(separator: ",")
-                    let fields = filter.map { "-F \(arg)\($0)" }.joined(separator: " ")
+                    // Go's preemption is tgkill(getpid(), tid, SIGURG): left out unless asked for.
+                    let conditions = signals == .all && arg == "a2" ? filter + ["!=\(SignalSelection.urg)"] : filter
+                    let fields = conditions.map { "-F \(arg)\($0)" }.joined(separator: " ")
                     lines.append("-a always,exit -F arch=\(bits) -S \(names) \(fields) -k \(key)")
                 }
             }
@@ -94,7 +112,7 @@ public struct RuleSet: Sendable, Equatable {
     /// One entry per rule: the operator-and-value parts of the signal argument's fields.
     private var argumentFilters: [[String]] {
         switch signals {
-        case .all:
+        case .all, .allWithThreadURG:
             return [["!=0"]]
         case .only(let numbers):
             return Self.runs(numbers).map { r in r.lowerBound == r.upperBound ? ["=\(r.lowerBound)"] : [">=\(r.lowerBound)", "<=\(r.upperBound)"] }

@@ -1,3 +1,4 @@
+import AuditDecoding
 import AuditRules
 import Foundation
 import Quantities
@@ -9,7 +10,9 @@ public enum Checks {
     // MARK: 1. auditd
 
     /// The kernel's registered audit daemon (`auditctl -s` pid) and whether that process exists.
-    public static func auditd(_ status: Probe<AuditStatus>, processName: String?) -> Check {
+    /// `running` is every auditd executable found in /proc: one can run without being the
+    /// daemon the kernel sends events to (starting, stopping, or started with another config).
+    public static func auditd(_ status: Probe<AuditStatus>, processName: String?, running: [RunningAuditd] = []) -> Check {
         let title = "auditd running"
         switch status {
         case .skipped(let why):
@@ -23,6 +26,15 @@ public enum Checks {
                              action: startAuditd)
             }
             guard pid != 0 else {
+                if !running.isEmpty {
+                    let list = running.map { "pid \($0.pid) (\($0.executable))" }.joined(separator: ", ")
+                    return Check(id: "auditd", title: title, status: .fail,
+                                 found: "auditd is running (\(list)) but is not registered with the kernel as its audit daemon "
+                                    + "(auditctl -s: pid 0), so it receives no events and nothing is logged",
+                                 action: "see why in its log (journalctl -u auditd, or /var/log/syslog), then restart it: "
+                                    + "systemctl restart auditd (an auditd started by hand with another -c config needs its own restart)",
+                                 values: ["pid": 0, "auditd_processes": Double(running.count)])
+                }
                 return Check(id: "auditd", title: title, status: .fail,
                              found: "no audit daemon is registered with the kernel (auditctl -s: pid 0), so nothing is logged",
                              action: startAuditd)
@@ -360,6 +372,46 @@ public enum Checks {
         }
     }
 
+    // MARK: 10. signal rate
+
+    /// One signal at this share of the sampled events, and at least this many a second, floods.
+    public static let floodShare = 0.8
+    public static let floodPerSecond = 1.0
+
+    /// The signal events per signal in the newest log: warns when one signal dominates.
+    public static func signalRate(_ rates: SignalRates, sampled: String) -> Check {
+        let title = "signal-event rate"
+        let name = { (k: SignalRates.Key) in AuditArch.x86_64.signalName(k.signal) + (k.threadDirected ? " to threads (tgkill)" : "") }
+        guard let top = rates.top, rates.total >= 100, rates.span >= 10 else {
+            return Check(id: "signal-rate", title: title, status: .ok,
+                         found: "\(Words.plural(Int64(rates.total), "signal event")) in \(sampled)\(rates.span > 0 ? " over \(Quantity.duration(rates.span))" : ""): too few to flood",
+                         values: ["signal_events": Double(rates.total), "span_seconds": rates.span])
+        }
+        let perSecond = Double(top.count) / rates.span
+        let share = Double(top.count) / Double(rates.total)
+        let ranking = rates.counts.sorted { $0.value > $1.value }.prefix(5)
+            .map { "\(name($0.key)): \($0.value) (\(String(format: "%.1f", Double($0.value) / rates.span))/s)" }
+        var values: [String: Double] = ["signal_events": Double(rates.total), "span_seconds": rates.span,
+                                        "top_signal": Double(top.key.signal), "top_per_second": perSecond, "top_share": share]
+        values["top_thread_directed"] = top.key.threadDirected ? 1 : 0
+        let found = "\(Words.plural(Int64(rates.total), "signal event")) in \(sampled) over \(Quantity.duration(rates.span)); "
+            + "\(name(top.key)) is \(Int((share * 100).rounded()))% of them, \(String(format: "%.1f", perSecond))/s"
+        guard share >= floodShare, perSecond >= floodPerSecond else {
+            return Check(id: "signal-rate", title: title, status: .ok, found: found, details: ranking, values: values)
+        }
+        let action: String
+        if top.key.signal == 23 && top.key.threadDirected {
+            action = "these are Go programs preempting their own threads (tgkill(getpid(), tid, SIGURG)), not kills: "
+                + "sudo killdb rules install --signals all (it leaves them out), or record only the signals you need (--signals KILL,TERM)"
+        } else {
+            action = "record only the signals you need (sudo killdb rules install --signals KILL,TERM), "
+                + "or find the sender with killdb who --signal \(AuditArch.x86_64.signalName(top.key.signal).dropFirst(3)) and quiet it"
+        }
+        return Check(id: "signal-rate", title: title, status: .warn,
+                     found: found + ": one signal floods the log and shortens how long auditd keeps it (see the retention horizon)",
+                     action: action, details: ranking, values: values)
+    }
+
     // MARK: 8. database
 
     public static func database(_ probe: DatabaseProbe) -> Check {
@@ -467,7 +519,7 @@ public enum Doctor {
     public static func checks(_ inputs: DoctorInputs, isRoot: Bool) -> [Check] {
         let locked = inputs.auditStatus.value?.enabled == 2
         var checks = [
-            Checks.auditd(inputs.auditStatus, processName: inputs.auditdProcessName),
+            Checks.auditd(inputs.auditStatus, processName: inputs.auditdProcessName, running: inputs.runningAuditd),
             Checks.enabled(inputs.auditStatus),
             Checks.rules(inputs.loadedRules, locked: locked),
             Checks.boot(inputs.cmdline),
@@ -479,6 +531,7 @@ public enum Doctor {
             Checks.tracer(inputs.database, bpf: inputs.bpf, now: inputs.now),
         ]
         if let kernelLog = inputs.kernelLog { checks.append(Checks.kernelLog(kernelLog)) }
+        if let rates = inputs.signalRates { checks.append(Checks.signalRate(rates.rates, sampled: rates.sampled)) }
         return checks
     }
 

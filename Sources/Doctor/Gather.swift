@@ -3,6 +3,7 @@ import AuditRules
 import Foundation
 import Tracer
 import GRDB
+import Quantities
 import Store
 #if canImport(Glibc)
 import Glibc
@@ -37,12 +38,14 @@ public enum Gather {
         var status: Probe<AuditStatus> = .skipped("needs root (auditctl talks to the kernel as root)")
         var rules: Probe<String> = .skipped("needs root (auditctl talks to the kernel as root)")
         var processName: String?
+        var running: [RunningAuditd] = []
         if root {
             do {
                 let auditctl = try options.auditctl ?? Auditctl.find()
                 status = probe(auditctl, ["-s"]).map(AuditStatus.init(text:))
                 rules = probe(auditctl, ["-l"])
                 if let pid = status.value?.pid, pid > 0 { processName = Self.processName(pid_t(pid)) }
+                if status.value?.pid == 0 { running = runningAuditd() }
             } catch {
                 status = .failed("\(error)")
                 rules = .failed("\(error)")
@@ -50,12 +53,49 @@ public enum Gather {
         }
         let config = readConfig(options.configPath)
         let logGroup = config.value.map(\.logGroup) ?? "root"
-        return DoctorInputs(
+        var inputs = DoctorInputs(
             auditStatus: status, auditdProcessName: processName, loadedRules: rules,
             cmdline: readText(options.cmdlinePath), config: config, configPath: options.configPath,
             logs: logDirectory(options.auditDirectory, base: config.value.map { ($0.logFile as NSString).lastPathComponent } ?? "audit.log",
                                logGroupID: groupID(logGroup)),
             database: database(options.databasePath), bpf: bpf(), now: now)
+        inputs.runningAuditd = running
+        inputs.signalRates = signalRates(inputs.logs)
+        return inputs
+    }
+
+    /// The newest log's last bytes read for the signal-event rate: enough for minutes of a flood.
+    static let rateSampleBytes: Int64 = 4 << 20
+
+    static func signalRates(_ logs: LogDirectory) -> (rates: SignalRates, sampled: String)? {
+        guard logs.access == .readable,
+              let newest = logs.files.last(where: { Decompressor.kind(of: $0.name) == nil }),
+              let h = FileHandle(forReadingAtPath: logs.path + "/" + newest.name) else { return nil }
+        defer { try? h.close() }
+        let size = (try? h.seekToEnd()) ?? 0
+        let start = size > UInt64(rateSampleBytes) ? size - UInt64(rateSampleBytes) : 0
+        try? h.seek(toOffset: start)
+        var data = (try? h.readToEnd()) ?? Data()
+        // A tail read starts mid-line: drop the partial first line.
+        if start > 0, let nl = data.firstIndex(of: 0x0a) { data = data[(nl + 1)...] }
+        let sampled = start > 0 ? "the last \(Quantity.bytes(Double(size - start))) of \(newest.name)" : newest.name
+        return (SignalRates.measure(data), sampled)
+    }
+
+    /// Live auditd processes, by their executable's name (comm when /proc/PID/exe is not
+    /// readable). Only read: doctor never signals them.
+    public static func runningAuditd(proc: String = "/proc") -> [RunningAuditd] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: proc) else { return [] }
+        var found: [RunningAuditd] = []
+        for entry in entries {
+            guard let pid = Int32(entry), pid > 0 else { continue }
+            let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(proc)/\(entry)/exe"))
+                .map { $0.hasSuffix(" (deleted)") ? String($0.dropLast(" (deleted)".count)) : $0 }
+            let name = exe.map { ($0 as NSString).lastPathComponent } ?? processName(pid)
+            guard name == "auditd", processName(pid) != nil else { continue }
+            found.append(RunningAuditd(pid: pid, executable: exe ?? "auditd"))
+        }
+        return found.sorted { $0.pid < $1.pid }
     }
 
     static func probe(_ auditctl: Auditctl, _ arguments: [String]) -> Probe<String> {

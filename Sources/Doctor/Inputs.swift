@@ -233,6 +233,18 @@ public enum DatabaseProbe: Sendable, Equatable {
     }
 }
 
+/// An auditd process found in /proc, registered with the kernel or not.
+public struct RunningAuditd: Sendable, Equatable {
+    public var pid: Int32
+    /// Its executable's path (/proc/PID/exe), or its comm when that cannot be read.
+    public var executable: String
+
+    public init(pid: Int32, executable: String) {
+        self.pid = pid
+        self.executable = executable
+    }
+}
+
 /// Everything the checks look at, gathered once.
 public struct DoctorInputs: Sendable {
     public var auditStatus: Probe<AuditStatus>
@@ -250,6 +262,11 @@ public struct DoctorInputs: Sendable {
     /// Whether the kernel log (/dev/kmsg) can be read: the path, or why not; nil when not
     /// looked at (the check is then left out).
     public var kernelLog: Probe<String>?
+    /// auditd processes found in /proc (looked at only when the kernel names no daemon).
+    public var runningAuditd: [RunningAuditd] = []
+    /// Signal events per signal in the newest log's tail, and what was sampled; nil when
+    /// the logs could not be read (the check is then left out).
+    public var signalRates: (rates: SignalRates, sampled: String)?
 
     public init(auditStatus: Probe<AuditStatus>, auditdProcessName: String?, loadedRules: Probe<String>,
                 cmdline: Probe<String>, config: Probe<AuditdConfig>, configPath: String = "/etc/audit/auditd.conf",

@@ -77,6 +77,9 @@ struct Ingestion {
         do {
             for (file, fd) in opened { try read(LogFileReader(file: file, fd: fd)) }
             pipeline.finish(complete: stats.allSatisfy { $0.modifiedAgo >= 10 })
+            if let mixed = pipeline.unnamedHostsMixed, let path = files.first(where: { $0.index == mixed.file })?.file.path {
+                summary.mixedHostsWarning = IngestSummary.mixedHosts(mixed, path: path)
+            }
             try commit(final: false)
             for source in options.kernelLogs + options.journals { try readKernelLog(source) }
             try commit(final: true)

@@ -63,6 +63,19 @@ public struct IngestSummary: Sendable {
     public var runID: Int64 = 0
     /// What the kernel logs (and journals) contributed.
     public var kernel = KernelLogSummary()
+    /// Said once when logs without `node=` names look like several hosts' mixed together.
+    public var mixedHostsWarning: String?
+}
+
+extension IngestSummary {
+    /// The warning for unnamed logs of several hosts: `path` is the file that broke the sequence.
+    static func mixedHosts(_ b: SerialGapTracker.OriginBreak, path: String) -> String {
+        "the logs have no node= names and look like several hosts' mixed together: \(path) starts at audit(\(b.next)), "
+            + "which does not continue audit(\(b.previous)) read before it. Serial sequences were kept apart per file, so no "
+            + "events are counted missing between them, but a record cannot say which host wrote it. Name each host: "
+            + "name_format = hostname in its /etc/audit/auditd.conf, then restart auditd (or ingest each host into its own "
+            + "database and join them with killdb merge)"
+    }
 }
 
 extension IngestSummary {

@@ -2,6 +2,7 @@ import AuditDecoding
 import AuditLog
 import Foundation
 import Pipeline
+import ProcessContext
 import Store
 #if canImport(Glibc)
 import Glibc
@@ -27,6 +28,10 @@ public struct LiveIngestOptions: Sendable {
     public var stopReplayBudget: Double = 3
     /// nil: the database path with ".spool" appended.
     public var spoolPath: String?
+    /// Read each sender's parents and each process's cgroup from /proc as its event arrives.
+    public var captureProcesses = true
+    /// Where kubelet's pod log directories are (`pods/`, `containers/`), to name pods.
+    public var podLogRoot = "/var/log"
     /// Where messages go: (is an error, text).
     public var log: (@Sendable (Bool, String) -> Void)?
     public init() {}
@@ -64,12 +69,23 @@ public enum LiveIngestError: Error, CustomStringConvertible {
     }
 }
 
+/// Lines the reader read in one `read()`, queued for the writer. `start` is where they are in
+/// the spool (durable there before they were queued), or nil when the spool could not take
+/// them (they live in memory only).
+struct SpoolChunk {
+    var lines: [[UInt8]]
+    var start: Int64?
+    var bytes: Int
+    /// Where the chunk's lines end in the spool.
+    var end: Int64 { (start ?? 0) + Int64(bytes) }
+}
+
 /// Stops or reloads a running stream ingest from another thread (a signal handler's), and
 /// holds the queue between its reader and its writer.
 public final class LiveIngestControl: @unchecked Sendable {
     // Everything below is guarded by `condition`.
     let condition = NSCondition()
-    var queue: [[UInt8]] = []
+    var queue: [SpoolChunk] = []
     var queuedBytes = 0
     var queueLimit = 16 << 20
     var spoolFD: Int32 = -1
@@ -78,6 +94,12 @@ public final class LiveIngestControl: @unchecked Sendable {
     var readerDone = false
     var current = LiveIngestStatus()
     var log: (@Sendable (Bool, String) -> Void)?
+    /// Held while the spool file changes (an append and its fdatasync, truncation, close),
+    /// so the slow part of an append need not hold `condition`.
+    let spoolWrite = NSLock()
+    /// End of the bytes in the spool, the start of a line moved there but not ended yet
+    /// included (`current.spoolBytes` ends at the last whole line).
+    var spoolRawEnd: Int64 = 0
 
     public init() {}
 
@@ -99,17 +121,45 @@ public final class LiveIngestControl: @unchecked Sendable {
         return try body()
     }
 
-    /// Reader side: queues `lines`, or appends them to the spool when the queue is full or
-    /// the spool is already in use (lines stay in order: queue first, then spool).
+    /// Reader side: the spool is a write-ahead log. `lines` are appended to it and made
+    /// durable (one fdatasync per read) before they are queued, so a kill -9 at any moment
+    /// loses nothing read; the writer empties the spool once all of it is committed. When the
+    /// queue is full, or the writer is reading the spool itself (after a failed commit, or at
+    /// start), lines are not queued: the writer reads them back from the spool, in order.
     func push(_ lines: [[UInt8]]) {
         let bytes = lines.reduce(0) { $0 + $1.count + 1 }
+        spoolWrite.lock()
+        defer { spoolWrite.unlock() }
+        let (fd, at) = locked { (spoolFD, spoolRawEnd) }
+        let durable = fd >= 0 && appendDurably(lines, bytes: bytes, fd: fd, at: at)
+        if durable { locked { spoolRawEnd = at + Int64(bytes) } }
+        enqueue(lines, bytes: bytes, durableAt: durable ? at : nil)
+    }
+
+    /// Reader side, for lines `splice` moved into the spool already (ending at `end`): made
+    /// durable, then queued.
+    func pushSpliced(_ lines: [[UInt8]], end: Int64) {
+        spoolWrite.lock()
+        defer { spoolWrite.unlock() }
+        let (fd, at) = locked { (spoolFD, current.spoolBytes) }
+        guard fd >= 0 else { return }
+        if fdatasync(fd) != 0 { log?(true, "cannot sync the spool file: \(String(cString: strerror(errno)))") }
+        enqueue(lines, bytes: Int(end - at), durableAt: at)
+    }
+
+    func enqueue(_ lines: [[UInt8]], bytes: Int, durableAt: Int64?) {
         locked {
             current.linesRead += lines.count
-            if spoolFD >= 0 && (current.spooling || queuedBytes + bytes > queueLimit) {
-                if appendToSpool(lines) {
+            if let at = durableAt {
+                current.spoolBytes = at + Int64(bytes)
+                current.spooledLines += lines.count
+                if current.spooling || queuedBytes + bytes > queueLimit {
                     current.spooling = true
                     return
                 }
+                queue.append(SpoolChunk(lines: lines, start: at, bytes: bytes))
+                queuedBytes += bytes
+                return
             }
             // Over the limit only when the spool failed: memory is the last resort, to a point.
             if queuedBytes + bytes > queueLimit * 4 {
@@ -117,35 +167,79 @@ public final class LiveIngestControl: @unchecked Sendable {
                 log?(true, "dropped \(lines.count) record lines: queue full and the spool unwritable")
                 return
             }
-            queue += lines
+            queue.append(SpoolChunk(lines: lines, start: nil, bytes: bytes))
             queuedBytes += bytes
         }
     }
 
-    /// Appends whole lines to the spool, or nothing. Call with the lock held.
-    func appendToSpool(_ lines: [[UInt8]]) -> Bool {
-        guard spoolFD >= 0, !lines.isEmpty else { return lines.isEmpty }
+    /// Moves what the input pipe holds into the spool, in the kernel (so a kill -9 finds it
+    /// in the pipe or in the spool, never in between), and copies it into `buffer`. nil:
+    /// the spool is not open or the input cannot be spliced; read it instead.
+    func splice(from input: Int32, into buffer: inout [UInt8]) -> (count: Int, at: Int64)? {
+        spoolWrite.lock()
+        defer { spoolWrite.unlock() }
+        let (fd, at) = locked { (spoolFD, spoolRawEnd) }
+        guard fd >= 0 else { return nil }
+        guard let splice = Self.splice else { return nil }
+        var offset = Int64(at)
+        let n = splice(input, nil, fd, &offset, buffer.count, 0)
+        if n < 0 {
+            if errno == EINTR || errno == EAGAIN { return (-2, at) }
+            return nil
+        }
+        guard n > 0 else { return (0, at) }
+        let got = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, n, off_t(at)) }
+        guard got == n else {
+            log?(true, "cannot read back the spool file: \(String(cString: strerror(errno)))")
+            return nil
+        }
+        locked { spoolRawEnd = at + Int64(n) }
+        return (n, at)
+    }
+
+    /// splice(2) is a GNU extension the Glibc module does not declare.
+    typealias Splice = @convention(c) (Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32) -> Int
+    static let splice: Splice? = dlsym(nil, "splice").map { unsafeBitCast($0, to: Splice.self) }
+
+    /// End of input in the middle of a spliced line: the line is ended in the spool too.
+    func endSplicedLine(_ line: [UInt8]) {
+        let end = spoolWrite.withLock { () -> Int64? in
+            let (fd, at) = locked { (spoolFD, spoolRawEnd) }
+            guard fd >= 0, appendDurably([[]], bytes: 1, fd: fd, at: at) else { return nil }
+            locked { spoolRawEnd = at + 1 }
+            return at + 1
+        }
+        if let end { pushSpliced([line], end: end) } else { push([line]) }
+    }
+
+    /// Appends whole lines at `at` (the spool's end) and waits for them to be on disk, or
+    /// leaves the spool as it was. Call with `spoolWrite` held.
+    func appendDurably(_ lines: [[UInt8]], bytes: Int, fd: Int32, at: Int64) -> Bool {
+        guard !lines.isEmpty else { return true }
         var data: [UInt8] = []
-        data.reserveCapacity(lines.reduce(0) { $0 + $1.count + 1 })
+        data.reserveCapacity(bytes)
         for l in lines {
             data += l
             data.append(0x0a)
         }
         var written = 0
+        var failure: String?
         while written < data.count {
-            let n = data.withUnsafeBytes { write(spoolFD, $0.baseAddress! + written, data.count - written) }
+            let n = data.withUnsafeBytes { pwrite(fd, $0.baseAddress! + written, data.count - written, off_t(at) + off_t(written)) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 {
-                let reason = String(cString: strerror(errno))
-                // A torn last line would fuse with the next append.
-                _ = ftruncate(spoolFD, off_t(current.spoolBytes))
-                log?(true, "cannot write the spool file: \(reason)")
-                return false
+                failure = String(cString: strerror(errno))
+                break
             }
             written += n
         }
-        current.spoolBytes += Int64(data.count)
-        current.spooledLines += lines.count
+        if failure == nil, fdatasync(fd) != 0 { failure = String(cString: strerror(errno)) }
+        if let failure {
+            // A torn last line would fuse with the next append.
+            _ = ftruncate(fd, off_t(at))
+            log?(true, "cannot write the spool file: \(failure)")
+            return false
+        }
         return true
     }
 
@@ -168,34 +262,43 @@ public enum LiveIngest {
             control.queueLimit = options.queueBytes
             control.log = options.log
         }
-        // Drain input from the start, even while another plugin still holds the spool.
+        let path = options.spoolPath ?? databasePath + ".spool"
+        var spool = openSpoolFile(path, log: options.log)
+        // The spool first, so no line is read before it can be kept there; but drain input
+        // from the start, even while another plugin still holds the spool.
+        let free = spool >= 0 && flock(spool, LOCK_EX | LOCK_NB) == 0
+        if free { adoptSpool(spool, control: control) }
         let reader = Thread { readLines(input, control: control) }
         reader.name = "killdb plugin reader"
         reader.start()
-        let spool = openSpool(options.spoolPath ?? databasePath + ".spool", control: control, log: options.log)
+        if spool >= 0 && !free { spool = lockSpool(spool, path: path, control: control, log: options.log) }
         defer {
             if spool >= 0 {
                 // A reader still running must not write to a reused descriptor.
+                control.spoolWrite.lock()
                 control.locked { control.spoolFD = -1 }
                 close(spool)
+                control.spoolWrite.unlock()
             }
         }
         var writer = LiveWriter(databasePath: databasePath, spool: spool, options: options, control: control)
         return try writer.run()
     }
 
-    /// Opens and locks the spool: one process replays it at a time (a restarted plugin
-    /// may briefly overlap the old one). Lines from an earlier run in it are replayed first.
-    static func openSpool(_ path: String, control: LiveIngestControl,
-                          log: (@Sendable (Bool, String) -> Void)?) -> Int32 {
-        let fd: Int32
+    static func openSpoolFile(_ path: String, log: (@Sendable (Bool, String) -> Void)?) -> Int32 {
         do {
             try DatabaseDirectory.prepare(forFile: path)
-            fd = try PrivateFile.open(path, extraFlags: O_APPEND)
+            return try PrivateFile.open(path, extraFlags: 0)
         } catch {
             log?(true, "cannot open the spool file \(path): \(error); lines wait in memory only")
             return -1
         }
+    }
+
+    /// Locks the spool: one process replays it at a time (a restarted plugin may briefly
+    /// overlap the old one). Lines from an earlier run in it are replayed first.
+    static func lockSpool(_ fd: Int32, path: String, control: LiveIngestControl,
+                          log: (@Sendable (Bool, String) -> Void)?) -> Int32 {
         var waited = 0
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             if control.locked({ control.stopRequested }) {
@@ -206,14 +309,48 @@ public enum LiveIngest {
             waited += 1
             usleep(100_000)
         }
+        adoptSpool(fd, control: control)
+        return fd
+    }
+
+    /// The locked spool becomes the reader's write-ahead log.
+    static func adoptSpool(_ fd: Int32, control: LiveIngestControl) {
         var st = stat()
         fstat(fd, &st)
+        let size = completeLines(fd, size: Int64(st.st_size))
+        control.spoolWrite.lock()
+        defer { control.spoolWrite.unlock() }
         control.locked {
             control.spoolFD = fd
-            control.current.spoolBytes = Int64(st.st_size)
-            control.current.spooling = st.st_size > 0
+            control.current.spoolBytes = size
+            // Lines read while the spool was not open yet follow what an earlier run left;
+            // the writer reads them all back from the spool.
+            let early = control.queue.flatMap(\.lines)
+            let bytes = control.queue.reduce(0) { $0 + $1.bytes }
+            control.spoolRawEnd = size
+            if control.appendDurably(early, bytes: bytes, fd: fd, at: size) {
+                control.current.spoolBytes += Int64(bytes)
+                control.spoolRawEnd += Int64(bytes)
+                control.current.spooledLines += early.count
+                control.queue.removeAll()
+                control.queuedBytes = 0
+            }
+            control.current.spooling = control.current.spoolBytes > 0
         }
-        return fd
+    }
+
+    /// A kill during an append can leave a torn last line, which the next append would fuse
+    /// with: it is cut off (it was never durable, so never counted as kept). Returns the size.
+    static func completeLines(_ fd: Int32, size: Int64) -> Int64 {
+        var end = size
+        var byte: UInt8 = 0
+        while end > 0 {
+            guard pread(fd, &byte, 1, off_t(end - 1)) == 1 else { break }
+            if byte == 0x0a { break }
+            end -= 1
+        }
+        if end != size { _ = ftruncate(fd, off_t(end)) }
+        return end
     }
 
     /// The reader thread: lines from `fd` into the queue until end of input, or until a stop
@@ -223,6 +360,10 @@ public enum LiveIngest {
         var partial: [UInt8] = []
         var overlong = false
         var stopDeadline: Date?
+        var st = stat()
+        // From a pipe (as auditd gives it), input moves to the spool inside the kernel.
+        let canSplice = fstat(fd, &st) == 0 && st.st_mode & S_IFMT == S_IFIFO
+        var splicing = false
         while true {
             if stopDeadline == nil, control.locked({ control.stopRequested }) { stopDeadline = Date().addingTimeInterval(2) }
             if let d = stopDeadline, Date() > d { break }
@@ -237,7 +378,19 @@ public enum LiveIngest {
                 if stopDeadline != nil { break }
                 continue
             }
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            var n = -1
+            var splicedAt: Int64?
+            if canSplice && (splicing || partial.isEmpty), let r = control.splice(from: fd, into: &chunk) {
+                if r.count == -2 { continue }
+                (n, splicedAt, splicing) = (r.count, r.at, true)
+            } else {
+                if splicing {
+                    // The spool closed under a spliced line: what of it is in memory is lost.
+                    partial.removeAll()
+                    splicing = false
+                }
+                n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            }
             if n < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
                 control.log?(true, "reading input failed: \(String(cString: strerror(errno)))")
@@ -269,9 +422,18 @@ public enum LiveIngest {
                     }
                 }
             }
-            if !lines.isEmpty { control.push(lines) }
+            if let at = splicedAt {
+                // `start`: just past the chunk's last newline.
+                if start > 0 {
+                    control.pushSpliced(lines, end: at + Int64(start))
+                }
+            } else if !lines.isEmpty {
+                control.push(lines)
+            }
         }
-        if !partial.isEmpty && !overlong { control.push([partial]) }
+        if !partial.isEmpty && !overlong {
+            if splicing { control.endSplicedLine(partial) } else { control.push([partial]) }
+        }
         control.readerFinished()
     }
 }
@@ -295,24 +457,27 @@ struct LiveWriter {
     var newEvents = 0
     /// What the pipeline completed and the next commit stores.
     var waiting = EventBatch()
-    /// Every line taken from the queue or the spool that no commit has stored yet (with the
-    /// lines of events still open): what must reach the spool, on disk, when a commit fails.
-    var uncommitted: [[UInt8]] = []
-    var uncommittedBytes = 0
-    /// How many of `uncommitted` a failed commit spooled, and where: once the commit
-    /// succeeds after all, replay skips those copies.
-    var spooledCount = 0
-    var spooledCopies: [Range<Int64>] = []
-    var replaySkips: [Range<Int64>] = []
+    /// The processes of waiting events, read from /proc as they arrived.
+    var capture: ProcessCapture?
+    var waitingProcesses: [(EventID, EventProcesses)] = []
+    /// Spool offsets are given to the pipeline as the line's place in the stream since this
+    /// process started: `spoolBase` (what earlier emptyings of the spool removed) plus its
+    /// offset in the spool now, so they never go backwards.
+    var spoolBase: Int64 = 0
+    /// Stream offset just after the last spooled line fed to the pipeline, and what it was
+    /// when the waiting batch was last collected: with nothing held, every line before it is
+    /// stored once that batch is.
+    var fedOffset: Int64 = 0
+    var collectedOffset: Int64 = 0
+    /// Lines the spool could not take, fed but not committed: spooled at exit if still unsaved.
+    var unspooled: [[UInt8]] = []
     var oldestWaiting: Date?
     var coverageDirty = false
     var lastCommit = Date()
     var failing = false
     var failureLogged = false
     var nextAttempt = Date()
-    /// Where replay of the spool has got to, and whether it reached the end (so the spool
-    /// can be emptied once the last of it is committed).
-    var replayOffset: Int64 = 0
+    /// The writer read the spool to its end: commit soon, so it can be emptied.
     var replayedToEnd = false
 
     init(databasePath: String, spool: Int32, options: LiveIngestOptions, control: LiveIngestControl) {
@@ -321,12 +486,13 @@ struct LiveWriter {
         self.options = options
         self.control = control
         source = pipeline.beginSource()
+        if options.captureProcesses { capture = ProcessCapture(reader: ProcReader(podLogs: PodLogs(root: options.podLogRoot))) }
     }
 
     func log(_ error: Bool, _ message: String) { options.log?(error, message) }
 
     enum Work {
-        case lines([[UInt8]])
+        case chunks([SpoolChunk])
         case replay(upTo: Int64)
         case idle
         case reload
@@ -340,8 +506,8 @@ struct LiveWriter {
             let wait = failing ? nextAttempt : deadline()
             let work = nextWork(until: wait, replayAllowed: !failing && (stopReplayDeadline.map { Date() < $0 } ?? true))
             switch work {
-            case .lines(let lines):
-                for l in lines { feed(l) }
+            case .chunks(let chunks):
+                for c in chunks { take(c) }
             case .replay(let end):
                 replay(upTo: end)
             case .idle:
@@ -374,30 +540,39 @@ struct LiveWriter {
     }
 
     func shouldCommit() -> Bool {
-        waiting.events.count >= options.commitEvents || uncommittedBytes >= Self.uncommittedLimit || Date() >= deadline()
+        waiting.events.count >= options.commitEvents || unspooled.count >= Self.unspooledLimit || Date() >= deadline()
     }
 
-    /// Lines held for the spool in case a commit fails are bounded by committing sooner.
-    static let uncommittedLimit = 4 << 20
+    /// Lines held in memory only (the spool failing) are bounded by committing sooner.
+    static let unspooledLimit = 20_000
 
-    /// Waits for lines, spool to replay, a request, or `deadline`. The queue is always
-    /// older than the spool, so the spool is replayed only once the queue is empty.
+    /// Where the writer has read the spool to.
+    var spoolOffset: Int64 { fedOffset - spoolBase }
+
+    /// Waits for lines, spool to read, a request, or `deadline`. The queue is always older
+    /// than what is in the spool beyond it, so the spool is read only once the queue is empty.
     func nextWork(until deadline: Date, replayAllowed: Bool) -> Work {
-        control.locked {
+        let offset = spoolOffset
+        return control.locked {
             while true {
                 if control.reloadRequested {
                     control.reloadRequested = false
                     return .reload
                 }
                 if !control.queue.isEmpty && !failing {
-                    let lines = control.queue
+                    let chunks = control.queue
                     control.queue.removeAll(keepingCapacity: true)
                     control.queuedBytes = 0
-                    return .lines(lines)
+                    return .chunks(chunks)
                 }
-                let spoolLeft = control.current.spooling && control.current.spoolBytes > replayOffset && !replayedToEnd
-                let replaying = spoolLeft && replayAllowed && !failing
-                if replaying { return .replay(upTo: control.current.spoolBytes) }
+                if control.current.spooling && !failing {
+                    if control.current.spoolBytes > offset {
+                        if replayAllowed { return .replay(upTo: control.current.spoolBytes) }
+                    } else {
+                        // Caught up with the reader: new lines come through the queue again.
+                        control.current.spooling = false
+                    }
+                }
                 // Input is over once the reader is; a spool not replayed by then waits for the next start.
                 if control.readerDone && (control.queue.isEmpty || failing) { return .finish }
                 if Date() >= deadline { return .idle }
@@ -406,10 +581,28 @@ struct LiveWriter {
         }
     }
 
-    mutating func feed(_ line: [UInt8]) {
-        line.withUnsafeBufferPointer { pipeline.take($0, source: source, offset: bytes) }
-        uncommitted.append(line)
-        uncommittedBytes += line.count + 1
+    /// Feeds one chunk from the queue: its lines are at `start` in the spool (which is
+    /// where the writer has read it to), or in memory only.
+    mutating func take(_ chunk: SpoolChunk) {
+        guard let start = chunk.start else {
+            for l in chunk.lines {
+                feed(l, at: fedOffset)
+                unspooled.append(l)
+            }
+            return
+        }
+        if start != spoolOffset { log(true, "internal: spool chunk at \(start), expected \(spoolOffset)") }
+        var offset = spoolBase + start
+        for l in chunk.lines {
+            feed(l, at: offset)
+            offset += Int64(l.count) + 1
+            fedOffset = min(offset, spoolBase + chunk.end)
+        }
+        fedOffset = spoolBase + chunk.end
+    }
+
+    mutating func feed(_ line: [UInt8], at offset: Int64) {
+        line.withUnsafeBufferPointer { pipeline.take($0, source: source, offset: offset) }
         bytes += Int64(line.count) + 1
         coverageDirty = true
         if pipeline.waiting >= options.commitEvents {
@@ -418,35 +611,30 @@ struct LiveWriter {
         }
     }
 
-    /// Feeds spooled lines from `replayOffset` (at most a few MB at a time, so commits keep
-    /// coming) towards `end`, skipping copies of lines a commit stored after all.
+    /// Feeds spooled lines from where the writer has read the spool to (at most a few MB at
+    /// a time, so commits keep coming) towards `end`.
     mutating func replay(upTo end: Int64) {
-        if let skip = replaySkips.first, replayOffset >= skip.lowerBound {
-            replayOffset = max(replayOffset, skip.upperBound)
-            replaySkips.removeFirst()
-            if replayOffset >= end { replayedToEnd = true }
-            return
-        }
-        let limit = replaySkips.first.map { min(end, $0.lowerBound) } ?? end
-        let want = Int(min(limit - replayOffset, 4 << 20))
+        let from = spoolOffset
+        let want = Int(min(end - from, 4 << 20))
         var buffer = [UInt8](repeating: 0, count: want)
-        let got = buffer.withUnsafeMutableBytes { pread(spool, $0.baseAddress!, want, off_t(replayOffset)) }
+        let got = buffer.withUnsafeMutableBytes { pread(spool, $0.baseAddress!, want, off_t(from)) }
         guard got > 0 else {
             log(true, "cannot read the spool: \(got < 0 ? String(cString: strerror(errno)) : "shorter than expected")")
-            replayedToEnd = true  // empty it rather than spin on it
+            // Skip it rather than spin on it.
+            fedOffset = spoolBase + end
             return
         }
         var start = 0
         var count = 0
         while start < got, let nl = buffer[start..<got].firstIndex(of: 0x0a) {
-            feed(Array(buffer[start..<nl]))
+            feed(Array(buffer[start..<nl]), at: spoolBase + from + Int64(start))
             count += 1
             start = nl + 1
+            fedOffset = spoolBase + from + Int64(start)
         }
         // No newline at all: a torn tail (appends are whole lines, so only after damage); drop it.
-        if start == 0 { start = got }
-        replayOffset += Int64(start)
-        if replayOffset >= end { replayedToEnd = true }
+        if start == 0 { fedOffset = spoolBase + from + Int64(got) }
+        if spoolOffset >= end { replayedToEnd = true }
         control.locked { control.current.replayedLines += count }
     }
 
@@ -460,7 +648,13 @@ struct LiveWriter {
             let n = batch.unparsableEvents
             log(true, "\(n) signal event\(n == 1 ? "" : "s") could not be parsed by libauparse and \(n == 1 ? "was" : "were") skipped")
         }
+        if capture != nil {
+            for event in batch.events { if let p = capture!.capture(event) { waitingProcesses.append((event.id, p)) } }
+            // A database down for long: the oldest captures go, never the lines.
+            if waitingProcesses.count > 100_000 { waitingProcesses.removeFirst(50_000) }
+        }
         waiting.append(batch)
+        collectedOffset = fedOffset
         if oldestWaiting == nil && (!waiting.events.isEmpty || !waiting.kernelKills.isEmpty) { oldestWaiting = Date() }
     }
 
@@ -493,11 +687,13 @@ struct LiveWriter {
         let read = FileRead(path: LiveIngest.streamPath, device: 0, inode: 0, startOffset: 0, endOffset: bytes,
                             coverage: coverage)
         let (batch, runID, fileReadRow, abandoned, hostname) = (waiting, self.runID, self.fileReadRow, abandonedRuns, self.hostname)
+        let processes = waitingProcesses
         do {
             let r = try store.transaction { tx -> (run: Int64, row: Int64, inserted: Int) in
                 if runID == nil { try tx.markInterruptedRuns([.plugin]) }
                 let run = try runID ?? tx.beginRun(.plugin, version: Ingest.version, hostname: hostname)
                 let stored = try tx.store(batch)
+                for (id, p) in processes { try tx.store(p, for: id) }
                 let row = try tx.save(read, run: run, rowID: fileReadRow)
                 var t = totals
                 t.newEvents += stored.newEvents
@@ -510,20 +706,18 @@ struct LiveWriter {
             self.fileReadRow = r.row
             abandonedRuns.removeAll()
             newEvents += r.inserted
+            let committed = batch.held[source] ?? collectedOffset
             waiting = EventBatch()
-            // What is stored need not be spooled; the lines of events still open still must.
-            uncommitted = pipeline.heldLines().map(\.bytes)
-            uncommittedBytes = uncommitted.reduce(0) { $0 + $1.count + 1 }
-            replaySkips += spooledCopies
-            spooledCopies.removeAll()
-            spooledCount = 0
+            waitingProcesses.removeAll()
+            unspooled.removeAll()
             oldestWaiting = nil
             coverageDirty = false
             lastCommit = Date()
             if failing { log(false, "the database \(databasePath) is writable again; replaying the spool") }
             failing = false
             failureLogged = false
-            if replayedToEnd { emptySpoolIfReplayed() }
+            replayedToEnd = false
+            emptySpool(ifCommittedTo: committed)
             control.locked {
                 control.current.databaseAvailable = true
                 control.current.commits += 1
@@ -538,9 +732,9 @@ struct LiveWriter {
         }
     }
 
-    /// The database could not be written: what the writer holds goes to the spool, on disk,
-    /// before it waits to retry (a kill -9 while it waits must lose nothing), and new lines
-    /// follow it there until the database is writable.
+    /// The database could not be written. What the writer holds is in the spool already
+    /// (a kill -9 while it waits loses nothing); new lines stay there, not in memory, until
+    /// the database is writable and the writer reads them back.
     mutating func failed(_ error: any Error) {
         if !failureLogged {
             log(true, "cannot write to \(databasePath): \(error); spooling until it is writable")
@@ -555,49 +749,35 @@ struct LiveWriter {
             runID = nil
             fileReadRow = nil
         }
-        let held = Array(uncommitted[spooledCount...])
-        let copy = control.locked { () -> Range<Int64>? in
+        control.locked {
             control.current.databaseAvailable = false
-            guard control.spoolFD >= 0 else { return nil }
-            var copy: Range<Int64>?
-            let before = control.current.spoolBytes
-            if !held.isEmpty {
-                guard control.appendToSpool(held) else { return nil }
-                copy = before..<control.current.spoolBytes
-                control.current.spooling = true
-            }
-            if !control.queue.isEmpty || !control.current.spooling {
-                // The queue is older than anything spooled later: it goes first.
-                if control.appendToSpool(control.queue) {
-                    control.queue.removeAll()
-                    control.queuedBytes = 0
-                    control.current.spooling = true
-                }
-            }
-            if control.current.spoolBytes != before { _ = fsync(control.spoolFD) }
-            return copy
-        }
-        if let copy {
-            spooledCopies.append(copy)
-            spooledCount = uncommitted.count
+            // Queued lines are in the spool beyond where the writer has read it, unless the
+            // spool failed them: those stay queued.
+            guard control.spoolFD >= 0, control.queue.allSatisfy({ $0.start != nil }) else { return }
+            control.queue.removeAll()
+            control.queuedBytes = 0
+            control.current.spooling = true
         }
     }
 
-    /// The replayed spool is committed: empty it, unless the reader appended meanwhile.
-    mutating func emptySpoolIfReplayed() {
-        replayedToEnd = false
-        let offset = replayOffset
+    /// Everything in the spool is stored (`committed`, a stream offset, is at its end and no
+    /// open event holds a line of it): empty it, unless the reader appended meanwhile.
+    mutating func emptySpool(ifCommittedTo committed: Int64) {
+        guard spool >= 0 else { return }
+        let end = committed - spoolBase
+        guard end > 0 else { return }
+        control.spoolWrite.lock()
+        defer { control.spoolWrite.unlock() }
         let emptied = control.locked { () -> Bool in
-            guard control.current.spoolBytes == offset else { return false }
-            _ = ftruncate(spool, 0)
+            guard control.current.spoolBytes == end, control.spoolRawEnd == end, end == spoolOffset else { return false }
+            // Not synced: should it not last, the next start stores those lines again, adding nothing.
+            guard ftruncate(spool, 0) == 0 else { return false }
             control.current.spoolBytes = 0
+            control.spoolRawEnd = 0
             control.current.spooling = false
             return true
         }
-        if emptied {
-            replayOffset = 0
-            replaySkips.removeAll()
-        }
+        if emptied { spoolBase += end }
     }
 
     /// SIGHUP: commit, close this run, open the database afresh as a new run.
@@ -630,17 +810,24 @@ struct LiveWriter {
             }
         }
         if failing {
-            // Keep what could not be stored for the next start (what a failed commit spooled
-            // is there already).
-            let left = Array(uncommitted[spooledCount...]) + control.locked { control.queue }
+            // What the spool holds waits for the next start; lines it could not take get
+            // one more try.
+            let left = unspooled + control.locked { control.queue.filter { $0.start == nil }.flatMap(\.lines) }
+            control.spoolWrite.lock()
+            defer { control.spoolWrite.unlock() }
             let (spooled, spoolBytes) = control.locked { () -> (Bool, Int64) in
-                let ok = control.appendToSpool(left)
-                if control.spoolFD >= 0 { _ = fsync(control.spoolFD) }
+                guard control.spoolFD >= 0 else { return (left.isEmpty, control.current.spoolBytes) }
+                let bytes = left.reduce(0) { $0 + $1.count + 1 }
+                let at = control.spoolRawEnd
+                let ok = control.appendDurably(left, bytes: bytes, fd: control.spoolFD, at: at)
+                if ok {
+                    control.spoolRawEnd += Int64(bytes)
+                    control.current.spoolBytes = control.spoolRawEnd
+                }
                 return (ok, control.current.spoolBytes)
             }
-            if !spooled && !left.isEmpty {
-                throw LiveIngestError.unsaved(lines: uncommitted.count + left.count - spooledCount,
-                                              reason: "database \(databasePath) unavailable and no spool")
+            if !spooled {
+                throw LiveIngestError.unsaved(lines: left.count, reason: "database \(databasePath) unavailable and no spool")
             }
             log(true, "exiting with \(spoolBytes) bytes spooled for the next start")
         }

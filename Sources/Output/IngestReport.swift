@@ -22,7 +22,7 @@ public enum IngestReport {
                 if s.skipped.count < s.skippedTotal { out += "  ... and \(s.skippedTotal - s.skipped.count) more\n" }
             }
         }
-        for w in warnings { out += "warning: \(SafeText.line(w))\n" }
+        for w in warnings + [s.mixedHostsWarning].compactMap({ $0 }) { out += "warning: \(SafeText.line(w))\n" }
         for path in s.vanished {
             out += "warning: \(SafeText.line(path)) was deleted by log rotation before it could be read\n"
         }
@@ -119,7 +119,7 @@ public enum IngestReport {
             ("new_events", .integer(s.totals.newEvents)),
             ("already_stored", .integer(s.mergedEvents)),
             ("conflicting_copies", .integer(s.conflictingEvents)),
-            ("warnings", .array(warnings.map(JSONValue.string))),
+            ("warnings", .array((warnings + [s.mixedHostsWarning].compactMap { $0 }).map(JSONValue.string))),
             ("skipped_lines", .integer(s.skippedTotal)),
             ("unparsable_events", .integer(s.unparsableEvents)),
             ("lost_events", .integer(s.serialGaps.reduce(0) { $0 + Int($1.missing) })),

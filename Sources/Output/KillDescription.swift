@@ -62,6 +62,7 @@ enum KillDescription {
                 out.append(("kernel", TracedSignalWords.sentence(t, initKill: kill.initKill, named: s.value)))
             }
             if r.senderPid == 1 { out.append(("systemd", systemd(kill.journal, s))) }
+            if let c = kill.processes { out += ProcessContextText.fields(c, eventTime: r.eventTime, s) }
         case .traced(let t):
             out += fields(t, initKill: kill.initKill, s, users)
         case .kernel(let k):
@@ -98,7 +99,16 @@ enum KillDescription {
             var line = s.value(argv)
             if let cmd = r.senderCmdline, cmd != argv { line += " (audit's PROCTITLE, cached before an execve: \(s.value(cmd)))" }
             out.append(("command", line))
-        } else if let cmd = r.senderCmdline { out.append(("command", s.value(cmd))) }
+        } else if let cmd = r.senderCmdline {
+            if r.commandLineFitsExecutable {
+                out.append(("command", s.value(cmd)))
+            } else {
+                // The kernel keeps the first command line it audits across execve: not this program's.
+                let program = r.senderExe.map(s.value) ?? r.senderComm.map(s.value) ?? "its program"
+                out.append(("command", "not on record: the command line logged (\(s.value(cmd))) was recorded earlier in "
+                            + "the process's life, before it ran \(program) (the kernel keeps the first one it audits)"))
+            }
+        }
         out.append(("user", user(r, s, users)))
         var session = "session \(id(r.senderSes)), tty " + (r.senderTty.map(s.value) ?? "none")
         if let ppid = r.senderPpid { session += ", parent pid \(ppid)" }

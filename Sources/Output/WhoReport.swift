@@ -115,6 +115,7 @@ public enum WhoReport {
                 var members = [("kind", str("signal"))] + zip(SignalRow.columns, r.cells.map(JSON.value)).map { ($0, $1) }
                 members += [("systemd_unit", bytes(s?.unit)), ("systemd_reason", str(s.map(systemdReason)))]
                 if let t = kill.traced { members.append(("traced", JSON.object(JSON.members(t)))) }
+                if let c = kill.processes { members += ProcessContextText.json(c) }
                 return JSON.object(members)
             case .kernel(let k):
                 var members = [("kind", str("kernel"))] + JSON.members(k, kind: "kernel_kind")
@@ -219,13 +220,16 @@ public enum WhoReport {
         return lines
     }
 
+    /// What neither source can show, so a searched kernel log does not read as complete.
+    static let unseenKills = "Neither audit nor the kernel log sees a kill through cgroup.kill or a pid-namespace teardown: `killdb trace` records those."
+
     /// The kernel log's span, so "no kernel kill" is not mistaken for "the kernel killed nothing".
     public static func kernelCoverage(_ c: KernelLogCoverage, _ ctx: Context) -> String {
         if let first = c.firstTime, let last = c.lastTime {
-            return "Kernel log searched (\(c.sources.joined(separator: ", "))): from \(Clock.local(first, ctx.timeZone)) to \(Clock.local(last, ctx.timeZone)), \(c.kills + c.fromAudit) kill\(c.kills + c.fromAudit == 1 ? "" : "s") by the kernel in all.\n"
+            return "Kernel log searched (\(c.sources.joined(separator: ", "))): from \(Clock.local(first, ctx.timeZone)) to \(Clock.local(last, ctx.timeZone)), \(c.kills + c.fromAudit) kill\(c.kills + c.fromAudit == 1 ? "" : "s") by the kernel that it logs (OOM, seccomp and the like). " + unseenKills + "\n"
         }
         if c.everRead {
-            return "Kernel log searched (\(c.sources.joined(separator: ", "))), but it held no entries.\n"
+            return "Kernel log searched (\(c.sources.joined(separator: ", "))), but it held no entries. " + unseenKills + "\n"
         }
         return "Kernel log: never ingested, so the OOM killer and other kills by the kernel cannot be ruled out (`killdb ingest` of this host's logs reads /dev/kmsg as root; --kernel-log reads kern.log or journalctl -k -o json).\n"
     }

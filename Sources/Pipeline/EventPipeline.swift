@@ -206,6 +206,8 @@ public struct EventPipeline {
     public var skippedTotal: Int { filter.skippedTotal }
     /// Where each node's serial sequence stands: saved with every checkpoint.
     public var serialCursors: [String: EventID] { filter.serialCursors }
+    /// The first file of unnamed logs that looked like another host's, if any.
+    public var unnamedHostsMixed: SerialGapTracker.OriginBreak? { filter.unnamedHostsMixed }
     /// The raw lines of events not complete yet, in the order they came.
     public func heldLines() -> [HeldLine] { filter.heldLines() }
 

@@ -44,6 +44,10 @@ public struct Kill: Sendable, Equatable {
 
     public init(_ first: Evidence, also: [Evidence] = []) { evidence = [first] + also }
 
+    /// What was read of the sender's parents and of where sender and target lived (the
+    /// plugin's /proc reading at the event): context for a signal row, not a record of the kill.
+    public var processes: EventContext?
+
     public var primary: Evidence { evidence[0] }
     public var time: Double { primary.time }
 
@@ -130,6 +134,7 @@ enum KillTimeline {
             }
         case .systemd, .traced: break
         }
+        if let r = kill.signal { kill.processes = try ProcessChainQuery.context(db, for: r) }
         return kill
     }
 }

@@ -27,6 +27,19 @@ public enum QueryError: Error, CustomStringConvertible {
 
 /// A signal event as `who` and `report` show it: one row of the `signals` view, with the
 /// strings as the exact bytes the kernel logged.
+extension SignalQuery {
+    /// The kernel keeps a process name (comm) in TASK_COMM_LEN - 1 bytes.
+    public static let commBytes = 15
+
+    /// A plain name (no glob characters) longer than the kernel keeps, cut as the kernel
+    /// cuts it: what a search for it matches. Nil when the name fits or is a pattern.
+    public static func keptName(_ name: String) -> String? {
+        let bytes = Array(name.utf8)
+        guard bytes.count > commBytes, !name.contains(where: { "*?[".contains($0) }) else { return nil }
+        return String(decoding: bytes.prefix(commBytes), as: UTF8.self)
+    }
+}
+
 public struct SignalRow: Sendable, Equatable {
     public var node: [UInt8]?
     public var eventTime: Double
@@ -149,8 +162,40 @@ public struct SignalQuery: Sendable {
     public var includeFailed = false
     public var includeProbes = false
     public var limit: Int?
+    /// Where the sender lived (its own cgroup, or its parent's when it had exited before
+    /// it was read): glob patterns; only kills whose processes were read can match.
+    public var senderPlace = PlaceFilter()
 
     public init() {}
+}
+
+/// Where a process lived, as `--sender-unit`, `--sender-container`, `--sender-pod` and
+/// `--sender-cgroup` ask it. Glob patterns; a container id matches by its prefix (the
+/// 12 digits `docker ps` shows), a pod by namespace/name or UID.
+public struct PlaceFilter: Sendable, Equatable {
+    public var unit: String?
+    public var container: String?
+    public var pod: String?
+    public var cgroup: String?
+
+    public init(unit: String? = nil, container: String? = nil, pod: String? = nil, cgroup: String? = nil) {
+        self.unit = unit
+        self.container = container
+        self.pod = pod
+        self.cgroup = cgroup
+    }
+
+    public var isEmpty: Bool { unit == nil && container == nil && pod == nil && cgroup == nil }
+
+    /// The conditions on `process_context` (alias pc), with their arguments.
+    var terms: [(String, [String])] {
+        var out: [(String, [String])] = []
+        if let unit { out.append(("pc.unit GLOB ?", [unit])) }
+        if let container { out.append(("pc.container GLOB ?", [container + "*"])) }
+        if let pod { out.append(("(pc.pod GLOB ? OR pc.pod_uid = ?)", [pod, pod])) }
+        if let cgroup { out.append(("pc.cgroup GLOB ?", [cgroup])) }
+        return out
+    }
 }
 
 extension SignalSet {

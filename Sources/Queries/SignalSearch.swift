@@ -64,7 +64,7 @@ struct SignalSearch {
         self.db = db
         msLow = query.after.map(Self.firstMillisecond(atOrAfter:)) ?? Int64.min
         msHigh = query.before.map(Self.lastMillisecond(atOrBefore:)) ?? Int64.max
-        let comms = try query.targetComm.map { try Self.commIDs(matching: $0, db) }
+        let comms = try query.targetComm.map { try Self.nameIDs(matching: $0, db, targets: true) }
         if let s = query.senderPid, query.targetPid != nil || comms?.isEmpty == false,
            try Self.senderIsNarrower(s, than: query.targetPid, comms, msLow, msHigh, db) {
             driver = .senderPidToTarget(s, targetPid: query.targetPid)
@@ -99,9 +99,17 @@ struct SignalSearch {
         if let u = query.auid { eventTerms.append(("+e.sender_auid = ?", [u])) }
         for (pattern, column) in [(query.senderExe, "sender_exe_id"), (query.senderComm, "sender_comm_id")] {
             guard let pattern else { continue }
-            let ids = try Self.stringIDs(matching: pattern, db)
+            let ids = column == "sender_comm_id" ? try Self.nameIDs(matching: pattern, db, targets: false)
+                : try Self.stringIDs(matching: pattern, db)
             if ids.isEmpty { impossible = true }
             eventTerms.append(("+e.\(column) IN (SELECT value FROM json_each(?))", [Self.json(ids)]))
+        }
+        if !query.senderPlace.isEmpty {
+            let terms = query.senderPlace.terms
+            eventTerms.append(("""
+                +e.id IN (SELECT ep.event_id FROM event_processes ep JOIN process_context pc ON pc.process_rowid = ep.process_id
+                          WHERE ep.role IN ('sender', 'parent') AND \(terms.map(\.0).joined(separator: " AND ")))
+                """, terms.flatMap(\.1)))
         }
     }
 
@@ -414,6 +422,20 @@ struct SignalSearch {
             }
         }
         return try Int64.fetchAll(db, sql: "SELECT id FROM strings WHERE CAST(value AS TEXT) GLOB ?", arguments: [pattern])
+    }
+
+    /// Ids of the process names (comm) a name or glob finds: those the pattern matches, the
+    /// name itself even when it holds glob characters (`evil[x`), and for a plain name longer
+    /// than the kernel keeps (TASK_COMM_LEN - 1 bytes) its first 15 bytes.
+    static func nameIDs(matching pattern: String, _ db: Database, targets: Bool) throws -> [Int64] {
+        var ids = targets ? try commIDs(matching: pattern, db) : try stringIDs(matching: pattern, db)
+        let bytes = Array(pattern.utf8)
+        var exact = [bytes]
+        if let cut = SignalQuery.keptName(pattern) { exact.append(Array(cut.utf8)) }
+        for name in exact {
+            if let id = try stringID(name, db), !ids.contains(id) { ids.append(id) }
+        }
+        return ids
     }
 
     /// Ids of the target names a glob matches. A pattern without a literal start is tried

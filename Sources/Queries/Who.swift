@@ -133,7 +133,7 @@ public enum Who {
     static func addKillsNoProcessSent(_ query: SignalQuery, _ db: Database, _ answer: inout WhoAnswer) throws {
         // The kernel is no sender: a question about a sender excludes its kills.
         let bySender = query.senderExe != nil || query.senderPid != nil || query.senderComm != nil
-            || query.uid != nil || query.auid != nil
+            || query.uid != nil || query.auid != nil || !query.senderPlace.isEmpty
         let filter = KernelKillQuery.Filter(pid: query.targetPid, comm: query.targetComm, node: query.node,
                                             signals: query.signals, before: query.before, after: query.after)
         var kills = try KillTimeline.kills(db, signals: answer.rows, others: bySender ? nil : filter,

@@ -19,9 +19,11 @@ struct PluginCommand: ParsableCommand {
             scripts/plugin/killdb.conf). auditd allows two arguments: give the database as \
             `--db=PATH`, one word. auditd passes no environment, so KILLDB_DB does not apply.
 
-            Input is drained at once into memory, and to PATH.spool when memory is full or the \
-            database is unavailable (locked longer than the busy timeout, or failing); spooled \
-            lines are stored once the database is writable again, or at the next start. \
+            Input is drained at once into PATH.spool, a write-ahead log synced to disk before \
+            any record is acted on, so a kill -9 or a reboot loses nothing read. Records are \
+            stored from memory, or from the spool when memory is full or the database was \
+            unavailable (locked longer than the busy timeout, or failing), and at the next \
+            start; the spool is emptied once all of it is stored. \
             Storing an event twice adds nothing, so `killdb ingest` of the same logs stays \
             safe, alongside or later. The plugin never takes the ingest lock.
 
@@ -36,6 +38,13 @@ struct PluginCommand: ParsableCommand {
                                valueName: "seconds"))
     var busyTimeout: Double = 3
 
+    @Option(help: ArgumentHelp("Where kubelet's pod log directories are (pods/, containers/), to name a pod from its cgroup.",
+                               valueName: "dir"))
+    var podLogs = "/var/log"
+
+    @Flag(help: "Do not read senders' parents and cgroups from /proc as their events arrive.")
+    var noProcessCapture = false
+
     func validate() throws {
         guard busyTimeout >= 0 else { throw ValidationError("--busy-timeout must be zero or more seconds") }
     }
@@ -46,6 +55,8 @@ struct PluginCommand: ParsableCommand {
         openlog(nil, LOG_PID, LOG_DAEMON)
         var options = LiveIngestOptions()
         options.busyTimeout = busyTimeout
+        options.podLogRoot = podLogs
+        options.captureProcesses = !noProcessCapture
         options.log = { error, message in PluginSignals.log(error: error, message) }
         let path = database.path
         PluginSignals.log(error: false, "started, database \(path)")

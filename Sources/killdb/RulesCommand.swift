@@ -34,7 +34,13 @@ struct RulesCommand: ParsableCommand {
     }
 
     struct SignalsOption: ParsableArguments {
-        @Option(help: ArgumentHelp("Signals to record: KILL (default), KILL,TERM,ABRT, 15, or all (every signal but 0).",
+        @Option(help: ArgumentHelp("Signals to record: KILL (default), KILL,TERM,ABRT, 15, all, or all,URG.",
+                                   discussion: """
+                                       `all` is every signal but 0 (liveness probes) and but SIGURG sent with tgkill or \
+                                       rt_tgsigqueueinfo: Go programs preempt their own threads that way, hundreds of \
+                                       times a second, which fills the logs and shortens how long auditd keeps them. \
+                                       `all,URG` records those too.
+                                       """,
                                    valueName: "signals"))
         var signals: String = "KILL"
     }

@@ -54,6 +54,13 @@ struct WhoCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Sender executable, glob allowed: '/usr/bin/*'.", valueName: "pattern")) var senderExe: String?
     @Option(help: ArgumentHelp("Sender pid.", valueName: "pid")) var senderPid: Int64?
     @Option(help: ArgumentHelp("Sender process name, glob allowed.", valueName: "pattern")) var senderComm: String?
+    @Option(help: ArgumentHelp("The sender's systemd unit (read by the plugin), glob allowed: 'cron.service'.", valueName: "pattern"))
+    var senderUnit: String?
+    @Option(help: ArgumentHelp("The sender's container id, or its first digits.", valueName: "id")) var senderContainer: String?
+    @Option(help: ArgumentHelp("The sender's Kubernetes pod: namespace/name (glob allowed) or UID.", valueName: "pod"))
+    var senderPod: String?
+    @Option(help: ArgumentHelp("The sender's cgroup path, glob allowed: '/kubepods.slice/*'.", valueName: "pattern"))
+    var senderCgroup: String?
     @Option(help: ArgumentHelp("Only events from this node (host name in aggregated logs).", valueName: "name")) var node: String?
     @Option(help: ArgumentHelp("Sender uid.", valueName: "uid")) var uid: Int64?
     @Option(help: ArgumentHelp("Sender login uid (auid).", valueName: "auid")) var auid: Int64?
@@ -88,6 +95,7 @@ struct WhoCommand: ParsableCommand {
         }
         query.senderPid = senderPid
         query.senderComm = senderComm
+        query.senderPlace = PlaceFilter(unit: senderUnit, container: senderContainer, pod: senderPod, cgroup: senderCgroup)
         query.node = node
         query.uid = uid
         query.auid = auid
@@ -102,6 +110,11 @@ struct WhoCommand: ParsableCommand {
         query.after = try after.map { try TimeExpression.parse($0, now: now).timeIntervalSince1970 }
         query.limit = limit
 
+        for name in [query.targetComm, query.senderComm].compactMap({ $0 }) where exe == nil {
+            if let kept = SignalQuery.keptName(name) {
+                FileHandle.standardError.write(Data("killdb: note: the kernel keeps only \(SignalQuery.commBytes) bytes of a process name: \(SafeText.line(name)) is matched as \(SafeText.line(kept))\n".utf8))
+            }
+        }
         let store = try openForReading(database.path)
         let answer = try Who.ask(query, in: store)
         switch format {
@@ -127,6 +140,10 @@ struct WhoCommand: ParsableCommand {
         if let p = q.senderPid { s += " by pid \(p)" }
         if let c = q.senderComm { s += " by a process named \(SafeText.line(c))" }
         if let e = q.senderExe { s += " by \(SafeText.line(e))" }
+        if let u = q.senderPlace.unit { s += " from unit \(SafeText.line(u))" }
+        if let c = q.senderPlace.container { s += " from container \(SafeText.line(c))" }
+        if let p = q.senderPlace.pod { s += " from pod \(SafeText.line(p))" }
+        if let c = q.senderPlace.cgroup { s += " from cgroup \(SafeText.line(c))" }
         if let a = q.after { s += " after \(Clock.local(a, .current))" }
         if let b = q.before { s += " before \(Clock.local(b, .current))" }
         return s

@@ -132,6 +132,77 @@ struct DoctorTests {
         #expect(missing.status == .fail && missing.action?.contains("apt-get install auditd") == true)
     }
 
+    @Test("auditd: a running auditd that the kernel does not name (pid 0) is told apart from none running")
+    func auditdNotRegistered() throws {
+        let none = Checks.auditd(Self.status(pid: 0), processName: nil, running: [])
+        #expect(none.found.hasPrefix("no audit daemon is registered"))
+        let unregistered = Checks.auditd(Self.status(pid: 0), processName: nil,
+                                         running: [RunningAuditd(pid: 812, executable: "/usr/sbin/auditd")])
+        #expect(unregistered.status == .fail)
+        #expect(unregistered.found.contains("auditd is running (pid 812 (/usr/sbin/auditd)) but is not registered"))
+        #expect(unregistered.action?.contains("systemctl restart auditd") == true)
+
+        // The scan of /proc finds a process by its executable's name, and only reads it.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("killdb-doctor-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fake = dir.appendingPathComponent("auditd")
+        try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: fake.path)
+        let p = Process()
+        p.executableURL = fake
+        p.arguments = ["20"]
+        try p.run()
+        defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        let found = Gather.runningAuditd()
+        #expect(found.contains(RunningAuditd(pid: p.processIdentifier, executable: fake.path)), "\(found)")
+        #expect(p.isRunning)
+    }
+
+    /// Go's preemption as the kernel logs it under `--signals all,URG`: tgkill(getpid(), tid, SIGURG).
+    static func goPreemptionLog(seconds: Int, perSecond: Int) -> String {
+        var lines: [String] = []
+        var serial = 1000
+        for s in 0..<seconds {
+            for i in 0..<perSecond {
+                serial += 1
+                let stamp = "\(1_700_000_000 + s).\(String(format: "%03d", i * 1000 / perSecond)):\(serial)"
+                lines.append("type=SYSCALL msg=audit(\(stamp)): arch=c000003e syscall=234 success=yes exit=0 a0=4d2 a1=4d5 a2=17 a3=0 items=0 ppid=1 pid=1234 comm=\"gosvc\" key=\"killdb\"")
+                lines.append("type=OBJ_PID msg=audit(\(stamp)): opid=1234 oauid=-1 ouid=0 oses=-1 ocomm=\"gosvc\"")
+            }
+            if s % 10 == 0 {
+                serial += 1
+                lines.append("node=web1 type=SYSCALL msg=audit(\(1_700_000_000 + s).500:\(serial)): arch=c000003e syscall=62 success=yes exit=0 a0=99 a1=9 a2=0 a3=0 items=0 ppid=1 pid=77 comm=\"kill\" key=\"killdb\"")
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    @Test("signal-event rate: one signal that dominates the log is named, with what to do; a quiet log is ok")
+    func signalRateCheck() throws {
+        let flood = SignalRates.measure(Data(Self.goPreemptionLog(seconds: 60, perSecond: 85).utf8))
+        #expect(flood.counts[SignalRates.Key(signal: 23, threadDirected: true)] == 60 * 85)
+        #expect(flood.counts[SignalRates.Key(signal: 9, threadDirected: false)] == 6)
+        let check = Checks.signalRate(flood, sampled: "audit.log")
+        #expect(check.status == .warn, "\(check)")
+        #expect(check.found.contains("SIGURG to threads (tgkill) is 100% of them, 86.4/s"), "\(check.found)")
+        #expect(check.action?.contains("killdb rules install --signals all") == true)
+        #expect(check.action?.contains("Go") == true)
+
+        let quiet = SignalRates.measure(Data(Self.goPreemptionLog(seconds: 60, perSecond: 0).utf8))
+        #expect(quiet.total == 6)
+        #expect(Checks.signalRate(quiet, sampled: "audit.log").status == .ok)
+
+        // Gathered from a log directory: the check is there, and says what it sampled.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("killdb-rate-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Self.goPreemptionLog(seconds: 30, perSecond: 40).write(to: dir.appendingPathComponent("audit.log"), atomically: true, encoding: .utf8)
+        let inputs = Gather.inputs(DoctorOptions(databasePath: dir.path + "/none.sqlite", auditDirectory: dir.path,
+                                                 configPath: dir.path + "/auditd.conf"))
+        let gathered = try #require(Doctor.checks(inputs, isRoot: false).first { $0.id == "signal-rate" })
+        #expect(gathered.status == .warn && gathered.found.contains("in audit.log over"), "\(gathered)")
+    }
+
     @Test("kernel audit: enabled 1 ok, 2 ok but immutable, 0 fails with auditctl -e 1")
     func enabledCheck() {
         #expect(Checks.enabled(Self.status(enabled: 1)).status == .ok)
@@ -613,7 +684,10 @@ extension EndToEndKernelTests {
                                    "--config", sandbox.directory + "/auditd.conf", "--format", "json"])
             let object = try #require(try JSONSerialization.jsonObject(with: Data(cli.stdout.utf8)) as? [String: Any], "\(cli.stderr)")
             let statuses = (object["checks"] as? [[String: Any]] ?? []).compactMap { $0["status"] as? String }
-            #expect(statuses.count == 11)
+            #expect(statuses.count == 12)
+            // The signal-event rate from the real log: one SIGRTMAX is no flood.
+            let rate = try check(ready, "signal-rate")
+            #expect(rate.status == .ok && rate.values["signal_events"] == 1, "\(rate)")
             #expect(cli.status == (statuses.contains { $0 == "warn" || $0 == "FAIL" } ? 1 : 0), "\(statuses)")
         }
     }

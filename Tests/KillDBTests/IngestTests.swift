@@ -59,6 +59,32 @@ struct IngestTests {
         #expect(rows[0]["target_pid"] as Int64? == 3101)
     }
 
+    @Test("kill(-1) reaching 20,000 processes stores every target once (each OBJ_PID is checked against the others in constant time)")
+    func wideKill() throws {
+        try TestLogs.withScratch { dir in
+            let stamp = "1700000200.200:601"
+            var log = AuditLine.killSyscall(stamp, target: -1, signal: 9)
+            for pid in 2..<20_002 { log += AuditLine.objPID(stamp, pid: pid, comm: "w\(pid % 7)") }
+            log += AuditLine.objPID(stamp, pid: 7)  // the same process again: stored once
+            log += AuditLine.proctitle(stamp, argv: ["kill", "-9", "-1"])
+            let path = dir.appendingPathComponent("audit.log")
+            try TestLogs.write(log, to: path)
+            let db = dir.appendingPathComponent("killdb.sqlite")
+            let summary = try TestLogs.ingest([path], db: db)
+            #expect(summary.totals.newEvents == 1)
+            let rows = try TestLogs.query(db, """
+                SELECT COUNT(*) AS n, COUNT(DISTINCT target_pid) AS pids, MIN(target_pid) AS lo, MAX(target_pid) AS hi,
+                  SUM(target_comm = 'w0') AS w0 FROM signals
+                """)
+            #expect(rows[0]["n"] as Int64? == 20_000)
+            #expect(rows[0]["pids"] as Int64? == 20_000)
+            #expect(rows[0]["lo"] as Int64? == 2)
+            #expect(rows[0]["hi"] as Int64? == 20_001)
+            // The first copy of pid 7's OBJ_PID wins (comm w0, not sleep).
+            #expect(rows[0]["w0"] as Int64? == Int64((2..<20_002).filter { $0 % 7 == 0 }.count))
+        }
+    }
+
     // MARK: which call, which signal
 
     @Test("tgkill takes its signal from a2, the thread id from a1 and the thread group from a0")

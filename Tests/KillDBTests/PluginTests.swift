@@ -303,6 +303,75 @@ struct PluginTests {
         }
     }
 
+    @Test("kill -9 at random moments while the database is writable loses nothing: the spool is a write-ahead log")
+    func killedWhileWritable() throws {
+        let cli = try KillDBCLI.require()
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite")
+            let spool = URL(fileURLWithPath: db.path + ".spool")
+            // One pipe outlives every plugin process, so what one did not read the next
+            // does: all that is lost is what a killed plugin read and did not keep.
+            var fds: [Int32] = [0, 0]
+            try #require(pipe(&fds) == 0)
+            let input = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true)
+            let feed = FileHandle(fileDescriptor: fds[1], closeOnDealloc: true)
+            func start() throws -> Process {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: cli.path)
+                p.arguments = ["plugin", "--db=\(db.path)"]
+                p.environment = [:]
+                p.standardInput = input
+                p.standardError = FileHandle.nullDevice
+                p.standardOutput = FileHandle.nullDevice
+                try p.run()
+                return p
+            }
+            let seed: UInt64 = 17
+            var rng = SplitMix(seed: seed)
+            let rounds = 20, perRound = 200
+            // Whole events per write, under PIPE_BUF: as auditd writes, no read splits a line.
+            var writes: [String] = []
+            var i = 0
+            while i < rounds * perRound {
+                let n = min(Int.random(in: 1...6, using: &rng), rounds * perRound - i)
+                writes.append((i..<i + n).map { Stream.kill($0) + AuditLine.noise(Stream.stamp($0 + 100_000)) }.joined())
+                i += n
+            }
+            let pauses = writes.map { _ in useconds_t.random(in: 0...3_000, using: &rng) }
+            let kills = (0..<rounds).map { _ in useconds_t.random(in: 20_000...250_000, using: &rng) }
+            let fed = DispatchSemaphore(value: 0)
+            let stream = Array(zip(writes, pauses))
+            Thread {
+                for (w, pause) in stream {
+                    feed.write(Data(w.utf8))
+                    usleep(pause)
+                }
+                fed.signal()
+            }.start()
+
+            var p = try start()
+            defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+            for wait in kills {
+                usleep(wait)
+                kill(p.processIdentifier, SIGKILL)
+                p.waitUntilExit()
+                p = try start()
+            }
+            fed.wait()
+            try feed.close()
+            let deadline = Date().addingTimeInterval(60)
+            while p.isRunning && Date() < deadline { usleep(20_000) }
+            try #require(!p.isRunning, "the last plugin did not exit at end of input")
+            #expect(p.terminationStatus == 0)
+            let stored = try TestLogs.query(db, "SELECT COUNT(*) AS rows, COUNT(DISTINCT event_id) AS events FROM signals").first
+            let targets = Set(try TestLogs.query(db, "SELECT target_pid FROM signals").map { Int($0["target_pid"] as Int64) - 10_000 })
+            let missing = (0..<rounds * perRound).filter { !targets.contains($0) }
+            #expect(stored?["events"] as Int? == rounds * perRound, "seed \(seed): every event handed over must be stored; missing \(missing)")
+            #expect(stored?["rows"] as Int? == rounds * perRound, "seed \(seed): each exactly once")
+            #expect(try TestLogs.size(spool) == 0, "all of the spool is stored: it is emptied")
+        }
+    }
+
     @Test("a commit that fails and later succeeds: the copy spooled meanwhile is not counted twice")
     func failedCommitRecovers() throws {
         try TestLogs.withScratch { dir in

@@ -1,5 +1,7 @@
 import AuditDecoding
 import AuditLog
+import KillDB
+import Output
 import Foundation
 import Testing
 
@@ -61,5 +63,67 @@ import Testing
         for s in UInt32(15)...30 { tracker.observe(id(102, s)) }
         tracker.finish(complete: true)
         #expect(tracker.takeFound().isEmpty)
+    }
+}
+
+/// Logs of several hosts without `node=` names (auditd's default name_format = NONE): each
+/// host's serials are its own count, so a sequence never runs from one host's file into another's.
+@Suite struct UnnamedHostsTests {
+    /// `count` noise records from `serial` on, a second apart from `seconds`, with a hole of
+    /// `hole` serials in the middle when asked.
+    func host(seconds: Int64, serial: Int, count: Int, hole: Int = 0) -> String {
+        var text = ""
+        var s = serial
+        for i in 0..<count {
+            if i == count / 2 { s += hole }
+            text += AuditLine.noise("\(seconds + Int64(i)).000:\(s)")
+            s += 1
+        }
+        return text
+    }
+
+    @Test("files of different unnamed hosts: no events counted missing, no backwards gap, one warning naming name_format")
+    func mixedHostsAreNotOneSequence() throws {
+        try TestLogs.withScratch { dir in
+            // Host A in 2018 at serial 500000; host B in 2016 at serial 588352, C later and 311k serials on (no boot counts that far between files); A again with a real hole.
+            let a = dir.appendingPathComponent("a.log"), b = dir.appendingPathComponent("b.log")
+            let c = dir.appendingPathComponent("c.log"), d = dir.appendingPathComponent("d.log")
+            try TestLogs.write(host(seconds: 1_515_542_400, serial: 500_000, count: 40), to: a)
+            try TestLogs.write(host(seconds: 1_451_779_200, serial: 588_352, count: 40), to: b)
+            try TestLogs.write(host(seconds: 1_515_600_000, serial: 900_000, count: 40), to: c)
+            // Within one file, a hole is still a hole.
+            try TestLogs.write(host(seconds: 1_515_700_000, serial: 900_040, count: 40, hole: 3), to: d)
+            for f in [a, b, c, d] { try TestLogs.age(f) }
+            let summary = try TestLogs.ingest([a, b, c, d], db: dir.appendingPathComponent("k.sqlite"))
+            #expect(summary.serialGaps.map(\.missing) == [3], "\(summary.serialGaps)")
+            #expect(summary.serialGaps.allSatisfy { $0.before.seconds >= $0.after.seconds })
+            let warning = try #require(summary.mixedHostsWarning)
+            #expect(warning.contains("b.log") && warning.contains("name_format = hostname"), "\(warning)")
+            let text = IngestReport.text(summary, database: "k.sqlite", verbose: false)
+            #expect(text.components(separatedBy: "several hosts").count == 2, "warned once: \(text)")
+            #expect(!text.contains("events missing") || text.contains("3 events missing"), "\(text)")
+        }
+    }
+
+    @Test("rotated files of one host continue one sequence, without a warning, and an older file read late warns nothing")
+    func rotatedFilesOfOneHost() throws {
+        try TestLogs.withScratch { dir in
+            let old = dir.appendingPathComponent("audit.log.1"), new = dir.appendingPathComponent("audit.log")
+            try TestLogs.write(host(seconds: 1_700_000_000, serial: 100, count: 40), to: old)
+            try TestLogs.write(host(seconds: 1_700_000_040, serial: 145, count: 40), to: new)  // 5 lost at the rotation
+            for f in [old, new] { try TestLogs.age(f) }
+            let summary = try TestLogs.ingest([dir.path], db: dir.appendingPathComponent("k.sqlite"))
+            #expect(summary.serialGaps.map(\.missing) == [5], "\(summary.serialGaps)")
+            #expect(summary.mixedHostsWarning == nil)
+        }
+        try TestLogs.withScratch { dir in
+            let old = dir.appendingPathComponent("old.log"), new = dir.appendingPathComponent("new.log")
+            try TestLogs.write(host(seconds: 1_700_000_000, serial: 100, count: 40), to: old)
+            try TestLogs.write(host(seconds: 1_700_000_040, serial: 140, count: 40), to: new)
+            for f in [old, new] { try TestLogs.age(f) }
+            let summary = try TestLogs.ingest([new, old], db: dir.appendingPathComponent("k.sqlite"))
+            #expect(summary.serialGaps.isEmpty, "\(summary.serialGaps)")
+            #expect(summary.mixedHostsWarning == nil)
+        }
     }
 }

@@ -189,6 +189,7 @@ struct SignalSearchTests {
                     DROP TABLE traced_signal_records; DROP TABLE trace_losses; DROP TABLE trace_sessions;
                     DROP VIEW coverage; DROP TRIGGER ingest_runs_plugin_kind; DROP TRIGGER ingest_runs_status_insert;
                     DROP TRIGGER ingest_runs_status_update; ALTER TABLE ingest_runs DROP COLUMN kind;
+                    DROP VIEW signal_context; DROP VIEW process_context; DROP TABLE event_processes; DROP TABLE processes;
                     DELETE FROM grdb_migrations WHERE identifier >= '003';
                     """)
             }

@@ -6,6 +6,12 @@ serials so every event id stays unique:
               signal event (kill, OBJ_PID, PROCTITLE, as the kernel writes them) per 1000 events
   dense.log   N signal events and nothing else, 30 s apart: years of history (for the
               database size and query speed)
+  signal-dense.log
+              N signal events, 1 ms apart, every kill with its own command line
+              (`kill -9 PID`, the usual case): a collector's or `--signals all` host's log
+  wide.log    one kill reaching 100,000 processes (kill(-1) on a large host)
+
+  make-logs.py --signal-dense N OUT   writes only signal-dense.log's records to OUT
 """
 import os, re, sys
 
@@ -21,11 +27,11 @@ def events_of(path):
             order.append(m.group(0))
     return [groups[k] for k in order]
 
-def signal_event(i):
-    pid = 2000 + i % 30000
+def signal_event(i, unique=False):
+    pid = 2000 + (i % 4_000_000 if unique else i % 30000)
     comm = ["java", "postgres", "nginx", "python3", "sleep"][i % 5]
     sender = ["bash", "systemd", "kill", "cleanup.sh"][i % 4]
-    argv = f"{sender}\0-9\0{pid}".encode().hex().upper()
+    argv = (f"kill\0-9\0{pid}" if unique else f"{sender}\0-9\0{pid}").encode().hex().upper()
     return [
         f"type=SYSCALL msg=STAMP: arch=c000003e syscall=62 success=yes exit=0 a0={pid:x} a1=9 a2=0 a3=0 "
         f"items=0 ppid=1 pid={100 + i % 500} auid=1000 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 "
@@ -34,7 +40,7 @@ def signal_event(i):
         f"type=PROCTITLE msg=STAMP: proctitle={argv}",
     ]
 
-def write(path, size_limit, count_limit, noise, every, step):
+def write(path, size_limit, count_limit, noise, every, step, unique=False):
     t, serial, n, size, signals = 1_700_000_000.0, 1000, 0, 0, 0
     with open(path, "w", encoding="latin-1") as out:
         while size < size_limit and signals < count_limit:
@@ -42,7 +48,7 @@ def write(path, size_limit, count_limit, noise, every, step):
             t += step
             stamp = "audit(%d.%03d:%d)" % (int(t), int(t * 1000) % 1000, serial)
             if noise is None or n % every == 0:
-                group = signal_event(signals)
+                group = signal_event(signals, unique)
                 signals += 1
             else:
                 group = noise[n % len(noise)]
@@ -53,7 +59,22 @@ def write(path, size_limit, count_limit, noise, every, step):
                 size += len(line) + 1
     return n, signals, size
 
-if __name__ == "__main__":
+def write_wide(path, targets):
+    stamp = "audit(1700000000.000:77)"
+    with open(path, "w", encoding="latin-1") as out:
+        out.write(f"type=SYSCALL msg={stamp}: arch=c000003e syscall=62 success=yes exit=0 a0=ffffffffffffffff "
+                  "a1=9 a2=0 a3=0 items=0 ppid=1 pid=4242 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 "
+                  "fsgid=0 tty=pts0 ses=3 comm=\"kill\" exe=\"/usr/bin/kill\" key=\"killdb\"\n")
+        for pid in range(2, targets + 2):
+            out.write(f"type=OBJ_PID msg={stamp}: opid={pid} oauid=-1 ouid=0 oses=-1 ocomm=\"w{pid % 97}\"\n")
+        out.write(f"type=PROCTITLE msg={stamp}: proctitle=6B696C6C002D39002D31\n")
+
+if __name__ == "__main__" and sys.argv[1] == "--signal-dense":
+    n, s, size = write(sys.argv[3], 1 << 62, int(sys.argv[2]), None, 1, 0.001, unique=True)
+    print(f"signal-dense: {size / 1e6:.0f} MB, {s} signal events")
+elif __name__ == "__main__" and sys.argv[1] == "--wide":
+    write_wide(sys.argv[3], int(sys.argv[2]))
+elif __name__ == "__main__":
     corpus, outdir, mb, dense = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     noise = []
     for name in ["laurel/proc-trace-dpkg-l.txt", "laurel/shell-proc-trace.txt", "go-libaudit/normal.log",
@@ -63,3 +84,6 @@ if __name__ == "__main__":
     print(f"mixed.log: {size / 1e6:.0f} MB, {n} events, {s} signal events")
     n, s, size = write(os.path.join(outdir, "dense.log"), 1 << 62, dense, None, 1, 30.0)
     print(f"dense.log: {size / 1e6:.0f} MB, {s} signal events")
+    n, s, size = write(os.path.join(outdir, "signal-dense.log"), 1 << 62, dense // 5, None, 1, 0.001, unique=True)
+    print(f"signal-dense.log: {size / 1e6:.0f} MB, {s} signal events")
+    write_wide(os.path.join(outdir, "wide.log"), 100_000)
