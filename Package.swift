@@ -26,6 +26,12 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // libbpf, to load the tracer's BPF program (Debian: libbpf-dev).
+        .systemLibrary(
+            name: "CLibbpf",
+            pkgConfig: "libbpf",
+            providers: [.apt(["libbpf-dev"])]
+        ),
         // Decoding audit records: arches, syscalls, signals, field encodings, SignalEvent.
         .target(name: "AuditDecoding", dependencies: ["CAuparse"]),
         // Audit logs: record headers, the signal-record pre-filter, serial gaps; reading log
@@ -33,20 +39,29 @@ let package = Package(
         .target(name: "AuditLog", dependencies: ["AuditDecoding"]),
         // Kernel logs: /dev/kmsg, journal, syslog and dmesg lines; the kernel's and systemd's kills.
         .target(name: "KernelLog", dependencies: ["AuditDecoding", "AuditLog"]),
+        // The kernel's own record of each signal: what `killdb trace` records.
+        .target(name: "KernelTrace"),
+        // The tracer: the BPF program on signal:signal_generate (Sources/TracerBPF, compiled
+        // with clang for the bpf target and embedded at build time), loaded with libbpf.
+        .target(
+            name: "Tracer",
+            dependencies: ["CLibbpf", "KernelTrace", "AuditDecoding"],
+            plugins: ["EmbedBPF"]
+        ),
         // The one event pipeline every source feeds: lines in, one batch to store out.
-        .target(name: "Pipeline", dependencies: ["AuditDecoding", "AuditLog", "KernelLog"]),
+        .target(name: "Pipeline", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "KernelTrace"]),
         // Where a process lives and where it came from: cgroup paths read as units,
         // containers and pods; a process's chain of parents from /proc.
         .target(name: "ProcessContext"),
         // The SQLite store; its schema is Schema/*.sql, embedded at build time.
         .target(
             name: "Store",
-            dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "Pipeline", "ProcessContext", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "KernelTrace", "Pipeline", "ProcessContext", .product(name: "GRDB", package: "GRDB.swift")],
             plugins: ["EmbedSchema"]
         ),
         // The library the CLI and tests call: the sources (file ingest, the plugin's stream,
-        // kernel logs) feeding the pipeline and the store.
-        .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "Pipeline", "ProcessContext", "Store"]),
+        // kernel logs, the tracer) feeding the pipeline and the store.
+        .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "KernelTrace", "Pipeline", "ProcessContext", "Store", "Tracer"]),
         // Questions asked of the database: who, report, ad hoc SQL.
         .target(name: "Queries", dependencies: ["AuditDecoding", "KernelLog", "ProcessContext", "Store", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
         // Times and durations as operators type them on the command line (--before, --since,
@@ -57,20 +72,23 @@ let package = Package(
         // Sizes and durations as an operator reads them, for every command's text.
         .target(name: "Quantities"),
         // Health checks of the whole chain, for killdb doctor.
-        .target(name: "Doctor", dependencies: ["AuditDecoding", "AuditLog", "AuditRules", "Quantities", "Store", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Doctor", dependencies: ["AuditDecoding", "AuditLog", "AuditRules", "Quantities", "Store", "Tracer", .product(name: "GRDB", package: "GRDB.swift")]),
         // Output: text that is safe on a terminal, reports, tables, JSON and CSV.
         .target(name: "Output", dependencies: ["AuditDecoding", "Doctor", "KernelLog", "KillDB", "Quantities", "Queries"]),
         .executableTarget(
             name: "killdb",
-            dependencies: ["KillDB", "Store", "Queries", "TimeArguments", "AuditRules", "Doctor", "Output", "Quantities", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["KillDB", "Store", "Queries", "TimeArguments", "AuditRules", "Doctor", "Output", "Quantities", "KernelTrace", "Tracer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Build-time tool: turns Schema/*.sql into Swift string literals.
         .executableTarget(name: "schema-embedder"),
         .plugin(name: "EmbedSchema", capability: .buildTool(), dependencies: ["schema-embedder"]),
+        // Build-time tool: turns the compiled BPF objects into Swift string literals.
+        .executableTarget(name: "bpf-embedder"),
+        .plugin(name: "EmbedBPF", capability: .buildTool(), dependencies: ["bpf-embedder"]),
         .testTarget(
             name: "KillDBTests",
             dependencies: ["KillDB", "AuditDecoding", "AuditLog", "KernelLog", "Pipeline", "Store", "Queries", "TimeArguments", "AuditRules", "Doctor", "Output",
-                           "ProcessContext",
+                           "KernelTrace", "Tracer", "ProcessContext",
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]

@@ -212,3 +212,17 @@ public enum SignalSyscall: String, CaseIterable, Sendable {
         }
     }
 }
+
+extension AuditArch {
+    /// The arch this binary runs on: the one the kernel's syscall numbers are for.
+    public static var native: AuditArch {
+        #if arch(x86_64)
+        .x86_64
+        #elseif arch(arm64)
+        .aarch64
+        #else
+        AuditArch(code: 0)
+        #endif
+    }
+}
+

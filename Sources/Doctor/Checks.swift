@@ -453,6 +453,67 @@ public enum Checks {
     }
 }
 
+extension Checks {
+    // MARK: 9. BPF, 10. tracer
+
+    public static func bpf(_ probe: BPFProbe?) -> Check {
+        let title = "BPF usable (killdb trace)"
+        guard let probe else { return Check(id: "bpf", title: title, status: .skip, found: "not looked at") }
+        if let why = probe.skipped { return Check(id: "bpf", title: title, status: .skip, found: why) }
+        if let problem = probe.problem {
+            return Check(id: "bpf", title: title, status: .warn,
+                         found: problem + "; audit still records the signal syscalls, but not cgroup.kill, namespace teardowns, OOM or CPU-limit kills, nor whether a kill was ignored",
+                         action: probe.fix ?? "")
+        }
+        return Check(id: "bpf", title: title, status: .ok, found: probe.proof)
+    }
+
+    /// A tracer counts as running when its session is open and wrote within the last
+    /// minute (it writes every 10 s).
+    public static func tracer(_ database: DatabaseProbe, bpf: BPFProbe?, now: Date) -> Check {
+        let title = "tracer running"
+        let start = "start it: systemctl enable --now killdb-trace (scripts/install puts the unit in place), or run killdb trace"
+        guard let facts = database.facts else {
+            return Check(id: "tracer", title: title, status: .skip, found: "no database to look in")
+        }
+        guard let t = facts.tracer else {
+            if bpf == nil || bpf?.skipped != nil {
+                return Check(id: "tracer", title: title, status: .skip, found: "killdb trace never wrote to this database; BPF was not looked at")
+            }
+            if bpf?.problem != nil {
+                return Check(id: "tracer", title: title, status: .skip, found: "killdb trace never ran here, and BPF is unusable (above)")
+            }
+            return Check(id: "tracer", title: title, status: .warn,
+                         found: "killdb trace has never written to this database: kills no syscall makes (cgroup.kill, pid namespace teardown, OOM, RLIMIT_CPU) leave no record",
+                         action: start)
+        }
+        let nowEpoch = now.timeIntervalSince1970
+        var values: [String: Double] = ["last_active_at": t.lastActiveAt, "records": Double(t.records), "lost_last_day": Double(t.lostLastDay)]
+        if let f = t.finishedAt { values["finished_at"] = f }
+        let age = nowEpoch - t.lastActiveAt
+        if t.status != "running" || t.finishedAt != nil {
+            return Check(id: "tracer", title: title, status: .warn,
+                         found: "the last session (\(t.signals)) stopped \(Words.time(t.finishedAt ?? t.lastActiveAt)) (\(t.status)): signals since then have no kernel record",
+                         action: start, values: values)
+        }
+        if age > 60 {
+            return Check(id: "tracer", title: title, status: .warn,
+                         found: "a session (\(t.signals)) is marked running but last wrote \(Words.time(t.lastActiveAt)), \(Int(age)) s ago: it was killed or is stuck",
+                         action: "systemctl restart killdb-trace (or start killdb trace again); its earlier records are kept", values: values)
+        }
+        if t.lostLastDay > 0 {
+            let span = t.firstLossTime.flatMap { a in t.lastLossTime.map { b in " between \(Words.time(a)) and \(Words.time(b))" } } ?? ""
+            return Check(id: "tracer", title: title, status: .warn,
+                         found: "running since \(Words.time(t.startedAt)) (\(t.signals)), but the kernel's ring buffer lost \(Words.plural(t.lostLastDay, "record"))\(span)",
+                         action: t.signals == "all" ? "trace fewer signals (--signals KILL,TERM): `all` records every signal a busy host sends"
+                            : "the writer fell behind a burst: check the database's disk, and that nothing holds it locked", values: values)
+        }
+        return Check(id: "tracer", title: title, status: .ok,
+                     found: "running since \(Words.time(t.startedAt)) (\(t.signals)), last wrote \(Int(max(0, age))) s ago, \(Words.plural(t.records, "record")), nothing lost in the last day",
+                     values: values)
+    }
+}
+
 /// Runs every check over gathered inputs.
 public enum Doctor {
     public static func checks(_ inputs: DoctorInputs, isRoot: Bool) -> [Check] {
@@ -466,6 +527,8 @@ public enum Doctor {
             Checks.logs(inputs.logs, config: inputs.config.value, isRoot: isRoot),
             Checks.retention(config: inputs.config, logs: inputs.logs, database: inputs.database, now: inputs.now),
             Checks.database(inputs.database),
+            Checks.bpf(inputs.bpf),
+            Checks.tracer(inputs.database, bpf: inputs.bpf, now: inputs.now),
         ]
         if let kernelLog = inputs.kernelLog { checks.append(Checks.kernelLog(kernelLog)) }
         if let rates = inputs.signalRates { checks.append(Checks.signalRate(rates.rates, sampled: rates.sampled)) }

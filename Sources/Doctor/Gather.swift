@@ -1,6 +1,7 @@
 import AuditLog
 import AuditRules
 import Foundation
+import Tracer
 import GRDB
 import Quantities
 import Store
@@ -57,7 +58,7 @@ public enum Gather {
             cmdline: readText(options.cmdlinePath), config: config, configPath: options.configPath,
             logs: logDirectory(options.auditDirectory, base: config.value.map { ($0.logFile as NSString).lastPathComponent } ?? "audit.log",
                                logGroupID: groupID(logGroup)),
-            database: database(options.databasePath), now: now)
+            database: database(options.databasePath), bpf: bpf(), now: now)
         inputs.runningAuditd = running
         inputs.signalRates = signalRates(inputs.logs)
         return inputs
@@ -229,6 +230,37 @@ public enum Gather {
         return Stamps.all(in: data).last
     }
 
+    static func tracerFacts(_ db: Database) throws -> TracerFacts? {
+        guard let r = try Row.fetchOne(db, sql: """
+            SELECT s.run_id, s.started_at, s.last_active_at, s.finished_at, s.signals, s.records, r.status
+            FROM trace_sessions s JOIN ingest_runs r ON r.id = s.run_id ORDER BY s.started_at DESC LIMIT 1
+            """) else { return nil }
+        let since = Date().timeIntervalSince1970 - 86400
+        let loss = try Row.fetchOne(db, sql: """
+            SELECT coalesce(sum(lost), 0) AS n, min(from_time) AS a, max(to_time) AS b FROM trace_losses WHERE to_time >= ?
+            """, arguments: [since])
+        return TracerFacts(startedAt: r["started_at"], lastActiveAt: r["last_active_at"], finishedAt: r["finished_at"],
+                           status: r["status"], signals: r["signals"], records: r["records"],
+                           lostLastDay: loss?["n"] ?? 0, firstLossTime: loss?["a"], lastLossTime: loss?["b"])
+    }
+
+    /// BPF on this host: the prerequisites, and as root a trial load of the tracer's program
+    /// (the verifier's word, not a guess), detached at once.
+    public static func bpf() -> BPFProbe {
+        if !isRoot { return BPFProbe(skipped: "needs root") }
+        let a = TracerAvailability.check()
+        if let p = a.problems.first { return BPFProbe(problem: p.reason, fix: p.fix) }
+        do {
+            let tracer = try SignalTracer(filter: .kill)
+            tracer.close()
+            return BPFProbe(proof: "loaded, verified and attached the tracer's program (then detached it)")
+        } catch let TracerError.unavailable(reason, fix) {
+            return BPFProbe(problem: reason, fix: fix)
+        } catch {
+            return BPFProbe(problem: "\(error)", fix: "report this with the kernel version (uname -r)")
+        }
+    }
+
     /// Facts from a read-only connection; never creates or migrates the database.
     public static func database(_ path: String) -> DatabaseProbe {
         guard access(path, F_OK) == 0 else { return .missing(path: path) }
@@ -240,14 +272,19 @@ public enum Gather {
                 let check = try String.fetchAll(db, sql: "PRAGMA quick_check").joined(separator: "\n")
                 let span = try Row.fetchOne(db, sql: "SELECT min(first_event_time) AS a, max(last_event_time) AS b FROM file_reads")
                 let gaps = try Row.fetchOne(db, sql: "SELECT count(*) AS n, coalesce(sum(missing), 0) AS m FROM lost_events")
-                let runs = try Row.fetchAll(db, sql: "SELECT started_at, finished_at, status FROM ingest_runs ORDER BY started_at DESC LIMIT 21")
+                // The tracer's runs are no ingests: the freshness of the logs is not theirs to show.
+                let hasTrace = try db.tableExists("trace_sessions")
+                let notTrace = hasTrace ? "WHERE id NOT IN (SELECT run_id FROM trace_sessions)" : ""
+                let runs = try Row.fetchAll(db, sql: "SELECT started_at, finished_at, status FROM ingest_runs \(notTrace) ORDER BY started_at DESC LIMIT 21")
                     .map { IngestRun(startedAt: $0["started_at"], finishedAt: $0["finished_at"], status: $0["status"]) }
                 return DatabaseFacts(
                     path: path, quickCheck: check, schemaVersion: schema,
                     firstEventTime: span?["a"], lastEventTime: span?["b"],
                     signalEvents: try Int64.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0,
                     serialGaps: gaps?["n"] ?? 0, missingEvents: gaps?["m"] ?? 0, recentRuns: runs,
-                    lastCompleteFinish: try Double.fetchOne(db, sql: "SELECT max(finished_at) FROM ingest_runs WHERE status = 'complete'"))
+                    lastCompleteFinish: try Double.fetchOne(db, sql: "SELECT max(finished_at) FROM ingest_runs WHERE status = 'complete'"
+                        + (hasTrace ? " AND id NOT IN (SELECT run_id FROM trace_sessions)" : "")),
+                    tracer: hasTrace ? try tracerFacts(db) : nil)
             })
         } catch {
             return .unusable(path: path, reason: "\(error)")

@@ -136,6 +136,50 @@ public struct IngestRun: Sendable, Equatable {
     }
 }
 
+/// The newest `killdb trace` session, and what it lost.
+public struct TracerFacts: Sendable, Equatable {
+    public var startedAt: Double
+    public var lastActiveAt: Double
+    public var finishedAt: Double?
+    public var status: String
+    public var signals: String
+    public var records: Int64
+    /// Records lost in the kernel (ring buffer full) in the last day, and when.
+    public var lostLastDay: Int64
+    public var firstLossTime: Double?
+    public var lastLossTime: Double?
+
+    public init(startedAt: Double, lastActiveAt: Double, finishedAt: Double? = nil, status: String, signals: String = "SIGKILL",
+                records: Int64 = 0, lostLastDay: Int64 = 0, firstLossTime: Double? = nil, lastLossTime: Double? = nil) {
+        self.startedAt = startedAt
+        self.lastActiveAt = lastActiveAt
+        self.finishedAt = finishedAt
+        self.status = status
+        self.signals = signals
+        self.records = records
+        self.lostLastDay = lostLastDay
+        self.firstLossTime = firstLossTime
+        self.lastLossTime = lastLossTime
+    }
+}
+
+/// Whether BPF can run the tracer here: nil when usable, else why and the fix.
+public struct BPFProbe: Sendable, Equatable {
+    public var problem: String?
+    public var fix: String?
+    /// What was proven: "loaded and attached the tracer's program", or only the prerequisites.
+    public var proof: String
+    /// Not looked at, and that is not the host's problem ("needs root").
+    public var skipped: String?
+    public init(problem: String? = nil, fix: String? = nil, proof: String = "BTF present, privileges and lockdown allow it",
+                skipped: String? = nil) {
+        self.problem = problem
+        self.fix = fix
+        self.proof = proof
+        self.skipped = skipped
+    }
+}
+
 /// What the database says about itself, read through a read-only connection.
 public struct DatabaseFacts: Sendable, Equatable {
     public var path: String
@@ -154,11 +198,13 @@ public struct DatabaseFacts: Sendable, Equatable {
     public var recentRuns: [IngestRun]
     /// When the last complete run finished.
     public var lastCompleteFinish: Double?
+    /// The newest tracer session; nil when `killdb trace` never wrote to this database.
+    public var tracer: TracerFacts?
 
     public init(path: String, quickCheck: String = "ok", schemaVersion: String? = nil,
                 firstEventTime: Double? = nil, lastEventTime: Double? = nil, signalEvents: Int64 = 0,
                 serialGaps: Int64 = 0, missingEvents: Int64 = 0, recentRuns: [IngestRun] = [],
-                lastCompleteFinish: Double? = nil) {
+                lastCompleteFinish: Double? = nil, tracer: TracerFacts? = nil) {
         self.path = path
         self.quickCheck = quickCheck
         self.schemaVersion = schemaVersion
@@ -169,6 +215,7 @@ public struct DatabaseFacts: Sendable, Equatable {
         self.missingEvents = missingEvents
         self.recentRuns = recentRuns
         self.lastCompleteFinish = lastCompleteFinish
+        self.tracer = tracer
     }
 }
 
@@ -209,6 +256,8 @@ public struct DoctorInputs: Sendable {
     public var configPath: String
     public var logs: LogDirectory
     public var database: DatabaseProbe
+    /// nil: not looked at (the tracer checks are skipped).
+    public var bpf: BPFProbe?
     public var now: Date
     /// Whether the kernel log (/dev/kmsg) can be read: the path, or why not; nil when not
     /// looked at (the check is then left out).
@@ -221,7 +270,7 @@ public struct DoctorInputs: Sendable {
 
     public init(auditStatus: Probe<AuditStatus>, auditdProcessName: String?, loadedRules: Probe<String>,
                 cmdline: Probe<String>, config: Probe<AuditdConfig>, configPath: String = "/etc/audit/auditd.conf",
-                logs: LogDirectory, database: DatabaseProbe, now: Date,
+                logs: LogDirectory, database: DatabaseProbe, bpf: BPFProbe? = nil, now: Date,
                 kernelLog: Probe<String>? = nil) {
         self.auditStatus = auditStatus
         self.auditdProcessName = auditdProcessName
@@ -231,6 +280,7 @@ public struct DoctorInputs: Sendable {
         self.configPath = configPath
         self.logs = logs
         self.database = database
+        self.bpf = bpf
         self.now = now
         self.kernelLog = kernelLog
     }

@@ -284,6 +284,22 @@ public enum IncidentReport {
                 if let uid, logged == nil, uid != AuditField.unsetID, resolved[uid] == nil, let name = ctx.users(uid) { resolved[uid] = name }
             }
         }
+        // The tracer's records (kills of their own, or corroborating another record), only
+        // when there are any: reports of databases the tracer never wrote to are unchanged.
+        let traced = r.entries.compactMap { kill -> String? in
+            guard let t = kill.traced else { return nil }
+            var m = JSON.members(t)
+            switch kill.primary {
+            case .signal(let k): m.append(("joined_to", str("audit event " + k.eventID)))
+            case .kernel: m.append(("joined_to", str("kernel log")))
+            case .systemd, .traced: m.append(("joined_to", "null"))
+            }
+            return JSON.object(m)
+        }
+        if !traced.isEmpty {
+            members.insert(("traced_kills", "[" + traced.map { "\n    " + $0 }.joined(separator: ",") + "\n  ]"),
+                           at: members.firstIndex { $0.0 == "failed_total" } ?? members.count)
+        }
         members.append(("users_resolved_here", JSON.object(resolved.sorted { $0.key < $1.key }.map { (String($0.key), str($0.value)) })))
         return "{\n" + members.map { "  " + JSON.string(Array($0.0.utf8)) + ": " + $0.1 }.joined(separator: ",\n") + "\n}\n"
     }
@@ -401,6 +417,7 @@ public enum IncidentReport {
         } else {
             lines.append("The kernel log was never ingested: kills by the kernel (the OOM killer) cannot be ruled out.")
         }
+        lines += WhoReport.traceCoverage(c.tracer, from: c.start, to: c.end, ctx.timeZone)
         for lost in d.lostEvents {
             var line = "LOST: \(lost.missing) audit event\(lost.missing == 1 ? "" : "s") missing between \(local(lost.after, ctx)) and \(local(lost.before, ctx))"
             if let n = lost.node { line += " on node " + s.value(Array(n.utf8)) }

@@ -45,6 +45,10 @@ enum KillDescription {
             return process(k.pid, k.comm, s) + " \(killedBy(k))\(when): " + cause(k, s)
         case .systemd(let a):
             return "\(signal(a.signalName, a.signal, s)) to \(process(a.pid, a.comm, s))\(when) from systemd (PID 1)"
+        case .traced(let t):
+            var line = "\(s.word(t.signalName)) to \(process(t.targetPid, t.targetComm, s))\(when)"
+            if t.result != "delivered" { line += ": " + s.alarm(s.word(t.result.uppercased())) }
+            return line
         }
     }
 
@@ -53,9 +57,14 @@ enum KillDescription {
         var out: [(String, String)] = time.map { [("time", $0)] } ?? []
         switch kill.primary {
         case .signal(let r):
-            out += fields(r, s, users)
+            out += fields(r, s, users, traced: kill.traced)
+            if let t = kill.traced, t.cause != "syscall" || t.result != "delivered" {
+                out.append(("kernel", TracedSignalWords.sentence(t, initKill: kill.initKill, named: s.value)))
+            }
             if r.senderPid == 1 { out.append(("systemd", systemd(kill.journal, s))) }
             if let c = kill.processes { out += ProcessContextText.fields(c, eventTime: r.eventTime, s) }
+        case .traced(let t):
+            out += fields(t, initKill: kill.initKill, s, users)
         case .kernel(let k):
             out.append(("signal", "\(s.word(k.signalName ?? "?")), from the kernel itself: no process sent it"))
             if let c = k.cgroup {
@@ -70,7 +79,9 @@ enum KillDescription {
             var evidence = source(k.source)
             if let m = k.message { evidence += ": " + s.value(m) }
             if let n = k.node { evidence += " on node " + s.value(n) }
+            if kill.traced != nil { evidence += "; and the kernel tracer's record (signal:signal_generate)" }
             out.append(("evidence", evidence))
+            if let t = kill.traced { out.append(("kernel", TracedSignalWords.sentence(t, initKill: nil, named: s.value))) }
         case .systemd(let a):
             out += [("unit", a.unit.map(s.value) ?? "?"), ("why", reason(a, s)),
                     ("evidence", "the journal (no audit record of this signal)" + (a.node.map { " on node " + s.value($0) } ?? ""))]
@@ -80,9 +91,15 @@ enum KillDescription {
 
     /// A signal row's fields: the sender, its users and session, the syscall, the target's
     /// users, the audit event.
-    static func fields(_ r: SignalRow, _ s: TextStyle, _ users: UserNames) -> [(String, String)] {
+    /// With the tracer's record of the same kill: its outcome, and the command line read from
+    /// the sender's memory at the event (audit's PROCTITLE is cached before an execve).
+    static func fields(_ r: SignalRow, _ s: TextStyle, _ users: UserNames, traced t: TracedSignalRow? = nil) -> [(String, String)] {
         var out: [(String, String)] = [("sent by", sender(r, s))]
-        if let cmd = r.senderCmdline {
+        if let argv = t?.senderCmdline, !argv.isEmpty {
+            var line = s.value(argv)
+            if let cmd = r.senderCmdline, cmd != argv { line += " (audit's PROCTITLE, cached before an execve: \(s.value(cmd)))" }
+            out.append(("command", line))
+        } else if let cmd = r.senderCmdline {
             if r.commandLineFitsExecutable {
                 out.append(("command", s.value(cmd)))
             } else {
@@ -103,7 +120,8 @@ enum KillDescription {
         case .kill?, .tkill?, .rt_sigqueueinfo?, nil: via += r.targetArg.map(String.init) ?? "?"
         }
         via += ", \(signal(r.signalName, r.signal, s))) on \(s.word(r.arch)): "
-        via += r.success == false ? "failed, " + s.word(r.errno ?? "exit \(r.exit.map(String.init) ?? "?")") : "delivered"
+        via += r.success == false ? "failed, " + s.word(r.errno ?? "exit \(r.exit.map(String.init) ?? "?")")
+            : t.map { s.word(TracedSignalWords.result($0)) } ?? "delivered"
         out.append(("via", via))
         if let uid = r.targetUid {
             out.append(("target", "uid \(name(uid, r.targetUidName, s, users)), login uid \(name(r.targetAuid, r.targetAuidName, s, users)), session \(id(r.targetSes))"))
@@ -117,7 +135,34 @@ enum KillDescription {
                                                  node: r.node.map { String(decoding: $0, as: UTF8.self) },
                                                  zone: TimeZone(identifier: "UTC")!, localZone: nil)
             .split(separator: " ").joined(separator: s.glue)
+        if t != nil { event += "; and the kernel tracer's record (signal:signal_generate)" }
         out.append(("evidence", event))
+        return out
+    }
+
+    /// A kill only the tracer saw: the cause in words, the sender as the kernel knew it.
+    static func fields(_ t: TracedSignalRow, initKill: TracedSignalRow?, _ s: TextStyle, _ users: UserNames) -> [(String, String)] {
+        var out: [(String, String)] = [("cause", TracedSignalWords.sentence(t, initKill: initKill, named: s.value))]
+        var sender = process(t.senderPid, t.senderComm, s)
+        if t.senderTid != t.senderPid { sender += ", thread \(t.senderTid)" }
+        if let e = t.senderExe { sender += " " + s.value(e) }
+        if t.senderKthread { sender += " (a kernel thread)" }
+        out.append(("sent by", sender))
+        if let argv = t.senderCmdline, !argv.isEmpty { out.append(("command", s.value(argv))) }
+        if let uid = t.senderUid {
+            var user = "uid \(name(uid, nil, s, users))"
+            if let e = t.senderEuid, e != uid { user += ", euid \(name(e, nil, s, users))" }
+            if let a = t.senderAuid { user += ", login uid \(name(a, nil, s, users))" }
+            out.append(("user", user))
+        }
+        if let ppid = t.senderPpid {
+            out.append(("context", "parent pid \(ppid)" + (t.senderParentComm.map { " (\(s.value($0)))" } ?? "")))
+        }
+        out.append(("outcome", s.word(TracedSignalWords.result(t))))
+        var evidence = "the kernel tracer (signal:signal_generate), si_code \(t.siCode)"
+        evidence += t.processDirected ? ", to the process" : ", to thread \(t.targetTid)"
+        if let n = t.node { evidence += " on node " + s.value(n) }
+        out.append(("evidence", evidence + "; no audit record of this signal"))
         return out
     }
 
@@ -266,6 +311,26 @@ extension JSON {
 }
 
 extension JSON {
+    /// A tracer record's members, the `traced_signals` view's columns.
+    static func members(_ t: TracedSignalRow) -> [(String, String)] {
+        let b: (Bool) -> String = { $0 ? "1" : "0" }
+        let r: (Double?) -> String = { $0.map { value(.real($0)) } ?? "null" }
+        return [("node", nullable(t.node)), ("event_time", value(.real(t.eventTime))), ("signal", String(t.signal)),
+                ("signal_name", string(t.signalName)), ("si_code", String(t.siCode)),
+                ("process_directed", b(t.processDirected)), ("result", string(t.result)), ("cause", string(t.cause)),
+                ("cause_detail", nullable(t.causeDetail)), ("cause_pidns", nullable(t.causePidns)),
+                ("syscall", nullable(t.syscall)), ("sender_pid", String(t.senderPid)), ("sender_tid", String(t.senderTid)),
+                ("sender_start_time", r(t.senderStartTime)), ("sender_comm", nullable(t.senderComm)),
+                ("sender_exe", nullable(t.senderExe)), ("sender_cmdline", nullable(t.senderCmdline)),
+                ("sender_uid", nullable(t.senderUid)), ("sender_euid", nullable(t.senderEuid)),
+                ("sender_auid", nullable(t.senderAuid)), ("sender_ppid", nullable(t.senderPpid)),
+                ("sender_parent_comm", nullable(t.senderParentComm)), ("sender_ns_pid", nullable(t.senderNsPid)),
+                ("sender_kthread", b(t.senderKthread)), ("target_pid", String(t.targetPid)),
+                ("target_tid", String(t.targetTid)), ("target_start_time", r(t.targetStartTime)),
+                ("target_comm", nullable(t.targetComm)), ("target_ns_pid", nullable(t.targetNsPid)),
+                ("target_pidns", nullable(t.targetPidns))]
+    }
+
     static func nullable(_ b: [UInt8]?) -> String { b.map(string) ?? "null" }
     static func nullable(_ s: String?) -> String { s.map(string) ?? "null" }
     static func nullable(_ v: Int64?) -> String { v.map(String.init) ?? "null" }

@@ -95,6 +95,10 @@ public enum WhoReport {
             let sig = s.signalName ?? "?"
             return [time, text(sig), .text(process(s.pid, s.comm)), text("pid 1 (systemd)"), .text(s.unit ?? []),
                     text("journal only")]
+        case .traced(let t):
+            return [time, text(t.signalName), .text(process(t.targetPid, t.targetComm)),
+                    .text(process(t.senderPid, t.senderComm)), t.senderCmdline.map(Cell.text) ?? .null,
+                    text("\(t.result) (tracer: \(t.cause))")]
         }
     }
 
@@ -112,12 +116,19 @@ public enum WhoReport {
                 let s = kill.journal
                 var members = [("kind", str("signal"))] + zip(SignalRow.columns, r.cells.map(JSON.value)).map { ($0, $1) }
                 members += [("systemd_unit", bytes(s?.unit)), ("systemd_reason", str(s.map(systemdReason)))]
+                if let t = kill.traced { members.append(("traced", JSON.object(JSON.members(t)))) }
                 if let c = kill.processes { members += ProcessContextText.json(c) }
                 return JSON.object(members)
             case .kernel(let k):
-                return JSON.object([("kind", str("kernel"))] + JSON.members(k, kind: "kernel_kind"))
+                var members = [("kind", str("kernel"))] + JSON.members(k, kind: "kernel_kind")
+                if let t = kill.traced { members.append(("traced", JSON.object(JSON.members(t)))) }
+                return JSON.object(members)
             case .systemd(let s):
                 return JSON.object([("kind", str("systemd"))] + JSON.members(s, kind: "systemd_kind"))
+            case .traced(let t):
+                var members = [("kind", str("traced"))] + JSON.members(t)
+                if let i = kill.initKill { members.append(("init_kill", JSON.object(JSON.members(i)))) }
+                return JSON.object(members)
             }
         }
         return "[" + objects.joined(separator: ",") + "]"
@@ -183,7 +194,32 @@ public enum WhoReport {
         if answer.entries.isEmpty || answer.kernelCoverage.everRead {
             out += kernelCoverage(answer.kernelCoverage, ctx)
         }
+        let at = answer.entries.first.map { ($0.time, $0.time) }
+        for line in traceCoverage(answer.traceCoverage, from: at?.0, to: at?.1, ctx.timeZone) {
+            out += line + "\n"
+        }
         return out
+    }
+
+    /// When the tracer ran, for the time of the answer (`from`...`to`, nil: unbounded):
+    /// where it did not, kills audit cannot see are not seen. Nothing when the tracer never
+    /// ran on this database (its absence is `killdb doctor`'s to report).
+    public static func traceCoverage(_ c: TraceCoverage, from: Double?, to: Double?, _ zone: TimeZone) -> [String] {
+        guard !c.sessions.isEmpty else { return [] }
+        let low = from ?? -Double.greatestFiniteMagnitude, high = to ?? Double.greatestFiniteMagnitude
+        let ran = c.sessions.filter { $0.to >= low && $0.from <= high }
+        var lines: [String] = []
+        if ran.isEmpty {
+            let when = from == nil && to == nil ? "" : from == to ? " at that time" : " in that time"
+            lines.append("Kernel tracer: did not run\(when): kills by cgroup.kill or a pid-namespace teardown are not seen.")
+        } else {
+            let spans = ran.map { "from \(Clock.local($0.from, zone)) to \(Clock.local($0.to, zone)) (\(SafeText.line($0.signals)))" }
+            lines.append("Kernel tracer: ran " + spans.joined(separator: ", ") + ".")
+        }
+        for l in c.losses(from: low, to: high) {
+            lines.append("Warning: the tracer lost \(l.lost) event\(l.lost == 1 ? "" : "s") between \(Clock.local(l.from, zone)) and \(Clock.local(l.to, zone)): kills then may be missing.")
+        }
+        return lines
     }
 
     /// What neither source can show, so a searched kernel log does not read as complete.

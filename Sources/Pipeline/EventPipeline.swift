@@ -1,6 +1,7 @@
 import AuditDecoding
 import AuditLog
 import KernelLog
+import KernelTrace
 
 /// Everything the pipeline completed since the last batch: what the store writes in one
 /// call (`StoreTransaction.store(_:)`), inside the caller's transaction with the caller's
@@ -15,6 +16,9 @@ public struct EventBatch: Sendable {
     /// systemd's kills (unit stop timeouts, systemd-oomd).
     public var systemdActions: [SystemdAction] = []
     public var serialGaps: [SerialGap] = []
+    /// The tracer's records (`killdb trace`), and the spans its ring buffer lost records in.
+    public var tracedSignals: [TracedSignal] = []
+    public var traceLosses: [TraceLoss] = []
     /// Lines skipped: how many, and (the first of a run only) which, with why.
     public var skippedLines = 0
     public var skipped: [SkippedLine] = []
@@ -31,6 +35,7 @@ public struct EventBatch: Sendable {
     /// True when there is nothing to store.
     public var isEmpty: Bool {
         events.isEmpty && daemonRecords.isEmpty && kernelKills.isEmpty && systemdActions.isEmpty && serialGaps.isEmpty
+            && tracedSignals.isEmpty && traceLosses.isEmpty
     }
 
     /// Adds a later batch to this one (a stream whose commit must wait).
@@ -40,6 +45,8 @@ public struct EventBatch: Sendable {
         kernelKills += later.kernelKills
         systemdActions += later.systemdActions
         serialGaps += later.serialGaps
+        tracedSignals += later.tracedSignals
+        traceLosses += later.traceLosses
         skippedLines += later.skippedLines
         skipped += later.skipped
         held = later.held
@@ -59,6 +66,8 @@ public struct EventPipeline {
     private var recognizer = KernelMessageRecognizer()
     private var kernelKills: [KernelKill] = []
     private var systemdActions: [SystemdAction] = []
+    private var tracedSignals: [TracedSignal] = []
+    private var traceLosses: [TraceLoss] = []
     private var unverified = 0
     /// Per source: what the kernel kills among its audit records are marked as read from.
     private var kernelKillSources: [KernelLogSource] = []
@@ -117,6 +126,17 @@ public struct EventPipeline {
         }
     }
 
+    /// Records of the tracer (`killdb trace`): already decoded by it, batched here with
+    /// everything else a transaction holds.
+    public mutating func take(_ records: [TracedSignal]) {
+        tracedSignals.append(contentsOf: records)
+    }
+
+    /// Records the tracer's ring buffer had no room for.
+    public mutating func take(_ loss: TraceLoss) {
+        traceLosses.append(loss)
+    }
+
     static let auditPrefix = Array("audit: ".utf8)
     static let numericTypes: [([UInt8], [UInt8])] = [
         ("1300", "SYSCALL"), ("1318", "OBJ_PID"), ("1327", "PROCTITLE"), ("1320", "EOE"), ("1326", "SECCOMP"),
@@ -164,6 +184,10 @@ public struct EventPipeline {
         kernelKills.removeAll()
         batch.systemdActions = systemdActions
         systemdActions.removeAll()
+        batch.tracedSignals = tracedSignals
+        tracedSignals.removeAll(keepingCapacity: true)
+        batch.traceLosses = traceLosses
+        traceLosses.removeAll()
         batch.serialGaps = out.serialGaps
         batch.held = out.held
         batch.unverifiedAuditRecords = unverified
@@ -174,7 +198,7 @@ public struct EventPipeline {
     // MARK: what was seen
 
     /// Complete events and kills waiting for the next batch: a commit bound.
-    public var waiting: Int { filter.waiting + kernelKills.count }
+    public var waiting: Int { filter.waiting + kernelKills.count + tracedSignals.count }
 
     /// Per source: lines, records, events and the time span seen.
     public var coverage: [FileCoverage] { filter.coverage }

@@ -17,21 +17,21 @@ public enum Evidence: Sendable, Equatable {
     case kernel(KernelKillRow)
     /// systemd's journal entry about a kill it made (the unit, the stop that timed out).
     case systemd(SystemdKillRow)
-    // The tracer's record (`signal:signal_generate`, the `traced_signals` view) will be a
-    // fourth case, `traced(TracedSignalRow)`: the kernel's word on every signal, with the
-    // true outcome (delivered, ignored, pending) and the sender's command line. Joining:
-    // `KillTimeline.join` attaches it to the kill it is another record of, as further
-    // evidence: an audited syscall (cause syscall: same node, sender pid, target pid and
-    // signal, within a second) or the kernel's OOM kill (cause oom: same target pid). A
-    // record nothing else saw (cgroup.kill, pid-namespace teardown, RLIMIT_CPU) is a kill
-    // of its own, `Kill(.traced(r))`. Every switch over Evidence is exhaustive, so the
-    // compiler lists each renderer that must learn the new case.
+    /// The tracer's record (`signal:signal_generate`, the `traced_signals` view): the
+    /// kernel's word on every signal, with the true outcome (delivered, ignored, pending),
+    /// the cause and the sender's command line read at the event. `KillTimeline.join`
+    /// attaches it to the kill it is another record of: an audited syscall (cause syscall:
+    /// same node, sender pid, target pid and signal, within a second) or the kernel's OOM
+    /// kill (cause oom: same target pid). A record nothing else saw (cgroup.kill,
+    /// pid-namespace teardown, RLIMIT_CPU, parent death) is a kill of its own.
+    case traced(TracedSignalRow)
 
     public var time: Double {
         switch self {
         case .signal(let r): return r.eventTime
         case .kernel(let k): return k.eventTime
         case .systemd(let s): return s.eventTime
+        case .traced(let t): return t.eventTime
         }
     }
 }
@@ -63,6 +63,16 @@ public struct Kill: Sendable, Equatable {
         return nil
     }
 
+    /// The tracer's record of this kill: the kill itself, or corroborating another record.
+    public var traced: TracedSignalRow? {
+        for case .traced(let t) in evidence { return t }
+        return nil
+    }
+
+    /// For a pid-namespace teardown the tracer saw: its record of the kill of the
+    /// namespace's init, whose exit caused it (read with the answer, so output needs no I/O).
+    public var initKill: TracedSignalRow?
+
     mutating func corroborate(_ e: Evidence) { evidence.append(e) }
 }
 
@@ -79,7 +89,9 @@ enum KillTimeline {
                       order: Order) throws -> [Kill] {
         var kills: [Kill] = []
         kills.reserveCapacity(signals.count)
-        for r in signals { kills.append(try join(Kill(.signal(r)), db)) }
+        // Asked once: a database the tracer never wrote to costs no lookup per kill.
+        let traced = try TracedSignalQuery.hasRecords(db)
+        for r in signals { kills.append(try join(Kill(.signal(r)), db, traced: traced)) }
         if let filter {
             var kernel = try KernelKillQuery.kernelKills(db, filter, limit: limit)
             var systemd = try KernelKillQuery.standaloneSystemdKills(db, filter, limit: limit)
@@ -87,7 +99,16 @@ enum KillTimeline {
                 kernel.reverse()
                 systemd.reverse()
             }
-            kills += kernel.map { Kill(.kernel($0)) } + systemd.map { Kill(.systemd($0)) }
+            var unjoined = !traced ? [] : try TracedSignalQuery.unjoined(db, pid: filter.pid, comm: filter.comm, node: filter.node,
+                                                        signals: filter.signals, before: filter.before,
+                                                        after: filter.after, limit: limit)
+            if order == .oldestFirst { unjoined.reverse() }
+            kills += try kernel.map { try join(Kill(.kernel($0)), db, traced: traced) } + systemd.map { Kill(.systemd($0)) }
+            for t in unjoined {
+                var kill = Kill(.traced(t))
+                if t.cause == "pidns-teardown" { kill.initKill = try TracedSignalQuery.initKill(db, for: t) }
+                kills.append(kill)
+            }
         }
         return kills.enumerated().sorted { a, b in
             let x = a.element.time, y = b.element.time
@@ -97,11 +118,21 @@ enum KillTimeline {
     }
 
     /// Attaches the other sources' records of the same kill: for a signal PID 1 sent,
-    /// systemd's journal entry of it (and, with the tracer, its `signal_generate` record).
-    static func join(_ kill: Kill, _ db: Database) throws -> Kill {
+    /// systemd's journal entry of it; the tracer's `signal_generate` record of an audited
+    /// syscall or of the kernel's OOM kill.
+    static func join(_ kill: Kill, _ db: Database, traced: Bool) throws -> Kill {
         var kill = kill
-        if let r = kill.signal, r.senderPid == 1, let s = try KernelKillQuery.systemdContext(db, for: r) {
-            kill.corroborate(.systemd(s))
+        switch kill.primary {
+        case .signal(let r):
+            if traced, let t = try TracedSignalQuery.sameKill(db, as: r) { kill.corroborate(.traced(t)) }
+            if r.senderPid == 1, let s = try KernelKillQuery.systemdContext(db, for: r) {
+                kill.corroborate(.systemd(s))
+            }
+        case .kernel(let k):
+            if traced, k.kind == .oom || k.kind == .memcgOOM, let t = try TracedSignalQuery.oomKill(db, as: k) {
+                kill.corroborate(.traced(t))
+            }
+        case .systemd, .traced: break
         }
         if let r = kill.signal { kill.processes = try ProcessChainQuery.context(db, for: r) }
         return kill

@@ -136,6 +136,8 @@ public struct WindowCoverage: Sendable, Equatable {
     public var uncovered: [Span]
     /// What the kernel logs cover (kills no process sent).
     public var kernel = KernelLogCoverage()
+    /// When the tracer ran (`killdb trace`): kills audit cannot see are seen only then.
+    public var tracer = TraceCoverage(sessions: [], losses: [])
 
     public struct Span: Sendable, Equatable {
         public var start: Double
@@ -189,6 +191,7 @@ public enum IncidentReportQuery {
         r.entries = try KillTimeline.kills(db, signals: r.kills, others: filter, limit: q.limit, order: .oldestFirst)
         r.cgroupKills = try KernelKillQuery.oomdKills(db, node: q.node, before: q.before, after: q.start, limit: q.limit).reversed()
         r.coverage.kernel = try KernelLogCoverage.read(db)
+        r.coverage.tracer = try TracedSignalQuery.coverage(db)
     }
 
     static func fetchLimited(_ search: SignalSearch, _ outcome: SignalSearch.Outcome, limit: Int) throws -> ([SignalRow], Int) {

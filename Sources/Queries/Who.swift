@@ -60,6 +60,8 @@ public struct WhoAnswer: Sendable {
     public var cgroupKills: [SystemdKillRow] = []
     public var coverage: DatabaseCoverage
     public var kernelCoverage = KernelLogCoverage()
+    /// When the tracer ran (`killdb trace`): kills audit cannot see are seen only then.
+    public var traceCoverage = TraceCoverage(sessions: [], losses: [])
 
     /// What matched but was left out, so the answer can say how to see it.
     public struct LeftOut: Sendable, Equatable {
@@ -143,6 +145,7 @@ public enum Who {
         }
         answer.entries = kills
         answer.kernelCoverage = try KernelLogCoverage.read(db)
+        answer.traceCoverage = try TracedSignalQuery.coverage(db)
         // systemd-oomd names no process: its kills are worth showing only near the time asked about.
         if kills.isEmpty && !bySender && (query.before != nil || query.after != nil) {
             let before = query.before ?? query.after! + 3600

@@ -47,6 +47,7 @@ public struct StoredBatch: Sendable, Equatable {
     public var conflictingEvents = 0
     public var newKernelKills = 0
     public var newSystemdActions = 0
+    public var newTracedSignals = 0
     public init() {}
 }
 
@@ -112,8 +113,9 @@ public struct StoreTransaction {
     // MARK: batches
 
     /// Stores everything one batch of the pipeline holds. The caller's transaction also
-    /// holds the checkpoint and run-row updates that go with it.
-    public func store(_ batch: EventBatch) throws -> StoredBatch {
+    /// holds the checkpoint and run-row updates that go with it. The tracer's records need
+    /// the session they belong to.
+    public func store(_ batch: EventBatch, trace: TraceSession? = nil) throws -> StoredBatch {
         var out = StoredBatch()
         for event in batch.events {
             switch try store(event) {
@@ -127,6 +129,11 @@ public struct StoreTransaction {
         for kill in batch.kernelKills where try store(kill) == .inserted { out.newKernelKills += 1 }
         for action in batch.systemdActions where try store(action) { out.newSystemdActions += 1 }
         for gap in batch.serialGaps { try store(gap) }
+        if !batch.tracedSignals.isEmpty || !batch.traceLosses.isEmpty {
+            guard let trace else { throw StoreError.sqlite("tracer records without their trace session") }
+            out.newTracedSignals = try store(batch.tracedSignals, session: trace)
+            for loss in batch.traceLosses { try recordTraceLoss(loss, session: trace) }
+        }
         return out
     }
 

@@ -15,6 +15,8 @@ enum Exit {
     static let logsUnreadable: Int32 = 3
     /// SQLite reports the database damaged: nothing was written to it or answered from it.
     static let corrupt: Int32 = 4
+    /// `killdb trace`: BPF cannot be used here (no BTF, no privilege, lockdown, old kernel).
+    static let tracerUnavailable: Int32 = 5
     /// EX_TEMPFAIL: another ingest holds the database; a scheduler may simply retry.
     static let busy: Int32 = 75
 }
@@ -40,11 +42,12 @@ struct Killdb: ParsableCommand {
             Exit codes: 0 success; 1 nothing found; 2 usage or database error (a \
             database this user may not read included); 3 a log could not be read, or there \
             was none to read (auditd's /var/log/audit holds no audit.log yet, named or by \
-            default); 4 the database is damaged (SQLite reports it corrupt); 75 another \
-            ingest holds the database (retry later).
+            default); 4 the database is damaged (SQLite reports it corrupt); 5 the tracer \
+            cannot run here (`killdb trace`: no BPF, BTF or privilege); 75 another ingest \
+            holds the database (retry later).
             """,
         version: Ingest.version,
-        subcommands: [IngestCommand.self, WhoCommand.self, ReportCommand.self, SQLCommand.self, RulesCommand.self, DoctorCommand.self, PluginCommand.self, MergeCommand.self]
+        subcommands: [IngestCommand.self, WhoCommand.self, ReportCommand.self, SQLCommand.self, RulesCommand.self, DoctorCommand.self, PluginCommand.self, TraceCommand.self, MergeCommand.self]
     )
 
     static func main() {
@@ -108,6 +111,11 @@ func documentedExitCode(of error: any Error) -> Int32? {
     // The plugin's lines stay in auditd's queue, but the database took none.
     case is LiveIngestError: return Exit.usageOrDatabase
     case is MergeError: return Exit.usageOrDatabase
+    case let e as TracerError:
+        switch e {
+        case .unavailable, .libbpf: return Exit.tracerUnavailable
+        case .badSignals: return Exit.usageOrDatabase
+        }
     case is QueryError, is TimeExpressionError, is AuditRulesError: return Exit.usageOrDatabase
     default:
         // A type not listed here that the library sorts (a new module's error): its sort,
@@ -117,6 +125,7 @@ func documentedExitCode(of error: any Error) -> Int32? {
         case .busy: return Exit.busy
         case .database: return Exit.usageOrDatabase
         case .corrupt: return Exit.corrupt
+        case .tracerUnavailable: return Exit.tracerUnavailable
         case .usage: return nil
         }
     }

@@ -342,6 +342,37 @@ struct DoctorTests {
 
     static let conf = AuditdConfig(text: "max_log_file = 8\nnum_logs = 5\nmax_log_file_action = ROTATE")
 
+    /// The database with a tracer session that wrote `age` seconds ago.
+    static func tracing(_ probe: DatabaseProbe, age: Double = 5, status: String = "running", lost: Int64 = 0) -> DatabaseProbe {
+        guard var f = probe.facts else { return probe }
+        let t = now.timeIntervalSince1970
+        f.tracer = TracerFacts(startedAt: t - 3600, lastActiveAt: t - age, finishedAt: status == "running" ? nil : t - age,
+                               status: status, records: 12, lostLastDay: lost,
+                               firstLossTime: lost > 0 ? t - 600 : nil, lastLossTime: lost > 0 ? t - 590 : nil)
+        return .facts(f)
+    }
+
+    @Test("the tracer: BPF unusable, never run, stopped, stale, lossy, healthy — each not-ok line with its fix")
+    func tracerChecks() {
+        let unusable = Checks.bpf(BPFProbe(problem: "the kernel has no BTF", fix: "Use a kernel built with CONFIG_DEBUG_INFO_BTF=y."))
+        #expect(unusable.status == .warn && unusable.found.hasPrefix("the kernel has no BTF") && unusable.action?.contains("BTF") == true)
+        #expect(Checks.bpf(BPFProbe(proof: "loaded")).status == .ok)
+        #expect(Checks.bpf(nil).status == .skip)
+
+        let db = Self.history(interval: 300, age: 100)
+        let never = Checks.tracer(db, bpf: BPFProbe(), now: Self.now)
+        #expect(never.status == .warn && never.found.contains("cgroup.kill") && never.action?.contains("killdb-trace") == true, "\(never)")
+        #expect(Checks.tracer(db, bpf: BPFProbe(problem: "x"), now: Self.now).status == .skip, "no BPF: nothing to start")
+        let stopped = Checks.tracer(Self.tracing(db, age: 600, status: "complete"), bpf: BPFProbe(), now: Self.now)
+        #expect(stopped.status == .warn && stopped.found.contains("stopped"), "\(stopped)")
+        let stale = Checks.tracer(Self.tracing(db, age: 300), bpf: BPFProbe(), now: Self.now)
+        #expect(stale.status == .warn && stale.found.contains("300 s ago") && stale.action?.contains("restart") == true, "\(stale)")
+        let lossy = Checks.tracer(Self.tracing(db, lost: 42), bpf: BPFProbe(), now: Self.now)
+        #expect(lossy.status == .warn && lossy.found.contains("lost 42 records between"), "\(lossy)")
+        let ok = Checks.tracer(Self.tracing(db), bpf: BPFProbe(), now: Self.now)
+        #expect(ok.status == .ok && ok.found.contains("nothing lost"), "\(ok)")
+    }
+
     @Test("the write rate: bytes over the span of stamps, or over mtimes without the oldest file")
     func writeRate() throws {
         let rate = try #require(Retention.writeRate(Self.twelveHoursOfLogs()))
@@ -510,9 +541,10 @@ struct DoctorTests {
         let inputs = DoctorInputs(
             auditStatus: Self.status(), auditdProcessName: "auditd", loadedRules: .value(Self.killdbRulesListed),
             cmdline: .value("root=/dev/sda1 ro audit=1 audit_backlog_limit=8192"), config: .value(Self.conf),
-            logs: Self.logs(Self.twelveHoursOfLogs()), database: Self.history(interval: 300, age: 100), now: Self.now)
+            logs: Self.logs(Self.twelveHoursOfLogs()), database: Self.tracing(Self.history(interval: 300, age: 100)),
+            bpf: BPFProbe(), now: Self.now)
         let checks = Doctor.checks(inputs, isRoot: true)
-        #expect(checks.map(\.id) == ["auditd", "enabled", "rules", "boot", "backlog", "logs", "retention", "database"])
+        #expect(checks.map(\.id) == ["auditd", "enabled", "rules", "boot", "backlog", "logs", "retention", "database", "bpf", "tracer"])
         #expect(checks.allSatisfy { $0.status == .ok }, "\(checks.filter { $0.status != .ok })")
         #expect(Doctor.exitCode(checks) == 0)
         let text = DoctorReport.text(checks)
@@ -527,7 +559,7 @@ struct DoctorTests {
             cmdline: .value("ro audit=1"), config: .value(Self.conf), logs: Self.logs(Self.twelveHoursOfLogs()),
             database: Self.history(interval: 300, age: 100), now: Self.now)
         let checks = Doctor.checks(notRoot, isRoot: false)
-        #expect(checks.filter { $0.status == .skip }.map(\.id) == ["auditd", "enabled", "rules", "backlog"])
+        #expect(checks.filter { $0.status == .skip }.map(\.id) == ["auditd", "enabled", "rules", "backlog", "bpf", "tracer"])
         #expect(Doctor.exitCode(checks) == 0)
 
         var stopped = notRoot
@@ -536,7 +568,7 @@ struct DoctorTests {
         let text = DoctorReport.text(Doctor.checks(stopped, isRoot: true))
         #expect(text.contains("FAIL  auditd running: no audit daemon is registered with the kernel (auditctl -s: pid 0), so nothing is logged — fix: start it: systemctl start auditd (or auditd on hosts without systemd)\n"), "\(text)")
         #expect(text.contains("FAIL  killdb's rules loaded: ") && text.contains("— fix: sudo killdb rules install\n"))
-        #expect(text.hasSuffix("2 of 8 checks need action (2 FAIL, 0 warn).\n"), "\(text)")
+        #expect(text.hasSuffix("2 of 10 checks need action (2 FAIL, 0 warn), 2 skipped.\n"), "\(text)")
         #expect(DoctorReport.text(Doctor.checks(stopped, isRoot: true), clean: { $0.uppercased() }).contains("NO AUDIT DAEMON"))
     }
 
@@ -557,7 +589,7 @@ struct DoctorTests {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
             #expect(object["needs_action"] as? Bool == true)
             let checks = try #require(object["checks"] as? [[String: Any]])
-            #expect(checks.count == 9)
+            #expect(checks.count == 11)
             #expect(checks.first { $0["id"] as? String == "logs" }?["status"] as? String == "FAIL")
             #expect(checks.first { $0["id"] as? String == "kernel-log" } != nil)
 
@@ -652,7 +684,7 @@ extension EndToEndKernelTests {
                                    "--config", sandbox.directory + "/auditd.conf", "--format", "json"])
             let object = try #require(try JSONSerialization.jsonObject(with: Data(cli.stdout.utf8)) as? [String: Any], "\(cli.stderr)")
             let statuses = (object["checks"] as? [[String: Any]] ?? []).compactMap { $0["status"] as? String }
-            #expect(statuses.count == 10)
+            #expect(statuses.count == 12)
             // The signal-event rate from the real log: one SIGRTMAX is no flood.
             let rate = try check(ready, "signal-rate")
             #expect(rate.status == .ok && rate.values["signal_events"] == 1, "\(rate)")

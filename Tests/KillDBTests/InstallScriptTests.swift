@@ -175,6 +175,31 @@ struct InstallScriptTests {
         }
     }
 
+    @Test("systemd hosts get killdb-trace.service, started; --no-tracer leaves it out; --uninstall stops and removes it")
+    func tracerUnit() throws {
+        try withScratch { s in
+            try FileManager.default.createDirectory(atPath: s.root + "/run/systemd/system", withIntermediateDirectories: true)
+            let r = try install(s, ["--prefix", "/opt/killdb"])
+            try #require(r.status == 0, "\(r)")
+            let unit = try s.read("/etc/systemd/system/killdb-trace.service")
+            #expect(unit.contains("ExecStart=/opt/killdb/bin/killdb trace --db /var/lib/killdb/killdb.sqlite\n"), "\(unit)")
+            #expect(unit.contains("RestartPreventExitStatus=5") && unit.contains("WantedBy=multi-user.target"))
+            #expect(try s.mode("/etc/systemd/system/killdb-trace.service") == 0o644)
+            #expect(s.recorded.suffix(2) == ["systemctl daemon-reload", "systemctl enable --now killdb-trace.service"], "\(s.recorded)")
+            #expect(r.output.contains("installed and started killdb-trace.service"))
+
+            let u = try install(s, ["--uninstall", "--prefix", "/opt/killdb"])
+            try #require(u.status == 0, "\(u)")
+            #expect(!s.exists("/etc/systemd/system/killdb-trace.service"))
+            #expect(s.recorded.contains("systemctl disable --now killdb-trace.service"))
+
+            let without = try install(s, ["--no-tracer"])
+            try #require(without.status == 0, "\(without)")
+            #expect(!s.exists("/etc/systemd/system/killdb-trace.service"))
+            #expect(without.output.contains("skipped the tracer"))
+        }
+    }
+
     @Test("bad arguments are refused before anything is written")
     func badArguments() throws {
         try withScratch { s in

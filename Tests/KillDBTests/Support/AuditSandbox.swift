@@ -112,6 +112,8 @@ final class AuditSandbox {
     private(set) var senderUnavailableReason: [Bits: String] = [:]
     private var priorEnabled: Int64?
     private var children: [Process] = []
+    /// Held from start() to stop(): see KernelSignalTests.
+    private var holdsKernelLock = false
     private var groups: [ProcessGroup] = []
     private var stopped = true
 
@@ -147,6 +149,10 @@ final class AuditSandbox {
     /// Starts our auditd and loads our rules. Every process meant to be audited must be
     /// started after this: the kernel never audits tasks created before audit was enabled.
     func start() throws {
+        if !holdsKernelLock {
+            KernelSignalTests.lock.acquire()
+            holdsKernelLock = true
+        }
         let a = Self.availability
         if let reason = a.reason { throw Failure("real-kernel audit tests unavailable: \(reason)") }
         let fm = FileManager.default
@@ -250,6 +256,12 @@ final class AuditSandbox {
     func stop() {
         if stopped { return }
         stopped = true
+        defer {
+            if holdsKernelLock {
+                holdsKernelLock = false
+                KernelSignalTests.lock.release()
+            }
+        }
         for g in groups { g.kill() }
         for p in children where p.isRunning {
             Glibc.kill(p.processIdentifier, SIGKILL)
@@ -605,4 +617,36 @@ final class AuditSandbox {
 
 private func readText(_ path: String) -> String {
     (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+}
+
+/// Audit rules are global: while one suite's auditd logs every signal syscall, another
+/// suite's real signals (the tracer's tests) would show up in its answers. Suites that start
+/// an auditd or send real signals under the tracer hold this lock (re-entrant on one
+/// thread, so a test may run both); other suites go on in parallel.
+final class KernelSignalTests: @unchecked Sendable {
+    static let lock = KernelSignalTests()
+    private let condition = NSCondition()
+    private var owner: pthread_t?
+    private var depth = 0
+
+    func acquire() {
+        condition.lock()
+        defer { condition.unlock() }
+        let me = pthread_self()
+        while let o = owner, pthread_equal(o, me) == 0 { condition.wait() }
+        owner = me
+        depth += 1
+    }
+
+    /// From any thread: a sandbox may be stopped by its deinit.
+    func release() {
+        condition.lock()
+        defer { condition.unlock() }
+        depth -= 1
+        if depth <= 0 {
+            depth = 0
+            owner = nil
+            condition.broadcast()
+        }
+    }
 }

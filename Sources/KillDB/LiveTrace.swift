@@ -1,0 +1,225 @@
+import Foundation
+import KernelTrace
+import Pipeline
+import Store
+import Tracer
+
+/// What a tracer session did.
+public struct LiveTraceStatus: Sendable, Equatable {
+    public var runID: Int64?
+    public var records = 0
+    public var lost: UInt64 = 0
+    /// Records dropped in user space because the database stayed unavailable and memory filled.
+    public var dropped = 0
+    public init() {}
+}
+
+public struct LiveTraceOptions: Sendable {
+    /// Seconds a transaction waits for another writer before the records stay queued.
+    public var busyTimeout: Double = 1
+    /// Records kept in memory while the database is unavailable, before the oldest go.
+    public var queueLimit = 200_000
+    /// How often the session's heartbeat (last_active_at, totals) is written.
+    public var heartbeat: Double = 10
+    public var log: (@Sendable (_ error: Bool, _ message: String) -> Void)?
+    /// The kernel's ring buffer (tests make it small to see losses counted).
+    public var ringBufferBytes: UInt32 = 8 << 20
+    /// Called once the programs are attached: from then on every signal is recorded.
+    public var ready: (@Sendable () -> Void)?
+    public init() {}
+}
+
+/// Stops a running `LiveTrace.run` (SIGTERM, SIGINT, a test).
+public final class LiveTraceControl: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopping = false
+    public init() {}
+    public func stop() { lock.lock(); stopping = true; lock.unlock() }
+    var stopRequested: Bool { lock.lock(); defer { lock.unlock() }; return stopping }
+}
+
+/// `killdb trace`: the tracer is a source like the others. The thread that polls the ring
+/// buffer only decodes and queues; a writer thread feeds the queue to the event pipeline and
+/// stores each batch in one small transaction, as the plugin's live writer does, so a busy
+/// database never backs up into the kernel's buffer (records wait in memory meanwhile).
+public enum LiveTrace {
+    public static func run(databasePath: String, filter: SignalFilter, options: LiveTraceOptions = LiveTraceOptions(),
+                           control: LiveTraceControl) throws -> LiveTraceStatus {
+        // BPF first: where it cannot run, say so before touching the database.
+        let tracer = try SignalTracer(filter: filter, ringBufferBytes: options.ringBufferBytes)
+        defer { tracer.close() }
+        let store = try SignalStore.openForWriting(path: databasePath, busyTimeout: options.busyTimeout)
+        let session = try store.transaction { tx in
+            try tx.beginTraceSession(version: Ingest.version, hostname: ProcessInfo.processInfo.hostName,
+                                     signals: filter.description, bootID: BootIdentity.bootID(),
+                                     bootTime: BootIdentity.bootTime())
+        }
+        let writer = TraceWriter(store: store, session: session, options: options)
+        writer.start()
+        options.log?(false, "tracing \(filter.description), database \(databasePath), run \(session.runID)")
+        options.ready?()
+
+        var lostSeen: UInt64 = 0
+        var lostCheckedAt = Date().timeIntervalSince1970
+        var failure: (any Error)?
+        while !control.stopRequested {
+            do {
+                let records = try tracer.poll(timeout: 100)
+                if !records.isEmpty { writer.enqueue(records) }
+            } catch {
+                failure = error
+                break
+            }
+            let now = Date().timeIntervalSince1970
+            if now - lostCheckedAt >= 1 {
+                let lost = tracer.lostRecords()
+                if lost > lostSeen {
+                    writer.enqueue(loss: TraceLoss(from: lostCheckedAt, to: now, count: lost - lostSeen))
+                    options.log?(true, "the kernel's ring buffer was full: \(lost - lostSeen) records lost")
+                    lostSeen = lost
+                }
+                lostCheckedAt = now
+            }
+        }
+        // Detach first: nothing new arrives, and what the buffer still holds is read.
+        let tail = (try? tracer.poll(timeout: 0)) ?? []
+        writer.enqueue(tail + tracer.drain())
+        let lost = tracer.lostRecords()
+        if lost > lostSeen {
+            writer.enqueue(loss: TraceLoss(from: lostCheckedAt, to: Date().timeIntervalSince1970, count: lost - lostSeen))
+        }
+        tracer.close()
+        var status = writer.finish(failed: failure != nil)
+        status.runID = session.runID
+        if let failure { throw failure }
+        return status
+    }
+}
+
+/// The queue between the poll thread and the database.
+final class TraceWriter: @unchecked Sendable {
+    private let store: SignalStore
+    private let session: TraceSession
+    private let options: LiveTraceOptions
+    private let condition = NSCondition()
+    private var queue: [TracedSignal] = []
+    private var losses: [TraceLoss] = []
+    private var finishing = false
+    private var failed = false
+    private var done = false
+    private var status = LiveTraceStatus()
+    private var thread: Thread?
+    private let maxBatch = 2000
+
+    init(store: SignalStore, session: TraceSession, options: LiveTraceOptions) {
+        self.store = store
+        self.session = session
+        self.options = options
+    }
+
+    func start() {
+        let t = Thread { [self] in loop() }
+        t.name = "killdb trace writer"
+        thread = t
+        t.start()
+    }
+
+    func enqueue(_ records: [TracedSignal]) {
+        guard !records.isEmpty else { return }
+        condition.lock()
+        queue.append(contentsOf: records)
+        if queue.count > options.queueLimit {
+            let excess = queue.count - options.queueLimit
+            queue.removeFirst(excess)
+            status.dropped += excess
+        }
+        condition.signal()
+        condition.unlock()
+    }
+
+    func enqueue(loss: TraceLoss) {
+        condition.lock()
+        losses.append(loss)
+        status.lost += loss.count
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() {
+        var pipeline = EventPipeline()
+        var lastHeartbeat = Date.distantPast.timeIntervalSince1970
+        var reportedBusy = false
+        while true {
+            condition.lock()
+            while queue.isEmpty && losses.isEmpty && !finishing {
+                if !condition.wait(until: Date(timeIntervalSinceNow: 1)) { break }
+            }
+            let taken = Array(queue.prefix(maxBatch))
+            let lossBatch = losses
+            let finishingNow = finishing
+            let failedNow = failed
+            let totals = status
+            let more = queue.count > taken.count
+            condition.unlock()
+
+            let now = Date().timeIntervalSince1970
+            let heartbeatDue = now - lastHeartbeat >= options.heartbeat
+            guard !taken.isEmpty || !lossBatch.isEmpty || heartbeatDue || finishingNow else { continue }
+            pipeline.take(taken)
+            for loss in lossBatch { pipeline.take(loss) }
+            let batch = pipeline.batch()
+            let finalWrite = finishingNow && !more
+            do {
+                try store.transaction { tx in
+                    _ = try tx.store(batch, trace: session)
+                    try tx.updateTraceSession(session, records: totals.records + taken.count, lost: totals.lost,
+                                              finished: finalWrite, status: finalWrite ? (failedNow ? "failed" : "complete") : "running")
+                }
+                lastHeartbeat = now
+                reportedBusy = false
+                condition.lock()
+                queue.removeFirst(min(taken.count, queue.count))
+                losses.removeFirst(min(lossBatch.count, losses.count))
+                status.records += taken.count
+                let empty = queue.isEmpty && losses.isEmpty
+                condition.unlock()
+                if finalWrite && empty { break }
+            } catch {
+                // The records stay queued: they are stored once the database is writable.
+                if !reportedBusy { options.log?(true, "cannot write the database, records stay queued: \(error)") }
+                reportedBusy = true
+                if finishingNow && giveUp() { break }
+                usleep(200_000)
+            }
+        }
+        condition.lock()
+        done = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private var failedFinalWrites = 0
+    private func giveUp() -> Bool {
+        failedFinalWrites += 1
+        return failedFinalWrites > 25  // about 5 s of retries after the stop
+    }
+
+    private func queueCount() -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.count
+    }
+
+    /// Stores what is queued, closes the session, and returns its totals.
+    func finish(failed: Bool) -> LiveTraceStatus {
+        condition.lock()
+        finishing = true
+        self.failed = failed
+        condition.broadcast()
+        while !done { condition.wait() }
+        status.dropped += queue.count
+        let s = status
+        condition.unlock()
+        return s
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Queries
+
+/// The tracer's record of a kill, in the words an answer uses.
+public enum TracedSignalWords {
+    /// "pid 3625 (sleep) was killed through cgroup.kill of /app/worker by pid 3720 (sh)".
+    /// `initKill`: for a namespace teardown, the record of the init's own kill.
+    public static func sentence(_ r: TracedSignalRow, initKill: TracedSignalRow? = nil) -> String {
+        sentence(r, initKill: initKill, named: { name($0) })
+    }
+
+    /// `named` shows a name the kernel held (chosen by whoever ran the process) in an
+    /// output's style (escaped for a terminal, inert in Markdown).
+    static func sentence(_ r: TracedSignalRow, initKill: TracedSignalRow?, named: ([UInt8]) -> String) -> String {
+        func name(_ b: [UInt8]?) -> String { named(b ?? []) }
+        let target = "pid \(r.targetPid) (\(name(r.targetComm)))"
+        let sender = "pid \(r.senderPid) (\(name(r.senderComm)))"
+        let sig = r.signalName
+        var s: String
+        switch r.cause {
+        case "syscall":
+            s = "\(target) was sent \(sig) by \(sender) through \(r.syscall ?? "a signal syscall")"
+        case "cgroup-kill":
+            s = "\(target) was killed through cgroup.kill of \(r.causeDetail.map(name) ?? "its cgroup") by \(sender)"
+        case "pidns-teardown":
+            s = "\(target) was killed by the kernel when its pid namespace's init, \(sender), exited"
+            if let k = initKill {
+                s += "; pid \(k.targetPid) was sent \(k.signalName) by pid \(k.senderPid) (\(name(k.senderComm)))"
+            }
+        case "oom":
+            s = "\(target) was killed by the kernel's OOM killer" + (r.causeDetail.map { " (memory cgroup \(name($0)))" } ?? "")
+                + " while \(r.senderPid == r.targetPid ? "it" : sender) allocated memory"
+        case "cpu-limit":
+            s = "\(target) was sent \(sig) by the kernel: it reached its CPU-time limit (RLIMIT_CPU)"
+        case "seccomp":
+            s = "\(target) was sent \(sig) by the kernel: a seccomp filter refused a syscall"
+        case "parent-death":
+            s = "\(target) was sent \(sig) when its parent, \(sender), exited (PR_SET_PDEATHSIG)"
+        default:
+            s = "\(target) was sent \(sig) by the kernel, in \(sender)'s context"
+        }
+        return s + outcome(r)
+    }
+
+    /// What the kernel did with it, as the `via` line's last word.
+    static func result(_ r: TracedSignalRow) -> String {
+        switch r.result {
+        case "delivered": return "delivered"
+        case "ignored": return "ignored by the kernel (the target was already exiting, a zombie, or an init that ignores it)"
+        case "pending": return "already pending: this one added nothing"
+        default: return "not queued (\(r.result))"
+        }
+    }
+
+    static func outcome(_ r: TracedSignalRow) -> String {
+        switch r.result {
+        case "delivered": return ""
+        case "ignored": return " — the kernel ignored it (the target was already exiting, a zombie, or an init that ignores it)"
+        case "pending": return " — it was already pending: this one added nothing"
+        default: return " — the kernel could not queue it (\(r.result))"
+        }
+    }
+
+    static func name(_ bytes: [UInt8]?) -> String {
+        SafeText.line(String(decoding: bytes ?? [], as: UTF8.self))
+    }
+}

@@ -1,0 +1,224 @@
+import Foundation
+import GRDB
+
+/// One record of the tracer (`killdb trace`): a row of the `traced_signals` view, strings as
+/// the bytes the kernel held.
+public struct TracedSignalRow: Sendable, Equatable {
+    public var node: [UInt8]?
+    public var eventTime: Double
+    public var signal: Int64
+    public var signalName: String
+    public var siCode: Int64
+    public var processDirected: Bool
+    /// delivered, ignored, pending, overflow, lose-info.
+    public var result: String
+    /// syscall, cgroup-kill, pidns-teardown, oom, cpu-limit, seccomp, parent-death, kernel.
+    public var cause: String
+    public var causeDetail: [UInt8]?
+    public var causePidns: Int64?
+    public var syscall: String?
+    public var senderPid: Int64
+    public var senderTid: Int64
+    public var senderStartTime: Double?
+    public var senderComm: [UInt8]?
+    public var senderExe: [UInt8]?
+    public var senderCmdline: [UInt8]?
+    public var senderUid: Int64?
+    public var senderEuid: Int64?
+    public var senderAuid: Int64?
+    public var senderPpid: Int64?
+    public var senderParentComm: [UInt8]?
+    public var senderNsPid: Int64?
+    public var senderKthread: Bool
+    public var targetPid: Int64
+    public var targetTid: Int64
+    public var targetStartTime: Double?
+    public var targetComm: [UInt8]?
+    public var targetNsPid: Int64?
+    public var targetPidns: Int64?
+
+    static let blobColumns: Set<String> = ["node", "cause_detail", "sender_comm", "sender_exe", "sender_cmdline",
+                                           "sender_parent_comm", "target_comm"]
+    static let columns = ["node", "event_time", "signal", "signal_name", "si_code", "process_directed", "result", "cause",
+                          "cause_detail", "cause_pidns", "syscall", "sender_pid", "sender_tid", "sender_start_time",
+                          "sender_comm", "sender_exe", "sender_cmdline", "sender_uid", "sender_euid", "sender_auid",
+                          "sender_ppid", "sender_parent_comm", "sender_ns_pid", "sender_kthread", "target_pid",
+                          "target_tid", "target_start_time", "target_comm", "target_ns_pid", "target_pidns"]
+    static let selectList = columns.map { blobColumns.contains($0) ? "CAST(\($0) AS BLOB) AS \($0)" : $0 }
+        .joined(separator: ", ")
+
+    /// For tests: a row of the view's columns (missing ones NULL).
+    public init(testRow r: Row) { self.init(r) }
+
+    init(_ r: Row) {
+        func bytes(_ c: String) -> [UInt8]? { (r[c] as Data?).map { [UInt8]($0) } }
+        node = bytes("node")
+        eventTime = r["event_time"] ?? 0
+        signal = r["signal"] ?? 0
+        signalName = r["signal_name"] ?? "SIG?"
+        siCode = r["si_code"] ?? 0
+        processDirected = (r["process_directed"] as Int64?) == 1
+        result = r["result"] ?? "delivered"
+        cause = r["cause"] ?? "kernel"
+        causeDetail = bytes("cause_detail")
+        causePidns = r["cause_pidns"]
+        syscall = r["syscall"]
+        senderPid = r["sender_pid"] ?? 0
+        senderTid = r["sender_tid"] ?? 0
+        senderStartTime = r["sender_start_time"]
+        senderComm = bytes("sender_comm")
+        senderExe = bytes("sender_exe")
+        senderCmdline = bytes("sender_cmdline")
+        senderUid = r["sender_uid"]
+        senderEuid = r["sender_euid"]
+        senderAuid = r["sender_auid"]
+        senderPpid = r["sender_ppid"]
+        senderParentComm = bytes("sender_parent_comm")
+        senderNsPid = r["sender_ns_pid"]
+        senderKthread = (r["sender_kthread"] as Int64?) == 1
+        targetPid = r["target_pid"] ?? 0
+        targetTid = r["target_tid"] ?? 0
+        targetStartTime = r["target_start_time"]
+        targetComm = bytes("target_comm")
+        targetNsPid = r["target_ns_pid"]
+        targetPidns = r["target_pidns"]
+    }
+}
+
+/// When the tracer ran: what `who` and `report` say about the spans it did not cover.
+public struct TraceCoverage: Sendable, Equatable {
+    public struct Session: Sendable, Equatable {
+        public var from: Double
+        public var to: Double
+        public var signals: String
+        public var lost: Int64
+    }
+    public var sessions: [Session]
+    public struct Loss: Sendable, Equatable {
+        public var from: Double
+        public var to: Double
+        public var lost: Int64
+    }
+    public var losses: [Loss]
+
+    /// Did a session tracing `signal` run at `time`?
+    public func covers(_ time: Double, signal: String = "SIGKILL") -> Bool {
+        sessions.contains { $0.from <= time && time <= $0.to && ($0.signals == "all" || $0.signals.split(separator: ",").contains(Substring(signal))) }
+    }
+
+    /// Losses that overlap [from, to].
+    public func losses(from: Double, to: Double) -> [Loss] {
+        losses.filter { $0.to >= from && $0.from <= to }
+    }
+}
+
+public enum TracedSignalQuery {
+    /// The tracer's records of signals to `targetPid` (its thread group), oldest first.
+    public static func records(_ db: Database, targetPid: Int64, signal: Int64? = nil, since: Double? = nil,
+                               until: Double? = nil, limit: Int = 200) throws -> [TracedSignalRow] {
+        guard try db.tableExists("traced_signal_records") else { return [] }
+        var sql = "SELECT \(TracedSignalRow.selectList) FROM traced_signals WHERE target_pid = ?"
+        var args: [any DatabaseValueConvertible] = [targetPid]
+        if let signal { sql += " AND signal = ?"; args.append(signal) }
+        if let since { sql += " AND event_time >= ?"; args.append(since) }
+        if let until { sql += " AND event_time <= ?"; args.append(until) }
+        sql += " ORDER BY event_time, record_rowid LIMIT ?"
+        args.append(limit)
+        return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { TracedSignalRow($0) }
+    }
+
+    /// The tracer's record of the same kill as an audited syscall: same sender and target
+    /// process, same signal, within a second.
+    public static func sameKill(_ db: Database, senderPid: Int64, targetPid: Int64, signal: Int64, time: Double) throws -> TracedSignalRow? {
+        guard try db.tableExists("traced_signal_records") else { return nil }
+        return try Row.fetchOne(db, sql: """
+            SELECT \(TracedSignalRow.selectList) FROM traced_signals
+            WHERE sender_pid = ? AND target_pid = ? AND signal = ? AND event_time BETWEEN ? AND ?
+            ORDER BY abs(event_time - ?) LIMIT 1
+            """, arguments: [senderPid, targetPid, signal, time - 1, time + 1, time]).map { TracedSignalRow($0) }
+    }
+
+    /// Has the tracer stored anything here?
+    static func hasRecords(_ db: Database) throws -> Bool {
+        guard try db.tableExists("traced_signal_records") else { return false }
+        return try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM traced_signal_records)") ?? false
+    }
+
+    /// The tracer's record of an audited syscall's kill: same node, sender and target pid
+    /// and signal, cause syscall, within a second.
+    static func sameKill(_ db: Database, as r: SignalRow) throws -> TracedSignalRow? {
+        guard let sender = r.senderPid, let target = r.targetPid, let signal = r.signal,
+              try db.tableExists("traced_signal_records") else { return nil }
+        return try Row.fetchOne(db, sql: """
+            SELECT \(TracedSignalRow.selectList) FROM traced_signals
+            WHERE sender_pid = ? AND target_pid = ? AND signal = ? AND cause = 'syscall'
+              AND event_time BETWEEN ? AND ? AND CAST(node AS BLOB) IS ?
+            ORDER BY abs(event_time - ?) LIMIT 1
+            """, arguments: [sender, target, signal, r.eventTime - 1, r.eventTime + 1, r.node.map { Data($0) },
+                             r.eventTime]).map { TracedSignalRow($0) }
+    }
+
+    /// The tracer's record of the kernel's OOM kill of the same process (cause oom, same
+    /// target pid and node, within two seconds: the kernel log's clock is the boot clock).
+    static func oomKill(_ db: Database, as k: KernelKillRow) throws -> TracedSignalRow? {
+        guard let pid = k.pid, try db.tableExists("traced_signal_records") else { return nil }
+        return try Row.fetchOne(db, sql: """
+            SELECT \(TracedSignalRow.selectList) FROM traced_signals
+            WHERE target_pid = ? AND cause = 'oom' AND event_time BETWEEN ? AND ? AND CAST(node AS BLOB) IS ?
+            ORDER BY abs(event_time - ?) LIMIT 1
+            """, arguments: [pid, k.eventTime - 2, k.eventTime + 2, k.node.map { Data($0) }, k.eventTime])
+            .map { TracedSignalRow($0) }
+    }
+
+    /// The tracer's records of kills no other source saw: causes other than a syscall or the
+    /// OOM killer, and those two when no audit event or kernel-log kill joins them (audit
+    /// was not logging, the kernel log rotated away). Newest first, cut at `limit` (-1: none).
+    static func unjoined(_ db: Database, pid: Int64?, comm: String?, node: String?, signals: SignalSet,
+                         before: Double?, after: Double?, limit: Int) throws -> [TracedSignalRow] {
+        guard try db.tableExists("traced_signal_records") else { return [] }
+        var terms: [String] = [], args: [any DatabaseValueConvertible] = []
+        if let pid { terms.append("t.target_pid = ?"); args.append(pid) }
+        if let comm { terms.append("t.target_comm GLOB ?"); args.append(comm) }
+        if let node { terms.append("t.node IS ?"); args.append(node) }
+        if case .only(let n) = signals {
+            terms.append("t.signal IN (\(n.map { _ in "?" }.joined(separator: ",")))")
+            args += n.map { Int64($0) }
+        }
+        if let before { terms.append("t.event_time <= ?"); args.append(before) }
+        if let after { terms.append("t.event_time >= ?"); args.append(after) }
+        terms.append("""
+            NOT (t.cause = 'syscall' AND EXISTS (
+                SELECT 1 FROM signals s WHERE s.sender_pid = t.sender_pid AND s.target_pid = t.target_pid
+                AND s.signal = t.signal AND s.event_time BETWEEN t.event_time - 1 AND t.event_time + 1
+                AND s.node IS t.node))
+            """)
+        terms.append("""
+            NOT (t.cause = 'oom' AND EXISTS (
+                SELECT 1 FROM kernel_kills k WHERE k.pid = t.target_pid AND k.kind IN ('oom', 'memcg-oom')
+                AND k.event_time BETWEEN t.event_time - 2 AND t.event_time + 2 AND k.node IS t.node))
+            """)
+        return try Row.fetchAll(db, sql: """
+            SELECT \(TracedSignalRow.selectList) FROM traced_signals t WHERE \(terms.joined(separator: " AND "))
+            ORDER BY t.event_time DESC, t.record_rowid DESC LIMIT \(limit)
+            """, arguments: StatementArguments(args)).map { TracedSignalRow($0) }
+    }
+
+    /// For a namespace teardown: the kill of the init whose exit caused it (the record of a
+    /// SIGKILL to the sender, the init, shortly before).
+    public static func initKill(_ db: Database, for teardown: TracedSignalRow) throws -> TracedSignalRow? {
+        try Row.fetchOne(db, sql: """
+            SELECT \(TracedSignalRow.selectList) FROM traced_signals
+            WHERE target_pid = ? AND event_time BETWEEN ? AND ? AND signal = 9
+            ORDER BY event_time DESC LIMIT 1
+            """, arguments: [teardown.senderPid, teardown.eventTime - 60, teardown.eventTime]).map { TracedSignalRow($0) }
+    }
+
+    public static func coverage(_ db: Database) throws -> TraceCoverage {
+        guard try db.tableExists("trace_sessions") else { return TraceCoverage(sessions: [], losses: []) }
+        let sessions = try Row.fetchAll(db, sql: "SELECT started_at, covered_until, signals, lost FROM trace_coverage ORDER BY started_at")
+            .map { TraceCoverage.Session(from: $0["started_at"], to: $0["covered_until"], signals: $0["signals"], lost: $0["lost"]) }
+        let losses = try Row.fetchAll(db, sql: "SELECT from_time, to_time, lost FROM trace_losses ORDER BY from_time")
+            .map { TraceCoverage.Loss(from: $0["from_time"], to: $0["to_time"], lost: $0["lost"]) }
+        return TraceCoverage(sessions: sessions, losses: losses)
+    }
+}

@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * killdb's tracer: one record for every signal the kernel generates (the
+ * signal:signal_generate tracepoint, at the end of __send_signal_locked), whatever sent it.
+ *
+ * The tracepoint runs in the sender's context, so "current" is the sender: its identity and
+ * its command line are read here, before a short-lived `kill` can exit. Kills that no
+ * syscall makes are recognised from the sender's state at the moment, not from hooks on
+ * the kernel functions that make them: fentry, fexit and kprobes are not available on every
+ * kernel (this project's machines refuse fentry with EPERM and have no kprobes), tracepoints
+ * are. A write(2) to a cgroup.kill file is recognised by the file behind the syscall's fd;
+ * a namespace teardown by an exiting namespace init sending SIGKILL; an OOM kill by the
+ * oom:mark_victim tracepoint that follows its SIGKILL (a second kind of record).
+ *
+ * GPL: bpf_probe_read_user, bpf_task_pt_regs and the tracing program types require it.
+ */
+#include "kernel_types.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "trace_record.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* The signal filter, written by user space after load and before attach. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct kt_config);
+} config SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 8 * 1024 * 1024);
+} events SEC(".maps");
+
+/* Records the ring buffer had no room for, per CPU: user space turns them into coverage. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} lost SEC(".maps");
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+    if (bpf_core_field_exists(kn->__parent))
+        return BPF_CORE_READ(kn, __parent);
+    return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
+}
+
+static __always_inline void read_pidns(struct task_struct *leader, struct kt_task *out)
+{
+    struct pid *pid = BPF_CORE_READ(leader, thread_pid);
+    unsigned int level = BPF_CORE_READ(pid, level);
+    struct upid up = {};
+    if (level > 32)
+        return;
+    bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level]);
+    out->ns_tgid = up.nr;
+    out->pidns_inum = BPF_CORE_READ(up.ns, ns.inum);
+}
+
+static __always_inline void read_task(struct task_struct *t, struct kt_task *out)
+{
+    struct task_struct *leader = BPF_CORE_READ(t, group_leader);
+    out->tid = BPF_CORE_READ(t, pid);
+    out->tgid = BPF_CORE_READ(t, tgid);
+    out->start_boottime = BPF_CORE_READ(leader, start_boottime);
+    out->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+    bpf_probe_read_kernel_str(out->comm, sizeof(out->comm), t->comm);
+    read_pidns(leader, out);
+}
+
+static __always_inline bool is_cgroup_kill(const char *name)
+{
+    char buf[12] = {};
+    const char want[12] = "cgroup.kill";
+    if (bpf_probe_read_kernel_str(buf, sizeof(buf), name) != sizeof(buf))
+        return false;
+    for (int i = 0; i < 12; i++)
+        if (buf[i] != want[i])
+            return false;
+    return true;
+}
+
+/* The cgroup written, when the sender is inside write(fd, ...) on a cgroup.kill file. */
+static __always_inline struct kernfs_node *cgroup_kill_target(struct task_struct *cur, struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+    long nr = (long)BPF_CORE_READ(regs, orig_ax);
+    /* write, pwrite64, writev, pwritev, pwritev2 */
+    if (nr != 1 && nr != 18 && nr != 20 && nr != 296 && nr != 328)
+        return 0;
+    unsigned long fd = BPF_CORE_READ(regs, di);
+    struct fdtable *fdt = BPF_CORE_READ(cur, files, fdt);
+    if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+        return 0;
+    struct file **fds = BPF_CORE_READ(fdt, fd);
+    struct file *f = 0;
+    bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+    if (!f)
+        return 0;
+    /* A kernfs file's private_data is a seq_file whose private is the kernfs_open_file. */
+    struct seq_file *seq = BPF_CORE_READ(f, private_data);
+    if (!seq)
+        return 0;
+    struct kernfs_open_file *of = BPF_CORE_READ(seq, private);
+    if (!of)
+        return 0;
+    struct kernfs_node *kn = BPF_CORE_READ(of, kn);
+    if (!kn || !is_cgroup_kill(BPF_CORE_READ(kn, name)))
+        return 0;
+    return kn_parent(kn);
+#else
+    return 0;
+#endif
+}
+
+/* Path components of a cgroup, leaf first, each NUL-terminated; the root's empty name is left out. */
+static __always_inline __u32 cgroup_path(struct kernfs_node *kn, char *buf, __u32 *flags)
+{
+    __u32 pos = 0;
+    for (int i = 0; i < KT_CGPATH_DEPTH; i++) {
+        struct kernfs_node *parent = kn_parent(kn);
+        if (!parent)
+            return pos;
+        if (pos > KT_CGPATH_LEN - KT_CGPATH_NAME)
+            break;
+        long n = bpf_probe_read_kernel_str(buf + pos, KT_CGPATH_NAME, BPF_CORE_READ(kn, name));
+        if (n <= 0)
+            break;
+        pos += n;
+        kn = parent;
+    }
+    *flags |= KT_FLAG_PATH_TRUNCATED;
+    return pos;
+}
+
+static __always_inline struct kt_record *reserve(void)
+{
+    struct kt_record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+    if (!r) {
+        __u32 zero = 0;
+        __u64 *n = bpf_map_lookup_elem(&lost, &zero);
+        if (n)
+            *n += 1;
+    }
+    return r;
+}
+
+/* The executable's path, leaf first as cgroup_path writes it, crossing mount points up to
+ * the root of the mount namespace the walk ends in (what d_path does, minus chroot). */
+static __always_inline __u32 exe_path(struct mm_struct *mm, char *buf, __u32 *flags)
+{
+    struct file *exe = BPF_CORE_READ(mm, exe_file);
+    if (!exe)
+        return 0;
+    struct dentry *d = BPF_CORE_READ(exe, f_path.dentry);
+    struct vfsmount *vfs = BPF_CORE_READ(exe, f_path.mnt);
+    struct mount *mnt = (struct mount *)((char *)vfs - bpf_core_field_offset(struct mount, mnt));
+    __u32 pos = 0;
+    for (int i = 0; i < KT_EXE_DEPTH; i++) {
+        if (d == BPF_CORE_READ(mnt, mnt.mnt_root)) {
+            struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+            if (!up || up == mnt)
+                return pos;
+            d = BPF_CORE_READ(mnt, mnt_mountpoint);
+            mnt = up;
+            continue;
+        }
+        struct dentry *parent = BPF_CORE_READ(d, d_parent);
+        if (!parent || parent == d)
+            return pos;
+        if (pos > KT_EXE_LEN - KT_CGPATH_NAME)
+            break;
+        long n = bpf_probe_read_kernel_str(buf + pos, KT_CGPATH_NAME, BPF_CORE_READ(d, d_name.name));
+        if (n <= 0)
+            break;
+        pos += n;
+        d = parent;
+    }
+    *flags |= KT_FLAG_EXE_TRUNCATED;
+    return pos;
+}
+
+static __always_inline bool wanted(int sig, struct task_struct *target)
+{
+    __u32 zero = 0;
+    struct kt_config *c = bpf_map_lookup_elem(&config, &zero);
+    if (!c || sig < 1 || sig > 64)
+        return false;
+    if (!(c->signal_mask & (1ULL << (sig - 1))))
+        return false;
+    if (c->skip_self_sigurg && sig == 23 &&
+        BPF_CORE_READ(target, tgid) == (int)(bpf_get_current_pid_tgid() >> 32))
+        return false;
+    return true;
+}
+
+SEC("tp_btf/signal_generate")
+int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct task_struct *target,
+             int group, int result)
+{
+    if (!wanted(sig, target))
+        return 0;
+
+    struct kt_record *r = reserve();
+    if (!r)
+        return 0;
+    struct task_struct *cur = bpf_get_current_task_btf();
+
+    r->kind = KT_KIND_SIGNAL;
+    r->cpu = bpf_get_smp_processor_id();
+    r->boot_ns = bpf_ktime_get_boot_ns();
+    r->sig = sig;
+    /* SEND_SIG_NOINFO (0) and SEND_SIG_PRIV (1) stand for SI_USER and SI_KERNEL. */
+    unsigned long info_ptr = (unsigned long)info;
+    if (info_ptr == 0)
+        r->si_code = 0;
+    else if (info_ptr == 1)
+        r->si_code = 0x80;
+    else
+        r->si_code = BPF_CORE_READ(info, si_code);
+    r->group = group;
+    r->result = result;
+    r->flags = 0;
+
+    read_task(cur, &r->sender);
+    read_task(target, &r->target);
+    struct task_struct *parent = BPF_CORE_READ(cur, real_parent, group_leader);
+    r->parent_tgid = BPF_CORE_READ(parent, tgid);
+    r->parent_start_boottime = BPF_CORE_READ(parent, start_boottime);
+    bpf_probe_read_kernel_str(r->parent_comm, sizeof(r->parent_comm), parent->comm);
+    r->uid = BPF_CORE_READ(cur, cred, uid.val);
+    r->euid = BPF_CORE_READ(cur, cred, euid.val);
+    if (bpf_core_field_exists(cur->loginuid)) {
+        r->loginuid = BPF_CORE_READ(cur, loginuid.val);
+        r->sessionid = BPF_CORE_READ(cur, sessionid);
+    } else {
+        r->loginuid = (__u32)-1;
+        r->sessionid = (__u32)-1;
+    }
+
+    unsigned int task_flags = BPF_CORE_READ(cur, flags);
+    struct pt_regs *regs = 0;
+    r->syscall_nr = -1;
+    if (task_flags & PF_KTHREAD) {
+        r->flags |= KT_FLAG_KTHREAD;
+    } else {
+        regs = (struct pt_regs *)bpf_task_pt_regs(cur);
+#if defined(__TARGET_ARCH_x86)
+        r->syscall_nr = (int)BPF_CORE_READ(regs, orig_ax);
+#elif defined(__TARGET_ARCH_arm64)
+        r->syscall_nr = BPF_CORE_READ(regs, syscallno);
+#else
+        r->flags |= KT_FLAG_NO_SYSCALL;
+#endif
+    }
+    if (task_flags & PF_EXITING)
+        r->flags |= KT_FLAG_EXITING;
+    struct task_struct *leader = BPF_CORE_READ(cur, group_leader);
+    struct pid *pid = BPF_CORE_READ(leader, thread_pid);
+    unsigned int level = BPF_CORE_READ(pid, level);
+    if (level <= 32) {
+        struct upid up = {};
+        bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level]);
+        if (BPF_CORE_READ(up.ns, child_reaper) == leader)
+            r->flags |= KT_FLAG_REAPER;
+    }
+
+    /* The command line, from the sender's own memory (none for a kernel thread, nor for a
+     * task past exit_mm, such as an init tearing down its namespace). */
+    r->args_len = 0;
+    r->exe_len = 0;
+    struct mm_struct *mm = BPF_CORE_READ(cur, mm);
+    if (mm && !(task_flags & PF_KTHREAD)) {
+        r->exe_len = exe_path(mm, r->exe, &r->flags);
+        unsigned long start = BPF_CORE_READ(mm, arg_start);
+        unsigned long end = BPF_CORE_READ(mm, arg_end);
+        unsigned long len = end > start ? end - start : 0;
+        if (len > KT_ARGS_LEN) {
+            len = KT_ARGS_LEN;
+            r->flags |= KT_FLAG_ARGS_TRUNCATED;
+        }
+        if (len > 0) {
+            if (bpf_probe_read_user(r->args, len, (void *)start) == 0)
+                r->args_len = len;
+            else
+                r->flags |= KT_FLAG_ARGS_UNREAD;
+        }
+    }
+
+    r->cause = KT_CAUSE_NONE;
+    r->cause_pidns_inum = 0;
+    r->cause_cgroup_id = 0;
+    r->cgpath_len = 0;
+    if (sig == 9 && r->si_code == 0 && !group && regs) {
+        /* __cgroup_kill sends send_sig(SIGKILL, task, 0): SI_USER, thread-directed. */
+        struct kernfs_node *cg = cgroup_kill_target(cur, regs);
+        if (cg) {
+            r->cause = KT_CAUSE_CGROUP_KILL;
+            r->cause_cgroup_id = BPF_CORE_READ(cg, id);
+            r->cgpath_len = cgroup_path(cg, r->cgpath, &r->flags);
+        }
+    } else if (sig == 9 && r->si_code == 0x80 && (r->flags & KT_FLAG_EXITING) && (r->flags & KT_FLAG_REAPER)
+               && r->target.tgid != r->sender.tgid) {
+        /* zap_pid_ns_processes: the exiting init SIGKILLs every other task of its namespace. */
+        r->cause = KT_CAUSE_PIDNS_TEARDOWN;
+        r->cause_pidns_inum = r->sender.pidns_inum;
+    }
+
+    bpf_ringbuf_submit(r, 0);
+    return 0;
+}
+
+/* The OOM killer's victim, just after its SIGKILL (current is the task whose allocation
+ * failed): the signal record before it from the same thread is an OOM kill. */
+SEC("tp_btf/mark_victim")
+int BPF_PROG(on_mark_victim, struct task_struct *victim, unsigned int uid)
+{
+    struct kt_record *r = reserve();
+    if (!r)
+        return 0;
+    struct task_struct *cur = bpf_get_current_task_btf();
+    /* Ring buffer memory is not zeroed: user space reads only the fields set here. */
+    r->kind = KT_KIND_OOM_VICTIM;
+    r->flags = 0;
+    r->cause_cgroup_id = 0;
+    r->cgpath_len = 0;
+    r->cpu = bpf_get_smp_processor_id();
+    r->boot_ns = bpf_ktime_get_boot_ns();
+    r->sig = 9;
+    r->uid = uid;
+    read_task(cur, &r->sender);
+    read_task(victim, &r->target);
+    /* The victim's memory cgroup, in whichever hierarchy the memory controller is on. */
+    if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
+        int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+        struct css_set *cset = BPF_CORE_READ(victim, cgroups);
+        struct cgroup_subsys_state *css = 0;
+        if (id >= 0 && id < 16)
+            bpf_probe_read_kernel(&css, sizeof(css), __builtin_preserve_access_index(&cset->subsys[id]));
+        struct kernfs_node *kn = css ? BPF_CORE_READ(css, cgroup, kn) : 0;
+        if (kn) {
+            r->cause_cgroup_id = BPF_CORE_READ(kn, id);
+            r->cgpath_len = cgroup_path(kn, r->cgpath, &r->flags);
+        }
+    }
+    bpf_ringbuf_submit(r, 0);
+    return 0;
+}
