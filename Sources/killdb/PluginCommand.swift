@@ -66,48 +66,13 @@ struct PluginCommand: ParsableCommand {
     }
 }
 
-/// Signals reach a handler that only writes to a pipe; a thread turns them into requests.
-/// auditd's dispatcher thread blocks SIGTERM and SIGHUP and exec keeps that mask, so they
-/// are unblocked here.
+/// SIGTERM and SIGINT stop the plugin, SIGHUP reloads it (through SignalPipe); and its log.
 enum PluginSignals {
-    nonisolated(unsafe) static var pipeWrite: Int32 = -1
-
     static func install(_ control: LiveIngestControl) {
         signal(SIGPIPE, SIG_IGN)
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { return }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        pipeWrite = fds[1]
-        let signals = [SIGTERM, SIGINT, SIGHUP]
-        for sig in signals {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { sig in
-                var byte = UInt8(truncatingIfNeeded: sig)
-                _ = write(PluginSignals.pipeWrite, &byte, 1)
-            }
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = SA_RESTART
-            sigaction(sig, &action, nil)
+        SignalPipe.install([SIGTERM, SIGINT, SIGHUP]) { sig in
+            if sig == SIGHUP { control.reload() } else { control.stop() }
         }
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        for sig in signals { sigaddset(&mask, sig) }
-        pthread_sigmask(SIG_UNBLOCK, &mask, nil)
-        let readEnd = fds[0]
-        let thread = Thread {
-            var byte: UInt8 = 0
-            while true {
-                let n = read(readEnd, &byte, 1)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return }
-                if Int32(byte) == SIGHUP {
-                    control.reload()
-                } else {
-                    control.stop()
-                }
-            }
-        }
-        thread.start()
     }
 
     static func log(error: Bool, _ message: String) {

@@ -67,7 +67,7 @@ struct TraceCommand: ParsableCommand {
     func run() throws {
         let filter = try SignalFilter.parse(signals)
         let control = LiveTraceControl()
-        StopSignals.install { control.stop() }
+        SignalPipe.install([SIGTERM, SIGINT]) { _ in control.stop() }
         var options = LiveTraceOptions()
         options.busyTimeout = busyTimeout
         options.log = { error, message in
@@ -78,44 +78,5 @@ struct TraceCommand: ParsableCommand {
         if status.lost > 0 { summary += ", \(status.lost) lost in the kernel (ring buffer full)" }
         if status.dropped > 0 { summary += ", \(status.dropped) dropped (database unavailable)" }
         FileHandle.standardError.write(Data((summary + "\n").utf8))
-    }
-}
-
-/// SIGTERM and SIGINT reach a handler that only writes to a pipe; a thread calls `onStop`.
-enum StopSignals {
-    nonisolated(unsafe) static var pipeWrite: Int32 = -1
-    nonisolated(unsafe) static var handler: (@Sendable () -> Void)?
-
-    static func install(_ onStop: @escaping @Sendable () -> Void) {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { return }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        pipeWrite = fds[1]
-        handler = onStop
-        for sig in [SIGTERM, SIGINT] {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { sig in
-                var byte = UInt8(truncatingIfNeeded: sig)
-                _ = write(StopSignals.pipeWrite, &byte, 1)
-            }
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = SA_RESTART
-            sigaction(sig, &action, nil)
-        }
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        sigaddset(&mask, SIGTERM)
-        sigaddset(&mask, SIGINT)
-        pthread_sigmask(SIG_UNBLOCK, &mask, nil)
-        let readEnd = fds[0]
-        Thread {
-            var byte: UInt8 = 0
-            while true {
-                let n = read(readEnd, &byte, 1)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return }
-                StopSignals.handler?()
-            }
-        }.start()
     }
 }
