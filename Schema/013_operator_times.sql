@@ -153,8 +153,8 @@ LEFT JOIN strings cg    ON cg.id = k.cgroup_id
 LEFT JOIN strings lim   ON lim.id = k.limit_cgroup_id
 LEFT JOIN strings msg   ON msg.id = k.message_id;
 
--- signal_context reads process_context: both are made again.
-DROP VIEW signal_context;
+-- signal_context reads process_context by name: it reads the new one, and is not made
+-- again here (a view is resolved when it is used).
 DROP VIEW process_context;
 CREATE VIEW process_context AS
 SELECT p.id AS process_rowid,
@@ -185,20 +185,3 @@ LEFT JOIN strings slice ON slice.id = p.slice_id
 LEFT JOIN strings pns ON pns.id = p.pod_namespace_id
 LEFT JOIN strings pn ON pn.id = p.pod_name_id
 LEFT JOIN strings pc ON pc.id = p.pod_container_id;
-
-CREATE VIEW signal_context AS
-SELECT e.id AS event_rowid,
-       s.pid AS sender_pid,
-       (s.role = 'sender') AS sender_read,
-       sp.unit AS sender_unit, sp.container AS sender_container, sp.container_runtime AS sender_runtime,
-       sp.pod AS sender_pod, sp.cgroup AS sender_cgroup,
-       tg.pid AS target_pid,
-       tp.unit AS target_unit, tp.container AS target_container, tp.container_runtime AS target_runtime,
-       tp.pod AS target_pod, tp.cgroup AS target_cgroup
-FROM events e
-LEFT JOIN targets tg ON tg.event_id = e.id
-LEFT JOIN event_processes s ON s.event_id = e.id AND s.role IN ('sender', 'parent')
-LEFT JOIN process_context sp ON sp.process_rowid = s.process_id
-LEFT JOIN event_processes t ON t.event_id = e.id AND t.role = 'target' AND t.pid = tg.pid
-LEFT JOIN process_context tp ON tp.process_rowid = t.process_id
-WHERE s.process_id IS NOT NULL OR t.process_id IS NOT NULL;
