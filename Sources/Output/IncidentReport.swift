@@ -160,7 +160,11 @@ public enum IncidentReport {
             }
             out += blocks(r.entries).map { b in
                 "### " + headline(b, s) + "\n\n"
-                    + details(b, ctx, s).map { $0.0.isEmpty ? "  \($0.1)\n" : "- **\($0.0):** \($0.1)\n" }.joined()
+                    // The processes a group kill reached: one nested bullet each.
+                    + details(b, ctx, s).map { f -> String in
+                        if b.count > 1, f.0 == "reached" { return "- **reached:**\n  - \(f.1)\n" }
+                        return f.0.isEmpty ? "  - \(f.1)\n" : "- **\(f.0):** \(f.1)\n"
+                    }.joined()
             }.joined(separator: "\n")
         }
         if !r.cgroupKills.isEmpty { out += "\n" + r.cgroupKills.map { "- " + oomd($0, ctx, s) + "\n" }.joined() }
