@@ -62,6 +62,7 @@ public final class SignalStore {
     public let note: String?
     public var immutable: Bool { note != nil }
     private var interned: [[UInt8]: Int64] = [:]
+    private var internedNames: [String: Int64] = [:]
 
     /// The default location, used when neither --db nor KILLDB_DB is given.
     public static let defaultPath = "/var/lib/killdb/killdb.sqlite"
@@ -77,12 +78,16 @@ public final class SignalStore {
         close(fd)
         let before = try PrivateFile.identity(path)
         for suffix in ["-wal", "-shm", "-journal"] { _ = try PrivateFile.identity(path + suffix) }
+        let check = needsQuickCheck(path)
         try refuseForeign(path)
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // The working set of a large ingest (the indexes on names and pids, the newest
+            // pages of each) outgrows SQLite's default 2 MiB at once; this bounds it.
+            try db.execute(sql: "PRAGMA cache_size = -\(writerCacheKiB)")
         }
         let queue: DatabaseQueue
         do {
@@ -107,9 +112,28 @@ public final class SignalStore {
             }
         }
         let store = SignalStore(path: path, queue: queue)
-        try store.quickCheck()
+        if check { try store.quickCheck() }
         return store
     }
+
+    /// The writer's page cache, in KiB.
+    static let writerCacheKiB = 16 << 10
+
+    /// Whether a writer should run quick_check before adding to the file: it reads every
+    /// page (about 1 s per million events), so it runs where damage is likely and cheap to
+    /// look for: when the last writer did not close the database (a write-ahead log is left,
+    /// or another connection is open), and on a database small enough to check in a few
+    /// tens of milliseconds. A database closed cleanly has been checkpointed whole; damage
+    /// from outside (a disk, another program) is still reported as SQLite reads the pages a
+    /// write touches, and by `killdb doctor`, which always checks.
+    static func needsQuickCheck(_ path: String) -> Bool {
+        var wal = stat(), db = stat()
+        if stat(path + "-wal", &wal) == 0, wal.st_size > 0 { return true }
+        return stat(path, &db) != 0 || db.st_size <= quickCheckAlwaysBytes
+    }
+
+    /// Up to this size quick_check costs at most ~30 ms.
+    static let quickCheckAlwaysBytes: Int = 8 << 20
 
     /// Refuses a database that holds tables but none of killdb's migrations, before
     /// anything (WAL mode, the schema) is written to it.
@@ -241,18 +265,17 @@ public final class SignalStore {
     /// Runs `body` in one write transaction.
     public func transaction<T>(_ body: (StoreTransaction) throws -> T) throws(StoreError) -> T {
         do {
-            return try queue.write { db in
-                let tx = StoreTransaction(db: db, store: self)
-                return try body(tx)
-            }
-        } catch let e as StoreError {
-            throw e
-        } catch let e as DatabaseError where e.resultCode == .SQLITE_BUSY {
-            throw .busy(path: path)
-        } catch let e as DatabaseError where e.resultCode == .SQLITE_CORRUPT || e.resultCode == .SQLITE_NOTADB {
-            throw .corrupt(path: path, detail: e.message ?? "\(e.resultCode)")
+            return try queue.write { db in try body(StoreTransaction(db: db, store: self)) }
         } catch {
-            interned.removeAll()  // ids from a rolled-back transaction are not in the file
+            // Ids interned in a rolled-back transaction are not in the file (a busy plugin
+            // retries the same batch).
+            interned.removeAll()
+            internedNames.removeAll()
+            if let e = error as? StoreError { throw e }
+            if let e = error as? DatabaseError, e.resultCode == .SQLITE_BUSY { throw .busy(path: path) }
+            if let e = error as? DatabaseError, e.resultCode == .SQLITE_CORRUPT || e.resultCode == .SQLITE_NOTADB {
+                throw .corrupt(path: path, detail: e.message ?? "\(e.resultCode)")
+            }
             throw .sqlite(describe(error))
         }
     }
@@ -276,13 +299,39 @@ public final class SignalStore {
         try queue.read(body)
     }
 
+    /// The id of `bytes` in `strings`, adding the row when new. One statement for a new
+    /// string (the insert reports whether it added the row), two for one stored earlier
+    /// and no longer remembered here.
     func intern(_ bytes: [UInt8], _ db: Database) throws -> Int64 {
         if let id = interned[bytes] { return id }
-        let data = Data(bytes)
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO strings(value) VALUES (?)").execute(arguments: [data])
-        let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM strings WHERE value = ?"), arguments: [data])!
-        if interned.count > 100_000 { interned.removeAll(keepingCapacity: true) }
+        var insert = try BoundStatement(db, "INSERT OR IGNORE INTO strings(value) VALUES (?)")
+        insert.begin()
+        insert.bind(bytes)
+        try insert.run(db)
+        let id: Int64
+        if db.changesCount > 0 {
+            id = db.lastInsertedRowID
+        } else {
+            var select = try BoundStatement(db, "SELECT id FROM strings WHERE value = ?")
+            select.begin()
+            select.bind(bytes)
+            guard let found = try select.run(db) else { throw StoreError.sqlite("an interned string vanished") }
+            id = found
+        }
+        // Bounded: a command line of its own per event would otherwise fill it with strings
+        // never asked for again (names, executables and hosts repeat, and come back at once).
+        if interned.count >= 16_384 { interned.removeAll(keepingCapacity: true) }
         interned[bytes] = id
+        return id
+    }
+
+    /// `intern` for the names killdb itself writes (hosts, arches, syscalls, signals,
+    /// errnos): looked up by the String, without making its bytes each time.
+    func intern(name: String, _ db: Database) throws -> Int64 {
+        if let id = internedNames[name] { return id }
+        let id = try intern(Array(name.utf8), db)
+        if internedNames.count >= 4096 { internedNames.removeAll(keepingCapacity: true) }
+        internedNames[name] = id
         return id
     }
 }
