@@ -17,6 +17,13 @@
 --   the inline copy 14; a short command line repeated costs at most 30 bytes more than an id.
 --   Longer ones (PROCTITLE holds at most 128 bytes) are interned as before.
 -- A writer older than this migration still stores both ids; the view reads either form.
+--
+-- A target's audit login id and session are 32-bit, mostly unset (4294967295, six bytes
+-- each in a row): they are stored as the signed 32-bit number of the same bits (-1, one
+-- byte), and the view gives them back as the kernel prints them. Rows stored before are
+-- left as they are; the view reads both.
+--
+-- The table is then copied once, its identity index in time order (below).
 
 ALTER TABLE events ADD COLUMN sender_cmdline BLOB;  -- the command line when at most 32 bytes
 
@@ -68,8 +75,100 @@ DELETE FROM temp.command_line_strings_009 WHERE id IN (
 DELETE FROM strings WHERE id IN (SELECT id FROM temp.command_line_strings_009);
 DROP TABLE temp.command_line_strings_009;
 
--- As migration 007 made it, the command line read from either place.
+-- The events table again, with its identity (the UNIQUE constraint) in time order: sec,
+-- msec, serial, node. The same index then finds an event by identity and reads a span of
+-- time in order, so the index on sec alone (events_time, ~15 bytes an event) goes. SQLite
+-- cannot change a table's constraint in place: the table is copied (rows and ids as they
+-- are), and the views and trigger that name it are made again.
 DROP VIEW signals;
+DROP VIEW signal_context;
+DROP TRIGGER targets_copies;
+CREATE TABLE events_009 (
+    id              INTEGER PRIMARY KEY,
+    node_id         INTEGER NOT NULL REFERENCES strings(id),  -- '' when no node= prefix
+    sec             INTEGER NOT NULL,
+    msec            INTEGER NOT NULL,
+    serial          INTEGER NOT NULL,
+    arch            INTEGER NOT NULL,                          -- AUDIT_ARCH_* code
+    arch_name_id    INTEGER NOT NULL REFERENCES strings(id),
+    syscall         INTEGER NOT NULL,                          -- number on that arch
+    syscall_name_id INTEGER NOT NULL REFERENCES strings(id),
+    signal          INTEGER,
+    signal_name_id  INTEGER REFERENCES strings(id),
+    success         INTEGER,                                   -- 1 or 0
+    exit            INTEGER,                                   -- return value, -errno
+    errno_id        INTEGER REFERENCES strings(id),            -- EPERM, ESRCH ... on failure
+    target_arg      INTEGER,                                   -- pid/tid the sender passed
+    tgid_arg        INTEGER,                                   -- tgkill, rt_tgsigqueueinfo
+    pidfd           INTEGER,                                   -- pidfd_send_signal
+    a0              INTEGER,                                   -- raw arguments, 64-bit
+    a1              INTEGER,
+    a2              INTEGER,
+    a3              INTEGER,
+    sender_pid      INTEGER,
+    sender_ppid     INTEGER,
+    sender_uid      INTEGER,
+    sender_auid     INTEGER,
+    sender_euid     INTEGER,
+    sender_ses      INTEGER,
+    sender_tty_id   INTEGER REFERENCES strings(id),
+    sender_comm_id  INTEGER REFERENCES strings(id),
+    sender_exe_id   INTEGER REFERENCES strings(id),
+    sender_cmdline_id INTEGER REFERENCES strings(id),          -- argv joined by spaces, when longer than 32 bytes
+    sender_argv_id  INTEGER REFERENCES strings(id),            -- PROCTITLE bytes, when the command line cannot tell them
+    sender_subj_id  INTEGER REFERENCES strings(id),
+    sender_uid_name_id  INTEGER REFERENCES strings(id),        -- from ENRICHED logs
+    sender_auid_name_id INTEGER REFERENCES strings(id),
+    sender_euid_name_id INTEGER REFERENCES strings(id),
+    key_id          INTEGER REFERENCES strings(id),
+    failed          INTEGER GENERATED ALWAYS AS (success IS 0) VIRTUAL,
+    sender_cmdline  BLOB,                                      -- the command line, when at most 32 bytes
+    UNIQUE (sec, msec, serial, node_id)
+);
+INSERT INTO events_009 (id, node_id, sec, msec, serial, arch, arch_name_id, syscall, syscall_name_id,
+  signal, signal_name_id, success, exit, errno_id, target_arg, tgid_arg, pidfd, a0, a1, a2, a3,
+  sender_pid, sender_ppid, sender_uid, sender_auid, sender_euid, sender_ses, sender_tty_id, sender_comm_id,
+  sender_exe_id, sender_cmdline_id, sender_argv_id, sender_subj_id, sender_uid_name_id, sender_auid_name_id,
+  sender_euid_name_id, key_id, sender_cmdline)
+SELECT id, node_id, sec, msec, serial, arch, arch_name_id, syscall, syscall_name_id,
+  signal, signal_name_id, success, exit, errno_id, target_arg, tgid_arg, pidfd, a0, a1, a2, a3,
+  sender_pid, sender_ppid, sender_uid, sender_auid, sender_euid, sender_ses, sender_tty_id, sender_comm_id,
+  sender_exe_id, sender_cmdline_id, sender_argv_id, sender_subj_id, sender_uid_name_id, sender_auid_name_id,
+  sender_euid_name_id, key_id, sender_cmdline
+FROM events ORDER BY id;
+DROP TABLE events;
+ALTER TABLE events_009 RENAME TO events;
+CREATE INDEX events_target_arg ON events (target_arg);  -- failed kills have no OBJ_PID
+CREATE INDEX events_signal ON events (signal, failed, sec);
+CREATE INDEX events_sender_pid ON events (sender_pid, sec);
+
+-- As migration 003 made it.
+CREATE TRIGGER targets_copies AFTER INSERT ON targets WHEN NEW.time_ms IS NULL
+BEGIN
+    UPDATE targets SET (signal, failed, time_ms) =
+        (SELECT e.signal, e.success IS 0, e.sec * 1000 + e.msec FROM events e WHERE e.id = NEW.event_id)
+    WHERE event_id = NEW.event_id AND pid = NEW.pid;
+END;
+
+-- As migration 008 made it.
+CREATE VIEW signal_context AS
+SELECT e.id AS event_rowid,
+       s.pid AS sender_pid,
+       (s.role = 'sender') AS sender_read,
+       sp.unit AS sender_unit, sp.container AS sender_container, sp.container_runtime AS sender_runtime,
+       sp.pod AS sender_pod, sp.cgroup AS sender_cgroup,
+       tg.pid AS target_pid,
+       tp.unit AS target_unit, tp.container AS target_container, tp.container_runtime AS target_runtime,
+       tp.pod AS target_pod, tp.cgroup AS target_cgroup
+FROM events e
+LEFT JOIN targets tg ON tg.event_id = e.id
+LEFT JOIN event_processes s ON s.event_id = e.id AND s.role IN ('sender', 'parent')
+LEFT JOIN process_context sp ON sp.process_rowid = s.process_id
+LEFT JOIN event_processes t ON t.event_id = e.id AND t.role = 'target' AND t.pid = tg.pid
+LEFT JOIN process_context tp ON tp.process_rowid = t.process_id
+WHERE s.process_id IS NOT NULL OR t.process_id IS NOT NULL;
+
+-- As migration 007 made it, the command line read from either place.
 CREATE VIEW signals AS
 SELECT
     NULLIF(CAST(node.value AS TEXT), '')      AS node,
@@ -103,8 +202,8 @@ SELECT
     CAST(subj.value AS TEXT)                  AS sender_subj,
     t.pid                                     AS target_pid,
     t.uid                                     AS target_uid,
-    t.auid                                    AS target_auid,
-    t.ses                                     AS target_ses,
+    CASE WHEN t.auid < 0 THEN t.auid + 4294967296 ELSE t.auid END AS target_auid,
+    CASE WHEN t.ses < 0 THEN t.ses + 4294967296 ELSE t.ses END AS target_ses,
     CAST(tcomm.value AS TEXT)                 AS target_comm,
     CAST(tuidn.value AS TEXT)                 AS target_uid_name,
     CAST(tauidn.value AS TEXT)                AS target_auid_name,

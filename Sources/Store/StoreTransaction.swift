@@ -171,6 +171,12 @@ public struct StoreTransaction {
         }
     }
 
+    /// A target's 32-bit audit id as stored (migration 009): 4294967295, unset, is -1 (one
+    /// byte, not six); the `signals` view gives back the unsigned number.
+    static func signed32(_ id: Int64) -> Int64 {
+        (2_147_483_648...4_294_967_295).contains(id) ? id - 4_294_967_296 : id
+    }
+
     /// A command line this short is stored in the event's row (migration 009).
     static let inlineCommandLine = 32
 
@@ -257,7 +263,7 @@ public struct StoreTransaction {
         for t in event.targets {
             var q = st.target
             q.begin()
-            q.bind(rowID); q.bind(t.pid); q.bind(t.uid); q.bind(t.auid); q.bind(t.ses)
+            q.bind(rowID); q.bind(t.pid); q.bind(t.uid); q.bind(t.auid.map(Self.signed32)); q.bind(t.ses.map(Self.signed32))
             q.bind(try id(t.comm)); q.bind(try id(t.object)); q.bind(try id(t.uidName)); q.bind(try id(t.auidName))
             q.bind(signal); q.bind(failed); q.bind(timeMS)
             try q.run(db)
