@@ -244,9 +244,21 @@ public final class SignalStore {
             if try queue.read({ try migrator.hasBeenSuperseded($0) }) { throw StoreError.newerSchema(path: path) }
             let pending = try queue.read { try !migrator.hasCompletedMigrations($0) }
             try migrator.migrate(queue)
-            // A migration may rewrite much of the file. Until a checkpoint moves that back into
-            // it, every reader reads the whole write-ahead log first (50 ms for 120 MB). Best
-            // effort: a reader holding an old snapshot only delays it to the next checkpoint.
+            // A migration that copied a table (009 copies events) leaves the old pages free:
+            // a year of events upgraded grew from 268 MB to 399 MB, 35% of it free. Once, and
+            // best effort (a reader holding the file makes it wait for the next upgrade):
+            // VACUUM took 6.7 s for that million events and gave 243 MB.
+            if pending {
+                _ = try? queue.writeWithoutTransaction { db in
+                    let free = try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+                    let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+                    if free > 1024 && free * 4 > pages { try db.execute(sql: "VACUUM") }
+                }
+            }
+            // A migration (and VACUUM) may rewrite much of the file. Until a checkpoint moves
+            // that back into it, every reader reads the whole write-ahead log first (50 ms for
+            // 120 MB). Best effort: a reader holding an old snapshot only delays it to the next
+            // checkpoint.
             if pending { _ = try? queue.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
         } catch let e as StoreError {
             throw e
