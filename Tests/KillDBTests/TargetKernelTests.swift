@@ -176,6 +176,46 @@ extension EndToEndKernelTests {
             }
         }
 
+        @Test("a pid reused by a second sleep after the first was killed: the earlier kill is marked as an earlier process's")
+        func pidReuse() throws {
+            try withSandbox { sandbox, db, cli in
+                let first = try sandbox.startVictim()
+                let pid = first.processIdentifier
+                let one = try sandbox.send(.b64, "kill", signal: SIGKILL, pid: Int64(pid))
+                first.waitUntilExit()
+                try sandbox.waitForEvent(senderPID: one.pid)
+                // The kernel hands out pid again when told the last one was pid - 1; another
+                // process may fork in between, so try a few times.
+                var second: Process?
+                for _ in 0..<30 where second == nil {
+                    try "\(pid - 1)".write(toFile: "/proc/sys/kernel/ns_last_pid", atomically: false, encoding: .utf8)
+                    let p = try sandbox.startVictim()
+                    if p.processIdentifier == pid { second = p } else { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+                }
+                guard let second else {
+                    AuditSandbox.loud("*** SKIPPED pid reuse: pid \(pid) was taken by another process each time ***")
+                    return
+                }
+                usleep(1_200_000)  // two kills within a second are one dying process
+                let two = try sandbox.send(.b64, "kill", signal: SIGKILL, pid: Int64(pid))
+                second.waitUntilExit()
+                try sandbox.waitForEvent(senderPID: two.pid)
+                try ingest(sandbox, db)
+
+                let who = cli.run(["who", "--db", db, "--pid", "\(pid)", "--utc"])
+                #expect(who.status == 0, "\(who)")
+                #expect(who.stdout.contains("sent by   pid \(two.pid) "), "\(who.stdout)")
+                #expect(who.stdout.contains("process   not the first with pid \(pid) on record: a SIGKILL the kernel accepted at "), "\(who.stdout)")
+                #expect(who.stdout.contains("pid \(pid) (sleep) [an earlier process with this pid]  pid \(one.pid) (sender64)"), "\(who.stdout)")
+                // Asked about the earlier one, the answer is its own kill.
+                let stamp = try #require(sandbox.logLines().first { $0.contains("type=SYSCALL") && $0.contains(" pid=\(one.pid) ") })
+                let sec = stamp.components(separatedBy: "msg=audit(").last?.components(separatedBy: ":").first ?? ""
+                let earlier = cli.run(["who", "--db", db, "--pid", "\(pid)", "--before", "@\(sec)"])
+                #expect(earlier.stdout.contains("sent by   pid \(one.pid) ") && !earlier.stdout.contains("not the first"), "\(earlier.stdout)")
+                AuditSandbox.loud("who --pid \(pid) (reused):\n\(who.stdout)")
+            }
+        }
+
         @Test("bash's kill builtin, then exec /bin/kill: the cached PROCTITLE is said to be recorded earlier")
         func staleCommandLine() throws {
             try withSandbox { sandbox, db, cli in
