@@ -13,11 +13,12 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
-        // libauparse, the audit project's own log parser (Debian: libauparse-dev).
+        // libauparse, the audit project's own log parser, and libaudit, whose syscall tables
+        // name a seccomp kill's syscall (Debian: libauparse-dev, libaudit-dev).
         .systemLibrary(
             name: "CAuparse",
             pkgConfig: "auparse",
-            providers: [.apt(["libauparse-dev"])]
+            providers: [.apt(["libauparse-dev", "libaudit-dev"])]
         ),
         // SQLite's C API for what GRDB does not offer: a sandboxed, streaming connection
         // for `killdb sql` (Debian: libsqlite3-dev, the library GRDB links too).

@@ -9,7 +9,8 @@ import Foundation
 /// two ingests in one process (the plugin's threads, parallel tests) would otherwise corrupt
 /// its heap.
 public final class SignalEventDecoder: @unchecked Sendable {
-    private static let auparseLock = NSLock()
+    /// Held by every call into libauparse or libaudit (`SeccompWords` too).
+    static let auparseLock = NSLock()
 
     private let au: OpaquePointer
     private var buffer: [UInt8] = []

@@ -220,7 +220,10 @@ extension KernelKill {
         if kind == .seccomp {
             kill.syscall = field("syscall").flatMap(AuditField.decimal)
             if let a = field("arch").flatMap(AuditField.hexUInt64) { kill.arch = UInt32(truncatingIfNeeded: a) }
-            if let s = kill.syscall { kill.details = "syscall \(s)" + (field("code").map { ", action " + String(decoding: $0, as: UTF8.self) } ?? "") }
+            // As `ausearch -i` prints them: arch=i386 syscall=getpgid code=kill.
+            let words = SeccompWords.of(record: line, syscall: kill.syscall, arch: kill.arch)
+            let text = words.fields(syscallNumber: kill.syscall, archCode: kill.arch)
+            if !text.isEmpty { kill.details = text }
         }
         return kill
     }

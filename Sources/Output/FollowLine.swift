@@ -22,7 +22,7 @@ public enum FollowLine {
 
     /// The same event as one JSON object on one line (JSON Lines), keyed as the `signals` view.
     public static func json(_ r: SignalRow) -> String {
-        JSON.object(zip(SignalRow.columns, r.cells).map { ($0.0, JSON.value($0.1)) }) + "\n"
+        JSON.object(zip(SignalRow.outputColumns, r.cells).map { ($0.0, JSON.value($0.1)) }) + "\n"
     }
 
     /// `2026-11-25 11:00:00.300 UTC  SIGKILL to pid 4242 (java) by the kernel's OOM killer: the
@@ -39,9 +39,9 @@ public enum FollowLine {
     public static func json(_ k: Follow.KernelKill) -> String {
         func t(_ b: [UInt8]?) -> String { b.map { JSON.string($0) } ?? "null" }
         func t(_ v: String?) -> String { v.map { JSON.string(Array($0.utf8)) } ?? "null" }
-        return JSON.object([("kind", t("kernel")), ("kernel_kind", t(k.kind)), ("node", t(k.node)),
+        return JSON.object(JSON.timed([("kind", t("kernel")), ("kernel_kind", t(k.kind)), ("node", t(k.node)),
                             ("event_time", JSON.value(.real(k.eventTime))), ("pid", k.pid.map(String.init) ?? "null"),
                             ("comm", t(k.comm)), ("signal_name", t(k.signalName)), ("reason", t(k.reason)),
-                            ("source", t(k.source))]) + "\n"
+                            ("source", t(k.source))])) + "\n"
     }
 }

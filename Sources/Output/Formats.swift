@@ -10,25 +10,31 @@ public enum Cell: Sendable, Equatable {
 }
 
 public enum OutputFormat: String, Sendable, CaseIterable {
-    case text, table, json, csv
+    /// `line`: one field per line, rows apart (sqlite3 -line), for rows too wide for a table.
+    case text, table, line, json, csv
 }
 
 /// Tables for a terminal: columns padded, every cell escaped, and, to fit `width` when one
-/// is given, the widest columns cut (with …), except those in `keep` (a time, a pid, a
-/// signal: cut, they would say something else). Widths are display widths: `日本語` takes six
-/// columns, a combining accent none.
+/// is given, the widest columns cut at their end (with …), except those in `keep` (a time, a
+/// pid, a signal: cut, they would say something else). A cell that starts `pid N` is never
+/// cut inside that. Widths are display widths: `日本語` takes six columns, a combining
+/// accent none.
 public enum Table {
-    public static func render(columns: [String], rows: [[Cell]], width: Int? = nil, keep: Set<Int> = []) -> String {
+    /// `cutFirst`: columns given up before the others (a command line, whose end matters least).
+    public static func render(columns: [String], rows: [[Cell]], width: Int? = nil, keep: Set<Int> = [],
+                              cutFirst: Set<Int> = []) -> String {
         var cells = rows.map { $0.map(display) }
         let header = columns.map(SafeText.line)
         var widths = header.map(DisplayWidth.of)
         for row in cells { for (i, c) in row.enumerated() { widths[i] = max(widths[i], DisplayWidth.of(c)) } }
         if let width {
-            // Shrink the widest column that may be cut until the table fits, none below 6.
+            let floor = minimums(header, cells, widths, keep)
+            // Shrink the widest column that may be cut until the table fits.
             let gaps = 2 * max(0, columns.count - 1)
             while widths.reduce(0, +) + gaps > width {
-                guard let i = widths.indices.filter({ !keep.contains($0) }).max(by: { widths[$0] < widths[$1] }),
-                      widths[i] > 6 else { break }
+                let cuttable = widths.indices.filter { widths[$0] > floor[$0] }
+                let first = cuttable.filter(cutFirst.contains)
+                guard let i = (first.isEmpty ? cuttable : first).max(by: { widths[$0] < widths[$1] }) else { break }
                 widths[i] -= 1
             }
             cells = cells.map { row in row.enumerated().map { fit($0.element, widths[$0.offset]) } }
@@ -45,6 +51,41 @@ public enum Table {
         out += line(widths.map { String(repeating: "-", count: $0) }) + "\n"
         for row in cells { out += line(row) + "\n" }
         return out
+    }
+
+    /// Whether the table fits `width` with the columns in `keep` whole and no other column
+    /// cut below its floor; when not, a person is better served one field per line.
+    public static func fits(columns: [String], rows: [[Cell]], width: Int, keep: Set<Int> = []) -> Bool {
+        let cells = rows.map { $0.map(display) }
+        let header = columns.map(SafeText.line)
+        var widths = header.map(DisplayWidth.of)
+        for row in cells { for (i, c) in row.enumerated() { widths[i] = max(widths[i], DisplayWidth.of(c)) } }
+        let floor = minimums(header, cells, widths, keep)
+        return floor.reduce(0, +) + 2 * max(0, columns.count - 1) <= width
+    }
+
+    /// The narrowest each column may get: whole in `keep`; else 6 (or the whole cell when
+    /// narrower) or its header's width, and never less than a `pid N` a cell starts with,
+    /// plus the ellipsis.
+    static func minimums(_ header: [String], _ cells: [[String]], _ widths: [Int], _ keep: Set<Int>) -> [Int] {
+        widths.indices.map { i in
+            if keep.contains(i) { return widths[i] }
+            var floor = max(min(6, widths[i]), DisplayWidth.of(header[i]))
+            for row in cells where row[i].hasPrefix("pid ") {
+                let digits = row[i].dropFirst(4).prefix { $0.isNumber }.count
+                if 4 + digits < DisplayWidth.of(row[i]) { floor = max(floor, 4 + digits + 1) }
+            }
+            return floor
+        }
+    }
+
+    /// Indexes of `columns` that must never be cut: times, ids, pids, signals, results.
+    public static func neverCut(_ columns: [String]) -> Set<Int> {
+        Set(columns.indices.filter { i in
+            let c = columns[i]
+            return c.hasSuffix("time") || c.hasSuffix("_utc") || c.hasSuffix("_id") || c.hasSuffix("pid") || c.hasSuffix("_arg")
+                || c.hasPrefix("signal") || c == "serial" || c == "success" || c == "errno" || c == "exit"
+        })
     }
 
     static func display(_ cell: Cell) -> String {
@@ -69,6 +110,24 @@ public enum Table {
             used += w
         }
         return out + "…"
+    }
+}
+
+/// One field per line, `name = value`, names right-aligned, a blank line between rows: what
+/// `sqlite3 -line` prints, for rows too wide for a terminal's table. Values are escaped as
+/// in a table and never cut.
+public enum Lines {
+    public static func render(columns: [String], rows: [[Cell]], first: Bool = true) -> String {
+        let names = columns.map(SafeText.line)
+        let width = names.map(DisplayWidth.of).max() ?? 0
+        var out = ""
+        for (n, row) in rows.enumerated() {
+            if !(first && n == 0) { out += "\n" }
+            for (i, cell) in row.enumerated() where i < names.count {
+                out += String(repeating: " ", count: width - DisplayWidth.of(names[i])) + names[i] + " = " + Table.display(cell) + "\n"
+            }
+        }
+        return out
     }
 }
 
@@ -243,4 +302,27 @@ public enum Terminal {
 
     public static func width() -> Int? { columns }
     public static var colour: Bool { colourful }
+}
+
+extension JSON {
+    /// An epoch time as a JSON number, or null.
+    public static func time(_ t: Double?) -> String { t.map { value(.real($0)) } ?? "null" }
+
+    /// The same time as ISO 8601 UTC text (2026-11-24T19:02:30.412Z), or null.
+    public static func utc(_ t: Double?) -> String {
+        t.flatMap { $0.isFinite ? string(Array(Time.iso($0).utf8)) : nil } ?? "null"
+    }
+
+    /// `members` with, after each time (a name ending in `_time` or `_at`, or `event_time`),
+    /// the same time as ISO 8601 UTC under the name with `_utc` added.
+    public static func timed(_ members: [(String, String)]) -> [(String, String)] {
+        var out: [(String, String)] = []
+        for (name, v) in members {
+            out.append((name, v))
+            if name.hasSuffix("_time") || name.hasSuffix("_at") || name == "time" {
+                out.append((name + "_utc", utc(Double(v))))
+            }
+        }
+        return out
+    }
 }

@@ -37,6 +37,9 @@ public enum IncidentReport {
             }
         }
 
+        out += heading("Summary")
+        out += summary(r, ctx, s).map { wrap($0, indent: 2) }.joined()
+
         out += heading("1. " + killsTitle(r, s))
         if r.entries.isEmpty {
             out += wrap(noKills(r, s), indent: 0)
@@ -44,7 +47,7 @@ public enum IncidentReport {
             if r.signalKillsTotal > r.kills.count {
                 out += "The \(r.kills.count) newest of \(r.signalKillsTotal) are shown; narrow the window or the target for the rest.\n\n"
             }
-            out += r.entries.map { e in wrap(KillDescription.headline(e, s, at: nil), indent: 2) + fields(details(e, ctx, s)) }
+            out += blocks(r.entries).map { b in wrap(headline(b, s), indent: 2) + fields(details(b, ctx, s)) }
                 .joined(separator: "\n")
         }
         if !r.cgroupKills.isEmpty { out += "\n" + r.cgroupKills.map { wrap(oomd($0, ctx, s), indent: 2) }.joined() }
@@ -54,15 +57,16 @@ public enum IncidentReport {
             out += "No kills, so no senders to follow.\n"
         } else {
             out += "Every other signal each sender sent in the window (liveness probes left out).\n"
-            for sender in r.senders {
+            for sender in r.senders where !sender.activity.isEmpty {
                 out += "\n" + wrap(senderName(sender, s), indent: 2)
-                if sender.activity.isEmpty { out += "  nothing else in the window\n" }
                 for a in sender.activity {
                     out += wrap("  \(a.count)x \(signal(a.signalName, a.signal, s)) to \(target(a, s)): \(outcome(a.success, a.errno, s))", indent: 5)
                     out += "     " + when(a.first, a.last, ctx) + "\n"
                 }
             }
         }
+
+        if let idle = idleSenders(r, s) { out += "\n" + wrap(idle, indent: 2) }
 
         out += heading("3. Repeated kills")
         if r.patterns.isEmpty {
@@ -145,6 +149,8 @@ public enum IncidentReport {
         var out = "# killdb incident report\n\n"
         for (label, value) in header(r, ctx, s) { out += "- **\(label):** " + value.joined(separator: " — ") + "\n" }
 
+        out += "\n## Summary\n\n" + summary(r, ctx, s).map { "- " + $0 + "\n" }.joined()
+
         out += "\n## 1. " + killsTitle(r, s) + "\n\n"
         if r.entries.isEmpty {
             out += noKills(r, s) + "\n"
@@ -152,8 +158,13 @@ public enum IncidentReport {
             if r.signalKillsTotal > r.kills.count {
                 out += "The \(r.kills.count) newest of \(r.signalKillsTotal) are shown; narrow the window or the target for the rest.\n\n"
             }
-            out += r.entries.map { e in
-                "### " + KillDescription.headline(e, s, at: nil) + "\n\n" + details(e, ctx, s).map { "- **\($0.0):** \($0.1)\n" }.joined()
+            out += blocks(r.entries).map { b in
+                "### " + headline(b, s) + "\n\n"
+                    // The processes a group kill reached: one nested bullet each.
+                    + details(b, ctx, s).map { f -> String in
+                        if b.count > 1, f.0 == "reached" { return "- **reached:**\n  - \(f.1)\n" }
+                        return f.0.isEmpty ? "  - \(f.1)\n" : "- **\(f.0):** \(f.1)\n"
+                    }.joined()
             }.joined(separator: "\n")
         }
         if !r.cgroupKills.isEmpty { out += "\n" + r.cgroupKills.map { "- " + oomd($0, ctx, s) + "\n" }.joined() }
@@ -163,16 +174,19 @@ public enum IncidentReport {
             out += "No kills, so no senders to follow.\n"
         } else {
             out += "Every other signal each sender sent in the window (liveness probes left out).\n\n"
-            out += "| Sender | Count | Signal | Target | Result | First | Last |\n|---|--:|---|---|---|---|---|\n"
+            if r.senders.contains(where: { !$0.activity.isEmpty }) {
+                out += "| Sender | Count | Signal | Target | Result | First | Last |\n|---|--:|---|---|---|---|---|\n"
+            }
             for sender in r.senders {
                 let name = senderName(sender, t)
-                if sender.activity.isEmpty { out += "| \(name) | 0 | | | nothing else in the window | | |\n" }
                 for a in sender.activity {
                     out += "| \(name) | \(a.count) | \(signal(a.signalName, a.signal, t)) | \(target(a, t)) | \(outcome(a.success, a.errno, t)) | "
                     out += "\(local(a.first, ctx)) | \(local(a.last, ctx)) |\n"
                 }
             }
         }
+
+        if let idle = idleSenders(r, s) { out += "\n" + idle + "\n" }
 
         out += "\n## 3. Repeated kills\n\n"
         if r.patterns.isEmpty {
@@ -211,7 +225,7 @@ public enum IncidentReport {
         func text(_ b: [UInt8]?) -> String { b.map(JSON.string) ?? "null" }
         func str(_ s: String?) -> String { s.map { JSON.string(Array($0.utf8)) } ?? "null" }
         func events(_ rows: [SignalRow]) -> String {
-            rows.isEmpty ? "[]" : "[\n" + rows.map { "    " + JSON.object(zip(SignalRow.columns, $0.cells.map(JSON.value)).map { ($0, $1) }) }
+            rows.isEmpty ? "[]" : "[\n" + rows.map { "    " + JSON.object(zip(SignalRow.outputColumns, $0.cells.map(JSON.value)).map { ($0, $1) }) }
                 .joined(separator: ",\n") + "\n  ]"
         }
         let q = r.query
@@ -223,7 +237,7 @@ public enum IncidentReport {
         let c = r.coverage
         var members: [(String, String)] = [
             ("report", str("killdb incident report")),
-            ("generated_at", real(ctx.generatedAt)),
+            ("generated_at", real(ctx.generatedAt)), ("generated_at_utc", JSON.utc(ctx.generatedAt)),
             ("database", str(ctx.database)),
             ("window", JSON.object([("start", real(q.start)), ("end", real(q.before)), ("seconds", real(q.window)),
                                     ("start_utc", str(Clock.utc(q.start))), ("end_utc", str(Clock.utc(q.before)))])),
@@ -236,23 +250,23 @@ public enum IncidentReport {
                     ("node", text(sndr.node)), ("sender_pid", int(sndr.pid)), ("sender_comm", text(sndr.comm)),
                     ("sender_exe", text(sndr.exe)),
                     ("signals", "[" + sndr.activity.map { a in
-                        JSON.object([("signal", int(a.signal)), ("signal_name", str(a.signalName)), ("target_pid", int(a.targetPid)),
+                        JSON.object(JSON.timed([("signal", int(a.signal)), ("signal_name", str(a.signalName)), ("target_pid", int(a.targetPid)),
                                      ("target_comm", text(a.targetComm)), ("target_arg", int(a.targetArg)), ("success", a.success.map { $0 ? "1" : "0" } ?? "null"),
                                      ("errno", str(a.errno)), ("count", String(a.count)), ("first_time", real(a.first)),
-                                     ("last_time", real(a.last))])
+                                     ("last_time", real(a.last))]))
                     }.joined(separator: ",") + "]"),
                 ])
             }.joined(separator: ",") + (r.senders.isEmpty ? "]" : "\n  ]")),
             ("repeated_kills", "[" + r.patterns.map { p in
-                "\n    " + JSON.object([
+                "\n    " + JSON.object(JSON.timed([
                     ("node", text(p.node)), ("sender_exe", text(p.senderExe)), ("sender_comm", text(p.senderComm)),
                     ("target_comm", text(p.targetComm)), ("count", String(p.count)), ("processes", String(p.processes)),
                     ("sender_processes", String(p.senderProcesses)), ("first_time", real(p.first)), ("last_time", real(p.last)),
-                ])
+                ]))
             }.joined(separator: ",") + (r.patterns.isEmpty ? "]" : "\n  ]")),
-            ("kernel_kills", "[" + r.kernelKills.map { k in "\n    " + JSON.object(JSON.members(k)) }.joined(separator: ",")
+            ("kernel_kills", "[" + r.kernelKills.map { k in "\n    " + JSON.object(JSON.timed(JSON.members(k))) }.joined(separator: ",")
                 + (r.kernelKills.isEmpty ? "]" : "\n  ]")),
-            ("systemd_kills", "[" + (r.systemdKills + r.cgroupKills).map { a in "\n    " + JSON.object(JSON.members(a)) }
+            ("systemd_kills", "[" + (r.systemdKills + r.cgroupKills).map { a in "\n    " + JSON.object(JSON.timed(JSON.members(a))) }
                 .joined(separator: ",") + (r.systemdKills.isEmpty && r.cgroupKills.isEmpty ? "]" : "\n  ]")),
             ("systemd_context", "[" + r.entries.compactMap { kill -> String? in
                 guard let k = kill.signal, let c = kill.journal else { return nil }
@@ -261,18 +275,21 @@ public enum IncidentReport {
             }.joined(separator: ",") + "]"),
             ("failed_total", String(r.failedTotal)),
             ("failed", events(r.failed)),
-            ("coverage", JSON.object([
+            ("coverage", JSON.object(JSON.timed([
                 ("first_event_time", real(c.database.firstEventTime)), ("last_event_time", real(c.database.lastEventTime)),
-                ("last_ingest", real(c.database.lastIngest)), ("signal_events", String(c.database.signalEvents)),
-                ("kernel_log", JSON.object([("first_time", real(c.kernel.firstTime)), ("last_time", real(c.kernel.lastTime)),
+                ("last_ingest", real(c.database.lastIngest)), ("last_ingest_utc", JSON.utc(c.database.lastIngest)),
+                ("signal_events", String(c.database.signalEvents)),
+                ("kernel_log", JSON.object(JSON.timed([("first_time", real(c.kernel.firstTime)), ("last_time", real(c.kernel.lastTime)),
                                             ("sources", "[" + c.kernel.sources.map(str).joined(separator: ",") + "]"),
-                                            ("kernel_kills", String(c.kernel.kills + c.kernel.fromAudit))])),
-                ("uncovered", "[" + c.uncovered.map { JSON.object([("start", real($0.start)), ("end", real($0.end))]) }.joined(separator: ",") + "]"),
-                ("lost_events", "[" + c.database.lostEvents.map {
-                    JSON.object([("node", str($0.node)), ("after_time", real($0.after)), ("before_time", real($0.before)),
-                                 ("missing", String($0.missing))])
+                                            ("kernel_kills", String(c.kernel.kills + c.kernel.fromAudit))]))),
+                ("uncovered", "[" + c.uncovered.map {
+                    JSON.object([("start", real($0.start)), ("start_utc", JSON.utc($0.start)), ("end", real($0.end)), ("end_utc", JSON.utc($0.end))])
                 }.joined(separator: ",") + "]"),
-            ])),
+                ("lost_events", "[" + c.database.lostEvents.map {
+                    JSON.object(JSON.timed([("node", str($0.node)), ("after_time", real($0.after)), ("before_time", real($0.before)),
+                                 ("missing", String($0.missing))]))
+                }.joined(separator: ",") + "]"),
+            ]))),
         ]
         // Names looked up on this host for uids the log did not name (not evidence: this
         // host's user database may differ from the one that logged the event).
@@ -288,7 +305,7 @@ public enum IncidentReport {
         // when there are any: reports of databases the tracer never wrote to are unchanged.
         let traced = r.entries.compactMap { kill -> String? in
             guard let t = kill.traced else { return nil }
-            var m = JSON.members(t)
+            var m = JSON.timed(JSON.members(t))
             switch kill.primary {
             case .signal(let k): m.append(("joined_to", str("audit event " + k.eventID)))
             case .kernel: m.append(("joined_to", str("kernel log")))
@@ -302,6 +319,141 @@ public enum IncidentReport {
         }
         members.append(("users_resolved_here", JSON.object(resolved.sorted { $0.key < $1.key }.map { (String($0.key), str($0.value)) })))
         return "{\n" + members.map { "  " + JSON.string(Array($0.0.utf8)) + ": " + $0.1 }.joined(separator: ",\n") + "\n}\n"
+    }
+
+    // MARK: - Summary and blocks
+
+    /// What fits a screen before the details: how many kills, by whom, of what, the failed
+    /// attempts, and what the database cannot vouch for.
+    static func summary(_ r: Incident, _ ctx: Context, _ s: Style) -> [String] {
+        var lines: [String] = []
+        let verb = killVerb(r) == "killed" ? "Kills" : "Signals delivered"
+        guard !r.entries.isEmpty else {
+            lines.append(noKills(r, s))
+            lines.append("Failed attempts: \(r.failedTotal)" + (r.failedTotal > 0 ? " (section 4)." : "."))
+            return lines + caveats(r, ctx, s)
+        }
+        var line = "\(verb): \(r.killsTotal) in the window"
+        if r.signalKillsTotal > r.kills.count { line += " (the \(r.entries.count) newest counted below)" }
+        lines.append(line + ".")
+        // Senders by signal sent (a process-group kill once), targets by process reached.
+        let all = blocks(r.entries)
+        lines.append("By: " + ranked(all.map { summarySender($0[0], s) }) + ".")
+        lines.append("Of: " + ranked(r.entries.map { summaryTarget($0, s) }) + ".")
+        let groups = all.filter { $0.count > 1 }
+        if !groups.isEmpty {
+            let reached = groups.map(\.count).reduce(0, +)
+            lines.append("\(groups.count) signal\(groups.count == 1 ? "" : "s") reached several processes at once (a process group or kill(-1)): \(reached) processes in all.")
+        }
+        lines.append("Failed attempts: \(r.failedTotal)" + (r.failedTotal > 0 ? " (section 4)." : "."))
+        return lines + caveats(r, ctx, s)
+    }
+
+    /// `a (3), b (2), c (1)`, most first then by name; past five, how many more.
+    static func ranked(_ names: [String]) -> String {
+        var counts: [String: Int] = [:]
+        for n in names { counts[n, default: 0] += 1 }
+        let sorted = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+        var out = sorted.prefix(5).map { "\($0.key) (\($0.value))" }
+        if sorted.count > 5 { out.append("and \(sorted.count - 5) more") }
+        return out.joined(separator: ", ")
+    }
+
+    static func summarySender(_ k: Kill, _ s: Style) -> String {
+        switch k.primary {
+        case .signal(let r):
+            if r.senderPid != nil, r.senderPid == r.targetPid { return "the target itself" }
+            return r.senderExe.map(s.value) ?? r.senderComm.map(s.value) ?? "pid \(r.senderPid.map(String.init) ?? "?")"
+        case .kernel(let kk):
+            switch kk.kind {
+            case .oom, .memcgOOM: return "the kernel's OOM killer"
+            case .seccomp: return "a seccomp filter"
+            case .abend: return "the kernel (a fatal signal)"
+            }
+        case .systemd: return "systemd (PID 1)"
+        case .traced(let t): return t.senderExe.map(s.value) ?? t.senderComm.map(s.value) ?? "pid \(t.senderPid)"
+        }
+    }
+
+    static func summaryTarget(_ k: Kill, _ s: Style) -> String {
+        let comm: [UInt8]?
+        switch k.primary {
+        case .signal(let r): comm = r.targetComm
+        case .kernel(let kk): comm = kk.comm
+        case .systemd(let a): comm = a.comm
+        case .traced(let t): comm = t.targetComm
+        }
+        return comm.map(s.value) ?? "a process of unknown name"
+    }
+
+    /// The coverage lines worth a caveat, in short: nothing when the database covers it all.
+    static func caveats(_ r: Incident, _ ctx: Context, _ s: Style) -> [String] {
+        var out: [String] = []
+        let c = r.coverage
+        if c.database.firstEventTime == nil {
+            out.append("Coverage: the database holds no ingested logs.")
+        } else if c.uncovered.isEmpty {
+            out.append("Coverage: the whole window lies within the ingested logs.")
+        } else {
+            let spans = c.uncovered.map { "\(local($0.start, ctx)) to \(local($0.end, ctx))" }.joined(separator: " and ")
+            out.append("NOT COVERED: \(spans): nothing is known there (section 5).")
+        }
+        let lost = c.database.lostEvents.map(\.missing).reduce(0, +)
+        if lost > 0 { out.append("LOST: \(lost) audit event\(lost == 1 ? "" : "s") missing in the window (section 5).") }
+        if c.kernel.firstTime == nil {
+            out.append("The kernel log was never ingested: kills by the kernel cannot be ruled out.")
+        } else if let first = c.kernel.firstTime, let last = c.kernel.lastTime, first > c.start || last < c.end {
+            out.append("The kernel log covers only \(local(max(first, c.start), ctx)) to \(local(min(last, c.end), ctx)) of the window.")
+        }
+        return out
+    }
+
+    /// The entries, each audit event once: a kill of a process group (or kill(-1)) is one
+    /// event reaching several processes, one row per target; they make one block.
+    static func blocks(_ entries: [Kill]) -> [[Kill]] {
+        var out: [[Kill]] = []
+        for e in entries {
+            if let r = e.signal, let last = out.last?.last?.signal, last.eventID == r.eventID, last.node == r.node {
+                out[out.count - 1].append(e)
+            } else {
+                out.append([e])
+            }
+        }
+        return out
+    }
+
+    static func headline(_ block: [Kill], _ s: Style) -> String {
+        guard block.count > 1, let r = block[0].signal else { return KillDescription.headline(block[0], s, at: nil) }
+        return "\(signal(r.signalName, r.signal, s)) to \(requested(r.targetArg, r.pidfd)): \(block.count) processes reached"
+    }
+
+    /// A block's fields: the first row's, its `target` line replaced by every process reached.
+    static func details(_ block: [Kill], _ ctx: Context, _ s: Style) -> [(String, String)] {
+        var f = details(block[0], ctx, s)
+        guard block.count > 1 else { return f }
+        let reached = block.compactMap(\.signal).map { r -> String in
+            var line = target(r, s)
+            if let uid = r.targetUid {
+                line += ": uid \(KillDescription.name(uid, r.targetUidName, s, ctx.users)), login uid "
+                    + "\(KillDescription.name(r.targetAuid, r.targetAuidName, s, ctx.users)), session \(KillDescription.id(r.targetSes))"
+            }
+            return line
+        }
+        let at = f.firstIndex { $0.0 == "target" } ?? (f.firstIndex { $0.0 == "via" }.map { $0 + 1 } ?? f.count)
+        f.removeAll { $0.0 == "target" }
+        f.insert(contentsOf: reached.enumerated().map { ($0.offset == 0 ? "reached" : "", $0.element) }, at: min(at, f.count))
+        return f
+    }
+
+    /// The senders that sent nothing else, said once.
+    static func idleSenders(_ r: Incident, _ s: Style) -> String? {
+        let idle = r.senders.filter(\.activity.isEmpty)
+        guard !idle.isEmpty else { return nil }
+        let names = idle.map { senderName($0, s) }.joined(separator: "; ")
+        if idle.count == r.senders.count {
+            return "None of the senders sent anything else in the window: \(names)."
+        }
+        return "Nothing else in the window from \(names)."
     }
 
     // MARK: - Pieces shared by text and Markdown
@@ -370,7 +522,7 @@ public enum IncidentReport {
     static func sender(_ r: SignalRow, _ s: Style) -> String { KillDescription.sender(r, s) }
 
     static func senderName(_ a: Incident.SenderActivity, _ s: Style) -> String {
-        var out = "pid \(a.pid.map(String.init) ?? "?")"
+        var out = "pid" + s.glue + (a.pid.map(String.init) ?? "?")
         if let c = a.comm { out += " (\(s.value(c)))" }
         if let e = a.exe { out += " " + s.value(e) }
         if let n = a.node { out += " on node " + s.value(n) }

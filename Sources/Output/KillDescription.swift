@@ -332,9 +332,26 @@ enum KillDescription {
             case "CONSTRAINT_MEMORY_POLICY": return s.word("its memory policy's nodes ran out of memory")
             default: return s.word("the system ran out of memory")
             }
-        case .seccomp: return s.word("it made syscall \(k.syscall.map(String.init) ?? "?"), which the filter forbids")
+        case .seccomp:
+            // details is `arch=i386 syscall=getpgid code=kill` (ausearch -i's words) since
+            // libaudit names them; databases of older killdb hold `syscall 132, action 0x0`.
+            let w = seccompWords(k.details)
+            let call = w["syscall"] ?? k.syscall.map(String.init) ?? "?"
+            var line = "it made syscall \(call)" + (w["arch"].map { " (\($0))" } ?? "") + ", which the filter forbids"
+            if let a = w["code"] { line += " (action \(a))" }
+            return s.word(line)
         case .abend: return s.word("a fatal signal it did not handle (the kernel logged a core dump)")
         }
+    }
+
+    /// The `name=value` words of a seccomp kill's details; none for the older form.
+    static func seccompWords(_ details: String?) -> [String: String] {
+        var out: [String: String] = [:]
+        for word in (details ?? "").split(separator: " ") {
+            guard let eq = word.firstIndex(of: "=") else { return [:] }
+            out[String(word[..<eq])] = String(word[word.index(after: eq)...])
+        }
+        return out
     }
 
     static func source(_ s: KernelLogSource) -> String {

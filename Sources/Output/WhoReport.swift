@@ -3,7 +3,11 @@ import Foundation
 import Queries
 
 extension SignalRow {
-    /// The row as cells, in `SignalRow.columns` order.
+    /// What who's table, CSV and JSON show of a row: the `signals` view's columns as
+    /// `columns` reads them, and the view's last, the event time as ISO 8601 UTC.
+    public static let outputColumns = columns + ["event_time_utc"]
+
+    /// The row as cells, in `SignalRow.outputColumns` order.
     public var cells: [Cell] {
         func t(_ b: [UInt8]?) -> Cell { b.map(Cell.text) ?? .null }
         func t(_ s: String?) -> Cell { s.map { Cell.text(Array($0.utf8)) } ?? .null }
@@ -14,7 +18,7 @@ extension SignalRow {
                 i(senderPid), i(senderPpid), i(senderUid), i(senderAuid), i(senderEuid), i(senderSes),
                 t(senderTty), t(senderComm), t(senderExe), t(senderCmdline), t(senderUidName),
                 t(senderAuidName), t(senderEuidName), i(targetPid), i(targetUid), i(targetAuid), i(targetSes),
-                t(targetComm), t(targetUidName), t(targetAuidName), t(key)]
+                t(targetComm), t(targetUidName), t(targetAuidName), t(key), t(Clock.utc(eventTime))]
     }
 }
 
@@ -72,8 +76,9 @@ public enum WhoReport {
             out += "\nEarlier candidates, newest first:\n"
             out += Table.render(columns: ["time", "signal", "target", "sender", "command", "result"],
                                 rows: others.map { row(for: $0, ctx) }, width: ctx.width,
-                                // Time, signal and outcome are never cut; names and command lines are, at their end.
-                                keep: [0, 1, 5])
+                                // Time, signal and outcome are never cut; names and command lines are, at
+                                // their end (a pid never), the command line first.
+                                keep: [0, 1, 5], cutFirst: [4])
         }
         out += notes(answer, ctx)
         return out
@@ -102,37 +107,92 @@ public enum WhoReport {
         }
     }
 
-    /// `who --format json`: every entry, newest first. Signal rows carry the `signals` view's
+    /// `who --format json`: one object, so "no answer" and "no logs of that time" read apart.
+    /// `answers` holds every entry, newest first: signal rows carry the `signals` view's
     /// columns, `kind` "signal" and systemd's unit and reason when PID 1 sent them; kernel
     /// rows the `kernel_kills` view's, its `kind` as `kernel_kind`, and `kind` "kernel";
-    /// systemd's journal-only kills `kind` "systemd".
-    public static func json(_ answer: WhoAnswer) -> String {
+    /// systemd's journal-only kills `kind` "systemd"; the tracer's own `kind` "traced".
+    /// Beside them: what was left out, what the audit logs, the kernel log and the tracer
+    /// cover, and the lost events. Every time is epoch seconds, with `_utc` ISO 8601 beside it.
+    public static func json(_ answer: WhoAnswer, question: String? = nil, after: Double? = nil, before: Double? = nil) -> String {
         func str(_ s: String?) -> String { s.map { JSON.string(Array($0.utf8)) } ?? "null" }
         func bytes(_ b: [UInt8]?) -> String { b.map(JSON.string) ?? "null" }
-        func int(_ v: Int64?) -> String { v.map(String.init) ?? "null" }
+        func list(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
         let objects = answer.entries.map { kill -> String in
             switch kill.primary {
             case .signal(let r):
                 let s = kill.journal
-                var members = [("kind", str("signal"))] + zip(SignalRow.columns, r.cells.map(JSON.value)).map { ($0, $1) }
+                var members = [("kind", str("signal"))] + zip(SignalRow.outputColumns, r.cells.map(JSON.value)).map { ($0, $1) }
                 members += [("systemd_unit", bytes(s?.unit)), ("systemd_reason", str(s.map(systemdReason)))]
                 members += honesty(kill, r)
-                if let t = kill.traced { members.append(("traced", JSON.object(JSON.members(t)))) }
+                if let t = kill.traced { members.append(("traced", JSON.object(JSON.timed(JSON.members(t))))) }
                 if let c = kill.processes { members += ProcessContextText.json(c) }
                 return JSON.object(members)
             case .kernel(let k):
-                var members = [("kind", str("kernel"))] + JSON.members(k, kind: "kernel_kind")
-                if let t = kill.traced { members.append(("traced", JSON.object(JSON.members(t)))) }
+                var members = [("kind", str("kernel"))] + JSON.timed(JSON.members(k, kind: "kernel_kind"))
+                if let t = kill.traced { members.append(("traced", JSON.object(JSON.timed(JSON.members(t))))) }
                 return JSON.object(members)
             case .systemd(let s):
-                return JSON.object([("kind", str("systemd"))] + JSON.members(s, kind: "systemd_kind"))
+                return JSON.object([("kind", str("systemd"))] + JSON.timed(JSON.members(s, kind: "systemd_kind")))
             case .traced(let t):
-                var members = [("kind", str("traced"))] + JSON.members(t)
-                if let i = kill.initKill { members.append(("init_kill", JSON.object(JSON.members(i)))) }
+                var members = [("kind", str("traced"))] + JSON.timed(JSON.members(t))
+                if let i = kill.initKill { members.append(("init_kill", JSON.object(JSON.timed(JSON.members(i))))) }
                 return JSON.object(members)
             }
         }
-        return "[" + objects.joined(separator: ",") + "]"
+        let c = answer.coverage, k = answer.kernelCoverage, t = answer.traceCoverage
+        // The parts of the time asked about (unbounded: all time) outside the ingested logs.
+        var uncovered: [(Double?, Double?)] = []
+        if let first = c.firstEventTime, let last = c.lastEventTime {
+            if (after ?? -Double.infinity) < first { uncovered.append((after, min(first, before ?? first))) }
+            if (before ?? Double.infinity) > last { uncovered.append((max(last, after ?? last), before)) }
+        } else {
+            uncovered.append((after, before))
+        }
+        let left = answer.leftOut
+        let members: [(String, String)] = [
+            ("question", str(question)),
+            ("after", JSON.time(after)), ("after_utc", JSON.utc(after)),
+            ("before", JSON.time(before)), ("before_utc", JSON.utc(before)),
+            ("answers", list(objects)),
+            ("truncated", answer.truncated ? "true" : "false"),
+            ("hidden", JSON.object([
+                ("failed", String(left.failed)), ("probes", String(left.probes)),
+                ("kernel_kills_by_other_signals", list(left.kernelKillsByOtherSignals.map(str))),
+            ])),
+            ("cgroup_kills", list(answer.cgroupKills.map { JSON.object(JSON.timed(JSON.members($0))) })),
+            ("coverage", JSON.object([
+                ("first_event_time", JSON.time(c.firstEventTime)), ("first_event_time_utc", JSON.utc(c.firstEventTime)),
+                ("last_event_time", JSON.time(c.lastEventTime)), ("last_event_time_utc", JSON.utc(c.lastEventTime)),
+                ("last_ingest", JSON.time(c.lastIngest)), ("last_ingest_utc", JSON.utc(c.lastIngest)),
+                ("signal_events", String(c.signalEvents)),
+                ("uncovered", list(uncovered.map { JSON.object([("start", JSON.time($0.0)), ("start_utc", JSON.utc($0.0)),
+                                                                ("end", JSON.time($0.1)), ("end_utc", JSON.utc($0.1))]) })),
+                ("lost_events", list(c.lostEvents.map {
+                    JSON.object([("node", str($0.node)), ("after_time", JSON.time($0.after)), ("after_time_utc", JSON.utc($0.after)),
+                                 ("before_time", JSON.time($0.before)), ("before_time_utc", JSON.utc($0.before)),
+                                 ("missing", String($0.missing))])
+                })),
+            ])),
+            ("kernel_log", JSON.object([
+                ("ever_read", k.everRead ? "true" : "false"), ("sources", list(k.sources.map(str))),
+                ("first_time", JSON.time(k.firstTime)), ("first_time_utc", JSON.utc(k.firstTime)),
+                ("last_time", JSON.time(k.lastTime)), ("last_time_utc", JSON.utc(k.lastTime)),
+                ("kernel_kills", String(k.kills + k.fromAudit)),
+            ])),
+            ("tracer", JSON.object([
+                ("ever_ran", t.sessions.isEmpty ? "false" : "true"),
+                ("sessions", list(t.sessions.map {
+                    JSON.object([("from", JSON.time($0.from)), ("from_utc", JSON.utc($0.from)), ("to", JSON.time($0.to)),
+                                 ("to_utc", JSON.utc($0.to)), ("signals", str($0.signals)), ("lost", String($0.lost))])
+                })),
+                ("losses", list(t.losses.map {
+                    JSON.object([("from", JSON.time($0.from)), ("from_utc", JSON.utc($0.from)), ("to", JSON.time($0.to)),
+                                 ("to_utc", JSON.utc($0.to)), ("lost", String($0.lost))])
+                })),
+            ])),
+        ]
+        return JSON.object(members)
     }
 
     /// What the row's columns alone do not say: what the sender's numbers named (a thread,

@@ -11,39 +11,21 @@ public enum Follow {
         try store.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM events") ?? 0 }
     }
 
-    /// Events after `rowid` that match `query` (its time bounds and limit aside), oldest
-    /// first, at most `batch`; and the rowid to continue after (past the rows that did not
+    /// Events after `rowid` that match `query` as `who` matches it (its limit aside), oldest
+    /// stored first, from at most `batch` events; and the rowid to continue after (past the rows that did not
     /// match, so they are never read again).
     public static func rows(after rowid: Int64, matching query: SignalQuery, in store: SignalStore,
                             batch: Int = 1000) throws(StoreError) -> (rows: [SignalRow], next: Int64) {
         try store.read { db in
             guard let high = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM (SELECT id FROM events WHERE id > ? ORDER BY id LIMIT ?)",
                                                 arguments: [rowid, batch]) else { return ([], rowid) }
-            var terms = ["event_rowid > ?", "event_rowid <= ?"]
-            var arguments: [DatabaseValueConvertible?] = [rowid, high]
-            if let p = query.targetPid {
-                terms.append("(target_pid = ? OR (target_pid IS NULL AND target_arg = ?))")
-                arguments += [p, p]
-            }
-            for (pattern, column) in [(query.targetComm, "target_comm"), (query.senderComm, "sender_comm"),
-                                      (query.senderExe, "sender_exe")] {
-                if let pattern { terms.append("\(column) GLOB ?"); arguments.append(pattern) }
-            }
-            if let p = query.senderPid { terms.append("sender_pid = ?"); arguments.append(p) }
-            if let n = query.node { terms.append("node IS ?"); arguments.append(n.isEmpty ? nil : n) }
-            if let u = query.uid { terms.append("sender_uid = ?"); arguments.append(u) }
-            if let u = query.auid { terms.append("sender_auid = ?"); arguments.append(u) }
-            if case .only(let numbers) = query.signals {
-                terms.append("signal IN (\(numbers.map { _ in "?" }.joined(separator: ",")))")
-                arguments += numbers.map { Int64($0) }
-            }
-            if !query.includeProbes { terms.append("(signal IS NULL OR signal != 0)") }
-            if !query.includeFailed { terms.append("success IS NOT 0") }
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT \(SignalRow.selectList) FROM signals WHERE \(terms.joined(separator: " AND "))
-                ORDER BY event_rowid
-                """, arguments: StatementArguments(arguments) ?? [])
-            return (rows.map(SignalRow.init), high)
+            // The same search as `who` asks, so every filter means what it means there
+            // (names as the kernel keeps them, the sender's unit, pod, cgroup ...).
+            let search = try SignalSearch(query, db)
+            let rows = try search.rows(storedAfter: rowid, through: high,
+                                       .init(signals: query.signals.searched(probes: query.includeProbes),
+                                             failed: query.includeFailed ? [0, 1] : [0]))
+            return (rows, high)
         }
     }
 
@@ -75,7 +57,7 @@ public enum Follow {
             guard let high = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM (SELECT id FROM kernel_kill_events WHERE id > ? ORDER BY id LIMIT ?)",
                                                 arguments: [rowid, batch]) else { return ([], rowid) }
             if query.senderPid != nil || query.senderComm != nil || query.senderExe != nil || query.uid != nil
-                || query.auid != nil { return ([], high) }
+                || query.auid != nil || !query.senderPlace.isEmpty { return ([], high) }
             var terms = ["kill_rowid > ?", "kill_rowid <= ?"]
             var arguments: [DatabaseValueConvertible?] = [rowid, high]
             if let p = query.targetPid { terms.append("pid = ?"); arguments.append(p) }

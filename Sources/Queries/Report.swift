@@ -296,7 +296,8 @@ public enum IncidentReportQuery {
         } else if let g = q.targetComm {
             comms = try SignalSearch.commIDs(matching: g, db)
         }
-        // Start from the names when there are some, else from the window's events.
+        // Start from the names when there are some, else from the window's events. Kills are
+        // counted by signal sent: one to a process group that reached three is one, not three.
         let table = comms == nil ? "e" : "t"
         if let comms {
             if comms.isEmpty { return [] }
@@ -334,12 +335,12 @@ public enum IncidentReportQuery {
         let rows = try Row.fetchAll(db, sql: """
             SELECT e.node_id AS n, e.sender_exe_id AS exe,
                    CASE WHEN e.sender_exe_id IS NULL THEN e.sender_comm_id END AS comm_key, t.comm_id AS tcomm,
-                   COUNT(*) AS count, COUNT(DISTINCT t.pid) AS processes, COUNT(DISTINCT e.sender_pid) AS senders,
+                   COUNT(DISTINCT t.event_id) AS count, COUNT(DISTINCT t.pid) AS processes, COUNT(DISTINCT e.sender_pid) AS senders,
                    COUNT(DISTINCT e.sender_comm_id) AS comms, MIN(e.sender_comm_id) AS some_comm,
                    MIN(t.time_ms) AS first, MAX(t.time_ms) AS last
             FROM \(table == "t" ? "targets t JOIN events e" : "events e JOIN targets t") ON t.event_id = e.id
             WHERE \(terms.joined(separator: " AND "))
-            GROUP BY n, exe, comm_key, tcomm HAVING COUNT(*) >= 2
+            GROUP BY n, exe, comm_key, tcomm HAVING COUNT(DISTINCT t.event_id) >= 2
             """, arguments: StatementArguments(args))
         var names = StringTable(db)
         var patterns: [Incident.RepeatedKill] = []

@@ -183,6 +183,56 @@ struct SignalSearch {
         return rows
     }
 
+    /// The matching rows among the events stored after rowid `low` up to `high` (events.id
+    /// only grows), oldest stored first: what `who --follow` prints. Every filter of the
+    /// question applies as `rows` applies it, the time bounds too.
+    func rows(storedAfter low: Int64, through high: Int64, _ o: Outcome) throws -> [SignalRow] {
+        if impossible || high <= low { return [] }
+        var pid: Int64?, sender: Int64?, comms = commFilter
+        switch driver {
+        case .targetPid(let p): pid = p
+        case .targetComm(let ids): comms = ids
+        case .targetCommByTime: break
+        case .senderPid(let p): sender = p
+        case .senderPidToTarget(let s, let t): sender = s; pid = t
+        case .time: break
+        }
+        var (filter, args) = wholeOutcomeWhere(o, lead: ("e.id > ? AND e.id <= ?", [low, high]))
+        if commFilter == nil, let comms {
+            filter += " AND t.comm_id IN (SELECT value FROM json_each(?))"
+            args.append(Self.json(comms))
+        }
+        if let sender { filter += " AND e.sender_pid = ?"; args.append(sender) }
+        if let pid {
+            // As `rows`: the target, or the pid asked for when the kill reached no process.
+            filter += " AND (t.pid = ? OR (t.event_id IS NULL AND e.target_arg = ?))"
+            args += [pid, pid]
+        }
+        let pairs = try Row.fetchAll(db, sql: """
+            SELECT e.id AS event_id, t.pid AS pid FROM events e LEFT JOIN targets t ON t.event_id = e.id
+            WHERE \(filter) ORDER BY e.id, t.pid
+            """, arguments: StatementArguments(args))
+        struct Pair: Hashable { var event: Int64; var pid: Int64? }
+        var wanted = Set<Pair>(), ids: [Int64] = []
+        for r in pairs {
+            let p = Pair(event: r["event_id"], pid: r["pid"])
+            if ids.last != p.event { ids.append(p.event) }
+            wanted.insert(p)
+        }
+        guard !ids.isEmpty else { return [] }
+        let rank = Dictionary(uniqueKeysWithValues: ids.enumerated().map { ($1, $0) })
+        var found: [(rank: Int, row: SignalRow)] = []
+        for r in try Row.fetchAll(db, sql: """
+            SELECT \(SignalRow.selectList), event_rowid FROM signals WHERE event_rowid IN (SELECT value FROM json_each(?))
+            """, arguments: [Self.json(ids)]) {
+            let row = SignalRow(r)
+            let event: Int64 = r[SignalRow.columns.count]
+            if wanted.contains(Pair(event: event, pid: row.targetPid)) { found.append((rank[event]!, row)) }
+        }
+        found.sort { a, b in a.rank != b.rank ? a.rank < b.rank : (a.row.targetPid ?? Int64.min) < (b.row.targetPid ?? Int64.min) }
+        return found.map(\.row)
+    }
+
     /// How many rows match.
     func count(_ outcome: Outcome) throws -> Int {
         if impossible { return 0 }

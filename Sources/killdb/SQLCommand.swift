@@ -15,8 +15,14 @@ struct SQLCommand: ParsableCommand {
             `lost_events` tell what the logs held. Columns are described in the README.
 
             Text is printed escaped (control characters as \\e, \\n, \\xNN): process names and \
-            command lines are chosen by whoever ran the process. For exact bytes, select \
+            command lines are chosen by whoever ran the process. --format csv to a pipe or \
+            a file gives the stored values instead (RFC 4180 quoting; a value a spreadsheet \
+            would run as a formula gets a ' in front). For exact bytes, select \
             hex(CAST(column AS BLOB)).
+
+            On a terminal, tables fit its width: times, ids, pids and signals are never cut, \
+            other columns are cut at their end; when the rows cannot fit, each row is printed \
+            one field per line (--format line asks for that, --wide for the whole table).
 
             Examples:
               killdb sql "SELECT event_time_utc, sender_comm, target_pid, target_comm
@@ -32,8 +38,10 @@ struct SQLCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The SQL query.", valueName: "query"))
     var query: String
 
-    @Option(help: "Output: table, json or csv.")
+    @Option(help: "Output: table, line (one field per line, as sqlite3 -line), json or csv. On a terminal a table whose rows do not fit is printed as lines.")
     var format: OutputFormat = .table
+
+    @Flag(help: "Do not cut or rearrange the table to fit the terminal's width.") var wide = false
 
     /// Rows are printed as they come, in chunks: a table's column widths are taken from
     /// the first `chunk` rows, so memory stays bounded whatever the result's size.
@@ -44,14 +52,22 @@ struct SQLCommand: ParsableCommand {
         var columns: [String] = []
         var pending: [[Cell]] = []
         var printed = 0
-        let width = Terminal.width()
+        let width = wide ? nil : Terminal.width()
+        // Decided on the first chunk: a table, or one field per line when its rows do not fit.
+        var lines = format == .line
         let out = FileHandle.standardOutput
         func emit(_ text: String) { out.write(Data(text.utf8)) }
         func flush(final: Bool) {
             guard !pending.isEmpty || final else { return }
+            if printed == 0, format == .table || format == .text, let width,
+               !Table.fits(columns: columns, rows: pending, width: width, keep: Table.neverCut(columns)) {
+                lines = true
+            }
             switch format {
-            case .table, .text:
-                var text = Table.render(columns: columns, rows: pending, width: width)
+            case _ where lines:
+                emit(Lines.render(columns: columns, rows: pending, first: printed == 0))
+            case .table, .text, .line:
+                var text = Table.render(columns: columns, rows: pending, width: width, keep: Table.neverCut(columns))
                 // Later chunks: rows only, under the first chunk's header.
                 if printed > 0 { text = text.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false).dropFirst(2).joined(separator: "\n") }
                 emit(text)
@@ -64,8 +80,9 @@ struct SQLCommand: ParsableCommand {
                 if final { text += printed + pending.count == 0 ? "[]\n" : "\n]\n" }
                 emit(text)
             case .csv:
-                var text = CSV.render(columns: columns, rows: pending)
-                if printed > 0 { text.removeFirst(CSV.render(columns: columns, rows: []).count) }
+                // The stored values for a program; escaped only for a person at a terminal.
+                var text = CSV.render(columns: columns, rows: pending, escaped: Terminal.isTerminal)
+                if printed > 0 { text.removeFirst(CSV.render(columns: columns, rows: [], escaped: Terminal.isTerminal).count) }
                 emit(text)
             }
             printed += pending.count

@@ -35,9 +35,14 @@ struct WhoCommand: ParsableCommand {
             kernel log), and exits 1: an empty answer is not proof that nobody sent the \
             signal if the logs of that time were never ingested or events were lost.
 
-            --format json gives every entry, newest first, each with a `kind`: "signal" \
-            (the `signals` view's columns), "kernel" (the `kernel_kills` view's, its kind \
-            as kernel_kind) or "systemd". table and csv give the signal rows only.
+            --format json gives one object: `answers`, every entry newest first, each with \
+            a `kind`: "signal" (the `signals` view's columns), "kernel" (the \
+            `kernel_kills` view's, its kind as kernel_kind), "systemd" or "traced"; beside \
+            them `coverage` (the logs' span, the `uncovered` spans of the time asked about, \
+            `lost_events`), `hidden` (failed attempts and probes left out), `kernel_log` \
+            and `tracer`. Every time is epoch seconds with ISO 8601 UTC beside it (_utc). \
+            table, line and csv give the signal rows only; a table whose rows do not fit \
+            the terminal is printed one field per line.
 
             Times (--after/--since, --before/--until): every time killdb prints \
             ("2026-11-24 19:02:30.514 UTC", 2026-11-24T19:02:30Z); "2026-11-24 19:02:30" \
@@ -103,7 +108,7 @@ struct WhoCommand: ParsableCommand {
     @Option(help: ArgumentHelp("At most this many events, newest first.", valueName: "n")) var limit: Int = 10
     @Flag(help: "Also show attempts that failed (EPERM, ESRCH ...).") var includeFailed = false
     @Flag(help: "Also show liveness probes (kill(pid, 0)).") var includeProbes = false
-    @Option(help: "Output: text (the answer first), table, json or csv.") var format: OutputFormat = .text
+    @Option(help: "Output: text (the answer first), table, line (one field per line), json or csv.") var format: OutputFormat = .text
 
     func validate() throws {
         guard limit > 0 else { throw ValidationError("--limit must be at least 1") }
@@ -174,13 +179,18 @@ struct WhoCommand: ParsableCommand {
             print(WhoReport.text(answer, .init(question: question(query), timeZone: displayZone(utc: utc), users: LocalUsers.lookup,
                                                colour: Terminal.colour, width: Terminal.width())),
                   terminator: "")
-        case .table:
-            print(Table.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells), width: Terminal.width()),
-                  terminator: "")
+        case .table, .line:
+            // Times, pids and signals are never cut; rows that cannot fit are printed one field per line.
+            let columns = SignalRow.outputColumns, rows = answer.rows.map(\.cells), keep = Table.neverCut(columns)
+            if format == .line || Terminal.width().map({ !Table.fits(columns: columns, rows: rows, width: $0, keep: keep) }) == true {
+                print(Lines.render(columns: columns, rows: rows), terminator: "")
+            } else {
+                print(Table.render(columns: columns, rows: rows, width: Terminal.width(), keep: keep), terminator: "")
+            }
         case .json:
-            print(WhoReport.json(answer))
+            print(WhoReport.json(answer, question: question(query), after: query.after, before: query.before))
         case .csv:
-            print(CSV.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells), escaped: Terminal.isTerminal),
+            print(CSV.render(columns: SignalRow.outputColumns, rows: answer.rows.map(\.cells), escaped: Terminal.isTerminal),
                   terminator: "")
         }
         if answer.entries.isEmpty { throw ExitCode(Exit.nothingFound) }

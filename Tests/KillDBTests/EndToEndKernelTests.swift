@@ -165,7 +165,7 @@ struct EndToEndKernelTests {
             #expect(who.stdout.contains("audit event \(stamp)"), "\(who.stdout)")
             let all = try CLI.run(["who", "--db", dbPath(sandbox), "--signal", "all", "--format", "json",
                                    String(victim.processIdentifier)])
-            let rows = try JSONSerialization.jsonObject(with: Data(all.stdout.utf8)) as? [[String: Any]] ?? []
+            let rows = TestLogs.whoAnswers(all.stdout)
             #expect(rows.compactMap { $0["signal_name"] as? String }.prefix(2) == ["SIGKILL", "SIGCONT"])
             #expect(rows.first?["sender_pid"] as? Int == Int(killer.pid))
         }

@@ -107,7 +107,7 @@ extension EndToEndKernelTests {
             #expect(whoB.status == 0, "\(whoB.stderr)")
             #expect(whoB.stdout.contains("on node host-b") && !whoB.stdout.contains("host-c"), "\(whoB.stdout)")
             let whoAll = try CLI.run(["who", "--db", db, "--format", "json", "9001"])
-            let nodes = Set(((try? JSONSerialization.jsonObject(with: Data(whoAll.stdout.utf8))) as? [[String: Any]] ?? [])
+            let nodes = Set(TestLogs.whoAnswers(whoAll.stdout)
                 .compactMap { $0["node"] as? String })
             #expect(nodes.isSuperset(of: ["host-b", "host-c"]), "\(whoAll.stdout)")
 

@@ -1,4 +1,6 @@
 import Foundation
+import Queries
+import Store
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -124,6 +126,79 @@ struct FollowTests {
             if p.isRunning { p.terminate() }
             let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             #expect(text.contains("SIGKILL to pid 9101"))
+        }
+    }
+
+    static func configure(_ name: String, _ q: inout SignalQuery) {
+        switch name {
+        case "target pid": q.targetPid = 5001
+        case "target name glob": q.targetComm = "ja*"
+        case "sender name": q.senderComm = "reaper"
+        case "sender exe": q.senderExe = "/usr/bin/*"
+        case "sender pid": q.senderPid = 6666
+        case "sender pid and target": q.senderPid = 3100; q.targetPid = 5002
+        case "uid": q.uid = 0
+        case "auid": q.auid = 1000
+        case "signal TERM": q.signals = .only([15])
+        case "signal all": q.signals = .all
+        case "failed too": q.signals = .all; q.includeFailed = true
+        case "probes too": q.signals = .all; q.includeProbes = true
+        case "ESRCH pid": q.targetPid = 99999; q.includeFailed = true
+        case "node": q.node = "no-such-host"
+        case "sender unit": q.senderPlace.unit = "cron.service"
+        case "sender cgroup": q.senderPlace.cgroup = "/*"
+        default: Issue.record("no such case \(name)")
+        }
+    }
+
+    /// Every filter `who` takes, asked of the same database both ways: following from the
+    /// start prints exactly the rows `who` answers with (oldest first rather than newest).
+    @Test("follow honours every filter who takes: target, sender pid/name/exe/uid/auid/unit/cgroup, node, signal, failed, probes",
+          arguments: ["target pid", "target name glob", "sender name", "sender exe", "sender pid", "sender pid and target", "uid", "auid", "signal TERM", "signal all", "failed too", "probes too", "ESRCH pid", "node", "sender unit", "sender cgroup"])
+    func followMatchesWho(_ name: String) throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite")
+            _ = try TestLogs.ingest([TestLogs.testsDirectory.appendingPathComponent("Fixtures/report/incident.log").path], db: db)
+            let store = try SignalStore.openReadOnly(path: db.path)
+            var q = SignalQuery()
+            Self.configure(name, &q)
+            let who = try Who.ask(q, in: store).rows
+            let (followed, next) = try Follow.rows(after: 0, matching: q, in: store)
+            #expect(next == (try Follow.lastRowID(in: store)))
+            let key = { (r: SignalRow) in "\(r.eventID)/\(r.targetPid ?? -1)" }
+            // who is newest first; follow in the order events were stored.
+            #expect(followed.map(key).sorted() == who.map(key).sorted(), "\(name)")
+            // Read in small batches, the same rows.
+            var all: [SignalRow] = [], last: Int64 = 0
+            while true {
+                let (rows, n) = try Follow.rows(after: last, matching: q, in: store, batch: 2)
+                all += rows
+                if n == last { break }
+                last = n
+            }
+            #expect(all.map(key) == followed.map(key), "\(name)")
+        }
+    }
+
+    @Test("the running command applies the sender filters: --uid, --sender-comm, --sender-unit, --signal")
+    func followFiltersOnTheCommandLine() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite").path
+            try #require(try CLI.run(["ingest", "--db", db, TestLogs.fixture("three-kills.log")]).status == 0)
+            let byUid = try Follower(["--db", db, "--signal", "all", "--uid", "1000"])
+            let otherUid = try Follower(["--db", db, "--signal", "all", "--uid", "0"])
+            let byName = try Follower(["--db", db, "--signal", "INT", "--sender-comm", "bash"])
+            let byUnit = try Follower(["--db", db, "--signal", "all", "--sender-unit", "cron.service"])
+            let all = [byUid, otherUid, byName, byUnit]
+            for f in all { try #require(f.wait(10) { f.stderr.contains("following") }, "\(f.stderr)") }
+            try #require(try CLI.run(["ingest", "--db", db, TestLogs.fixture("two-kills-later.log")]).status == 0)
+            #expect(byUid.wait(10) { byUid.stdout.split(separator: "\n").count == 2 }, "\(byUid.stdout)")
+            #expect(byName.wait(10) { !byName.stdout.isEmpty })
+            usleep(1_200_000)  // two more polls: nothing else may arrive
+            #expect(byName.stdout.split(separator: "\n").count == 1 && byName.stdout.contains("SIGINT to pid 9102"), "\(byName.stdout)")
+            #expect(otherUid.stdout.isEmpty, "\(otherUid.stdout)")
+            #expect(byUnit.stdout.isEmpty, "no process context was read: no unit matches")
+            for f in all { #expect(f.stop(SIGTERM) == 0) }
         }
     }
 

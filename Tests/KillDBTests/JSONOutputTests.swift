@@ -28,6 +28,64 @@ struct JSONOutputTests {
         }
     }
 
+    /// Tests/Fixtures/report/incident.log: kills of java and more, two failed attempts, a
+    /// probe, one lost event (serial 112), no kernel log.
+    @Test("who --format json is an object: the answers, coverage and uncovered spans, lost events, what was hidden, the kernel log and the tracer; every time also ISO 8601 UTC")
+    func whoObject() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite").path
+            let log = TestLogs.testsDirectory.appendingPathComponent("Fixtures/report/incident.log").path
+            try #require(try CLI.run(["ingest", "--db", db, log]).status == 0)
+            let r = try CLI.run(["who", "--db", db, "--format", "json", "--comm", "java", "--since", "@1795576400", "--until", "@1795580000"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)")
+            #expect(Set(o.keys) == ["question", "after", "after_utc", "before", "before_utc", "answers", "truncated", "hidden",
+                                    "cgroup_kills", "coverage", "kernel_log", "tracer"])
+            #expect(o["after_utc"] as? String == "2026-11-25T03:13:20.000Z" && o["before"] as? Double == 1795580000)
+            let answers = try #require(o["answers"] as? [[String: Any]])
+            #expect(answers.map { $0["target_pid"] as? Int } == [5004, 5003, 5002, 5001])
+            #expect(answers.first?["kind"] as? String == "signal")
+            #expect(answers.first?["event_time"] as? Double == 1795579500 && answers.first?["event_time_utc"] as? String == "2026-11-25T04:05:00.000Z")
+            let coverage = try #require(o["coverage"] as? [String: Any])
+            #expect(coverage["first_event_time_utc"] as? String == "2026-11-25T02:13:20.000Z")
+            #expect((coverage["uncovered"] as? [Any])?.isEmpty == true, "the window lies within the logs")
+            let lost = try #require((coverage["lost_events"] as? [[String: Any]])?.first)
+            #expect(lost["missing"] as? Int == 1 && lost["after_time_utc"] as? String == "2026-11-25T04:05:00.000Z")
+            let kernel = try #require(o["kernel_log"] as? [String: Any])
+            #expect(kernel["ever_read"] as? Bool == false)
+            #expect((o["tracer"] as? [String: Any])?["ever_ran"] as? Bool == false)
+
+            // Failed attempts and probes hidden are counted.
+            let pid1 = try CLI.run(["who", "--db", db, "--format", "json", "--signal", "all", "1"])
+            let hidden = try #require((try JSONSerialization.jsonObject(with: Data(pid1.stdout.utf8)) as? [String: Any])?["hidden"] as? [String: Any])
+            #expect(hidden["failed"] as? Int == 1 && hidden["probes"] as? Int == 0)
+            let nginx = try CLI.run(["who", "--db", db, "--format", "json", "--signal", "all", "5100"])
+            #expect(((try JSONSerialization.jsonObject(with: Data(nginx.stdout.utf8)) as? [String: Any])?["hidden"] as? [String: Any])?["probes"] as? Int == 1)
+
+            // Nothing found is not "no logs": the answers are empty, the uncovered span says why.
+            let later = try CLI.run(["who", "--db", db, "--format", "json", "--since", "@1795590000", "4242"])
+            #expect(later.status == 1)
+            let none = try #require(try JSONSerialization.jsonObject(with: Data(later.stdout.utf8)) as? [String: Any])
+            #expect((none["answers"] as? [Any])?.isEmpty == true)
+            let spans = try #require((none["coverage"] as? [String: Any])?["uncovered"] as? [[String: Any]])
+            #expect(spans.count == 1 && spans.first?["start"] as? Double == 1795590000 && spans.first?["end"] is NSNull, "\(spans)")
+        }
+    }
+
+    @Test("who --format csv has event_time_utc beside the epoch, as the signals view does")
+    func whoCSVTimes() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite").path
+            try #require(try CLI.run(["ingest", "--db", db, TestLogs.fixture("three-kills.log")]).status == 0)
+            let r = try CLI.run(["who", "--db", db, "--format", "csv", "--signal", "all"])
+            let lines = r.stdout.components(separatedBy: "\r\n")
+            #expect(lines.first?.hasSuffix(",key,event_time_utc") == true, "\(lines.first ?? "")")
+            let view = try CLI.run(["sql", "--db", db, "--format", "csv", "SELECT event_time_utc FROM signals ORDER BY event_time DESC LIMIT 1"])
+            let utc = view.stdout.components(separatedBy: "\r\n")[1]
+            #expect(lines.count > 1 && lines[1].hasSuffix("," + utc), "\(lines[1]) vs \(utc)")
+        }
+    }
+
     @Test("report --format json generated a hair past a whole second parses")
     func reportGeneratedAt() throws {
         try TestLogs.withScratch { dir in

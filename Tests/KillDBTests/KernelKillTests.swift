@@ -1,3 +1,4 @@
+import AuditDecoding
 import AuditLog
 import Foundation
 import GRDB
@@ -63,6 +64,7 @@ struct KernelKillTests {
             #expect(rows[0]["kind"] as String? == "seccomp" && rows[0]["pid"] as Int64? == 8200)
             #expect(rows[0]["signal_name"] as String? == "SIGSYS" && rows[0]["syscall"] as Int64? == 101)
             #expect(rows[0]["exe"] as String? == "/opt/chrome/chrome" && rows[0]["source"] as String? == "audit")
+            #expect(rows[0]["details"] as String? == "arch=x86_64 syscall=ptrace code=kill")
             #expect(rows[1]["kind"] as String? == "abend" && rows[1]["signal_name"] as String? == "SIGSEGV")
             #expect(rows[1]["comm"] as String? == "crashy app\n", "hex-encoded comm decoded")
             // SIGKILL was asked for: the SIGSYS kill is counted, not shown.
@@ -76,6 +78,28 @@ struct KernelKillTests {
             // Ingesting the log again adds nothing.
             _ = try Ingest.run(paths: [Self.fixture("audit-seccomp-abend.log")], databasePath: db.path)
             #expect(try TestLogs.query(db, "SELECT COUNT(*) AS n FROM kernel_kill_events").first?["n"] == 2)
+        }
+    }
+
+    /// go-libaudit's testdata (Apache-2.0): sshd's privilege-separation child killed by its
+    /// seccomp filter on i386, where syscall 132 is getpgid (on x86_64 it would be utime).
+    @Test("a seccomp kill names the syscall by the record's arch and the action, as ausearch -i does")
+    func seccompNamesSyscallAndAction() throws {
+        try TestLogs.withScratch { dir in
+            let db = try Self.database(dir, audit: [Self.fixture("seccomp-i386.log")])
+            let rows = try TestLogs.query(db, "SELECT syscall, details, reason FROM kernel_kills")
+            #expect(rows.first?["syscall"] as Int64? == 132)
+            #expect(rows.first?["details"] as String? == "arch=i386 syscall=getpgid code=kill")
+            #expect(rows.first?["reason"] as String? == "a seccomp filter refused syscall getpgid (i386)")
+            let all = try Self.who(db) { $0.targetPid = 11217; $0.signals = .all }
+            let text = WhoReport.text(all, Self.context)
+            #expect(text.contains("it made syscall getpgid (i386), which the filter forbids (action kill)"), "\(text)")
+            #expect(text.contains("seccomp   arch=i386 syscall=getpgid code=kill"), "\(text)")
+            #expect(!text.contains("action 0x0") && !text.contains("syscall 132"), "\(text)")
+            // The same number on another arch is another syscall: the tables are by arch.
+            #expect(SeccompWords.syscallName(132, arch: AuditArch.x86_64.code) == "utime")
+            #expect(SeccompWords.syscallName(129, arch: AuditArch.aarch64.code) == "kill")
+            #expect(SeccompWords.syscallName(132, arch: 0x1234) == nil)
         }
     }
 
@@ -157,7 +181,7 @@ struct KernelKillTests {
             #expect(s.reason == "State 'stop-sigterm' timed out. Killing")
             let text = WhoReport.text(a, Self.context)
             #expect(text.contains("  systemd   nginx.service: State 'stop-sigterm' timed out. Killing\n"))
-            let json = try JSONSerialization.jsonObject(with: Data(WhoReport.json(a).utf8)) as? [[String: Any]]
+            let json: [[String: Any]]? = TestLogs.whoAnswers(WhoReport.json(a))
             #expect(json?.first?["kind"] as? String == "signal" && json?.first?["systemd_unit"] as? String == "nginx.service")
             #expect(json?.first?["sender_comm"] as? String == "systemd")
             // A forged line from a user's process claiming to be systemd is not stored.
@@ -215,7 +239,7 @@ struct KernelKillTests {
             #expect(text.hasPrefix("pid 4242 (nginx) was killed by the kernel's OOM killer at 2026-11-25 11:10:00.250 UTC: memory cgroup /system.slice/nginx.service exceeded its limit\n"))
             #expect(text.contains("Earlier candidates, newest first:"))
             #expect(text.contains("Kernel log searched (syslog)"))
-            let json = try JSONSerialization.jsonObject(with: Data(WhoReport.json(a).utf8)) as? [[String: Any]]
+            let json: [[String: Any]]? = TestLogs.whoAnswers(WhoReport.json(a))
             #expect(json?.map { $0["kind"] as? String } == ["kernel", "signal", "signal"])
             #expect(json?.first?["kernel_kind"] as? String == "memcg-oom" && json?.first?["cgroup"] as? String == "/system.slice/nginx.service")
             // --before the kernel kill: the process kills only.
@@ -268,7 +292,7 @@ struct KernelKillTests {
             #expect(text.contains("(\\e[2J\\nroot ok) was killed by the kernel's OOM killer"))
             let json = WhoReport.json(a)
             #expect(!json.utf8.contains(0x1b))
-            #expect(try JSONSerialization.jsonObject(with: Data(json.utf8)) is [[String: Any]])
+            #expect(try JSONSerialization.jsonObject(with: Data(json.utf8)) is [String: Any])
         }
     }
 }

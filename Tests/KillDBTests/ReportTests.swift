@@ -195,6 +195,47 @@ struct ReportTests {
         try golden("java.md", IncidentReport.markdown(r, Self.ctx))
     }
 
+    /// Tests/Fixtures/report/group-kill.log: `supervisor` kills process group 7000 (three
+    /// workers, one audit event with three OBJ_PIDs); `timeout` kills one sleep. Neither sent
+    /// anything else.
+    @Test("golden: a process-group kill is one block listing what it reached; 'nothing else' is said once")
+    func goldenGroupKill() throws {
+        let r = try TestLogs.withScratch { dir -> Incident in
+            let db = dir.appendingPathComponent("killdb.sqlite")
+            _ = try TestLogs.ingest([TestLogs.testsDirectory.appendingPathComponent("Fixtures/report/group-kill.log").path], db: db)
+            var incident = try IncidentReportQuery.run(IncidentQuery(before: Self.before, window: 3600),
+                                                       in: try SignalStore.openReadOnly(path: db.path))
+            incident.coverage.database.lastIngest = 1795580050
+            return incident
+        }
+        #expect(r.kills.count == 4, "one row per process reached")
+        let text = IncidentReport.text(r, Self.ctx)
+        try golden("group.txt", text)
+        try golden("group.md", IncidentReport.markdown(r, Self.ctx))
+        #expect(text.components(separatedBy: "SIGKILL to process group 7000: 3 processes reached").count == 2, "one block")
+        #expect(!text.contains("SIGKILL to pid 7002"))
+        #expect(text.contains("  reached   pid 7001 (worker)") && text.contains("            pid 7003 (worker)"))
+        #expect(text.components(separatedBy: "anything else").count == 2, "said once")
+        #expect(text.contains("By: /usr/bin/timeout (1), /usr/sbin/supervisor (1)."), "one kill each: the group kill is one")
+        #expect(r.patterns.isEmpty, "one signal to a group is no repeated kill")
+    }
+
+    @Test("the summary opens the report and fits a screen: the counts, senders, targets and caveats")
+    func summaryFitsAScreen() throws {
+        let r = try incident()
+        let text = IncidentReport.text(r, Self.ctx)
+        let start = try #require(text.range(of: "Summary\n-------\n"))
+        let summary = text[start.upperBound...].prefix { _ in true }.components(separatedBy: "\n\n").first ?? ""
+        #expect(summary.split(separator: "\n").count <= 12, "\(summary)")
+        #expect(text.range(of: "Summary")!.lowerBound < text.range(of: "1. Kills")!.lowerBound)
+        #expect(summary.contains("Kills: 6 in the window."))
+        #expect(summary.contains("By: /usr/local/bin/reaper (3), /tmp/`x`|#y (2), /usr/bin/pkill (1)."), "\(summary)")
+        #expect(summary.contains("Of: java (4), #*x*|`y`\\e]0;t\\x07 (2)."), "\(summary)")
+        #expect(summary.contains("Failed attempts: 2 (section 4)."))
+        #expect(summary.contains("LOST: 1 audit event missing in the window"))
+        #expect(summary.contains("The kernel log was never ingested"))
+    }
+
     @Test("text fits 80 columns: long lines wrap at spaces, never inside a time, continuations indented")
     func eightyColumns() throws {
         for r in [try incident(), try incident(before: Self.before + 3600) { $0.targetPid = 424242 }] {
@@ -269,8 +310,8 @@ struct ReportTests {
             }
             #expect(pipes == 8, "\(row)")
         }
-        // Headings are ours: exactly the title, five sections and one per kill.
-        #expect(md.split(separator: "\n").filter { $0.hasPrefix("#") }.count == 1 + 5 + 6)
+        // Headings are ours: exactly the title, the summary, five sections and one per kill.
+        #expect(md.split(separator: "\n").filter { $0.hasPrefix("#") }.count == 1 + 1 + 5 + 6)
         #expect(md.contains("``#*x*\\|`y`\\e]0;t\\x07``"), "the hostile target in a table, in a double-backtick span")
         #expect(md.contains("(``#*x*|`y`\\e]0;t\\x07``)"), "and outside tables without the pipe escape")
     }
@@ -293,7 +334,7 @@ struct ReportTests {
         let object = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any])
         let kills = try #require(object["kills"] as? [[String: Any]])
         #expect(kills.count == 6)
-        #expect(Set(kills[0].keys) == Set(SignalRow.columns))
+        #expect(Set(kills[0].keys) == Set(SignalRow.outputColumns))
         #expect(kills[3]["sender_comm"] as? String == "evil\u{1b}[2J\n|name")
         #expect(kills[3]["target_comm"] as? String == "#*x*|`y`\u{1b}]0;t\u{07}")
         #expect(object["kills_total"] as? Int == 6)

@@ -334,12 +334,12 @@ enum ViewReference {
             SELECT CAST(node AS BLOB) AS n, CAST(sender_exe AS BLOB) AS exe,
                    CASE WHEN sender_exe IS NULL THEN CAST(sender_comm AS BLOB) END AS comm_key,
                    CAST(target_comm AS BLOB) AS tcomm,
-                   COUNT(*) AS count, COUNT(DISTINCT target_pid) AS processes,
+                   COUNT(DISTINCT event_rowid) AS count, COUNT(DISTINCT target_pid) AS processes,
                    COUNT(DISTINCT sender_pid) AS senders, COUNT(DISTINCT sender_comm) AS comms,
                    MIN(CAST(sender_comm AS BLOB)) AS some_comm,
                    MIN(event_time) AS first, MAX(event_time) AS last
             FROM signals WHERE \(clause)
-            GROUP BY n, exe, comm_key, tcomm HAVING COUNT(*) >= 2
+            GROUP BY n, exe, comm_key, tcomm HAVING COUNT(DISTINCT event_rowid) >= 2
             """, arguments: StatementArguments(args))
         return rows.map { r in
             func bytes(_ c: String) -> [UInt8]? { (r[c] as Data?).map { [UInt8]($0) } }

@@ -1,4 +1,6 @@
+import Foundation
 import Output
+import Queries
 import Testing
 
 /// Tables on a terminal: what is cut, and how wide text is.
@@ -43,5 +45,44 @@ struct TableTests {
         let row = String(out.split(separator: "\n")[2])
         #expect(DisplayWidth.of(row) <= 20, "\(row)")
         #expect(row.hasSuffix("…"))
+    }
+
+    @Test("a cell that starts with a pid is cut after the pid, never inside it")
+    func pidsAreWhole() {
+        let rows = [[Self.text("2026-11-24 19:02:30.412 UTC"), Self.text("pid 203244 (" + String(repeating: "e", count: 60) + ")"),
+                     Self.text(String(repeating: "x", count: 60))]]
+        let out = Table.render(columns: ["time", "target", "command"], rows: rows, width: 50, keep: [0])
+        let row = String(out.split(separator: "\n")[2])
+        #expect(row.contains("pid 203244"), "\(row)")
+    }
+
+    @Test("golden at 80 columns: who's earlier candidates keep the time, pid, signal and result whole; commands are cut at their end")
+    func whoAtEightyColumns() throws {
+        try TestLogs.withScratch { dir in
+            var q = SignalQuery()
+            q.targetPid = 4242
+            let answer = try Who.ask(q, in: try WhoFixture.database(dir))
+            var ctx = WhoFixture.context
+            ctx.width = 80
+            let text = WhoReport.text(answer, ctx)
+            let table = text.components(separatedBy: "Earlier candidates, newest first:\n")[1].split(separator: "\n").prefix(3)
+            try Golden.check(table.joined(separator: "\n") + "\n", "who-80-columns.txt")
+            for line in table { #expect(DisplayWidth.of(String(line)) <= 80, "\(line)") }
+            #expect(table.last?.hasPrefix("2026-11-25 10:00:00.100 UTC  SIGKILL  pid 4242") == true, "\(table)")
+            #expect(table.last?.hasSuffix("  delivered") == true)
+        }
+    }
+
+    @Test("rows too wide for the terminal: one field per line, as sqlite3 -line; a table when they fit")
+    func linesWhenRowsDoNotFit() {
+        let columns = ["event_time_utc", "sender_cmdline", "target_pid"]
+        let rows = [[Self.text("2026-11-24T19:02:30.412Z"), Self.text(String(repeating: "x", count: 70)), .integer(4242)],
+                    [Self.text("2026-11-24T19:02:31.000Z"), Self.text("kill -9 1"), .integer(1)]]
+        #expect(!Table.fits(columns: columns, rows: rows, width: 30, keep: Table.neverCut(columns)))
+        #expect(Table.fits(columns: columns, rows: rows, width: 80, keep: Table.neverCut(columns)))
+        #expect(Table.neverCut(columns) == [0, 2])
+        let lines = Lines.render(columns: columns, rows: rows)
+        #expect(lines.hasPrefix("event_time_utc = 2026-11-24T19:02:30.412Z\nsender_cmdline = xxx"))
+        #expect(lines.contains("\n    target_pid = 4242\n\nevent_time_utc = 2026-11-24T19:02:31.000Z\n"), "\(lines)")
     }
 }

@@ -89,11 +89,30 @@ struct TerminalTests {
     func wide() throws {
         try withDatabase { db in
             let args = ["who", "--db", db, "--no-pager", "--format", "table", "4242"]
+            // 37 columns cannot fit 80 without cutting times and pids: one field per line.
             let fitted = try onTerminal(args, environment: ["TERM": "xterm"])
-            #expect(fitted.contains("…"), "\(fitted)")
+            #expect(fitted.contains("\n  event_time_utc = 2026-11-25T11:00:00.300Z\n") && !fitted.contains("…"), "\(fitted)")
             let wide = try onTerminal(args + ["--wide"], environment: ["TERM": "xterm"])
             #expect(!wide.contains("…"))
             #expect(wide.contains("/usr/lib/systemd/systemd"))
+        }
+    }
+
+    @Test("golden: sql on an 80-column terminal prints rows that do not fit one field per line; --format line asks for it, --wide for the table",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: script)))
+    func sqlAtEightyColumns() throws {
+        try withDatabase { db in
+            let query = "SELECT event_time_utc, signal_name, target_pid, target_comm, sender_pid, sender_exe, sender_cmdline FROM signals ORDER BY event_rowid LIMIT 2"
+            let fitted = try onTerminal(["sql", "--db", db, query], environment: ["TERM": "xterm", "COLUMNS": "80", "LINES": "24"])
+            try Golden.check(fitted, "sql-80-columns.txt")
+            #expect(fitted.contains("event_time_utc = ") && !fitted.contains("…"), "\(fitted)")
+            let narrow = try onTerminal(["sql", "--db", db, "SELECT event_time_utc, target_pid, signal_name FROM signals LIMIT 1"],
+                                        environment: ["TERM": "xterm"])
+            #expect(narrow.hasPrefix("event_time_utc            target_pid  signal_name\n"), "a table when it fits: \(narrow)")
+            let wide = try onTerminal(["sql", "--db", db, "--wide", query], environment: ["TERM": "xterm"])
+            #expect(!wide.contains(" = ") && wide.contains("sender_cmdline"), "\(wide)")
+            let piped = try CLI.run(["sql", "--db", db, "--format", "line", "SELECT 1 AS a, 'x' AS bb"])
+            #expect(piped.stdout == " a = 1\nbb = x\n", "\(piped.stdout)")
         }
     }
 }

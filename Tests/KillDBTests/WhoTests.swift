@@ -119,10 +119,10 @@ struct WhoTests {
             q.targetPid = 8000
             let answer = try Who.ask(q, in: store)
             let text = WhoReport.text(answer, WhoFixture.context)
-            let json = JSON.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells))
-            let csv = CSV.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells), escaped: false)
-            let csvOnTerminal = CSV.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells), escaped: true)
-            let table = Table.render(columns: SignalRow.columns, rows: answer.rows.map(\.cells))
+            let json = WhoReport.json(answer, question: "SIGKILL sent to pid 8000")
+            let csv = CSV.render(columns: SignalRow.outputColumns, rows: answer.rows.map(\.cells), escaped: false)
+            let csvOnTerminal = CSV.render(columns: SignalRow.outputColumns, rows: answer.rows.map(\.cells), escaped: true)
+            let table = Table.render(columns: SignalRow.outputColumns, rows: answer.rows.map(\.cells))
             // CSV is for programs: the stored values, exactly. Only on a terminal is it escaped.
             for output in [text, json, csvOnTerminal, table] {
                 #expect(!output.utf8.contains(0x1b), "raw ESC in output")
@@ -137,8 +137,8 @@ struct WhoTests {
             #expect(csv.contains("\"evil\u{1b}[2J\nroot ok\""), "the stored name, quoted for its newline")
             #expect(csvOnTerminal.contains(",evil\\e[2J\\nroot ok,"))
             // JSON stays valid and carries the name as JSON escapes.
-            let parsed = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]]
-            #expect(parsed?.first?["sender_comm"] as? String == "evil\u{1b}[2J\nroot ok")
+            let parsed = TestLogs.whoAnswers(json)
+            #expect(parsed.first?["sender_comm"] as? String == "evil\u{1b}[2J\nroot ok")
         }
     }
 

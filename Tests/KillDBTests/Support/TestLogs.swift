@@ -188,3 +188,11 @@ enum AuditLine {
         bytes.map { String(format: "%02X", $0) }.joined()
     }
 }
+
+extension TestLogs {
+    /// The `answers` of `who --format json` (an object: answers beside the coverage).
+    static func whoAnswers(_ json: String) -> [[String: Any]] {
+        let object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any]
+        return object?["answers"] as? [[String: Any]] ?? []
+    }
+}
