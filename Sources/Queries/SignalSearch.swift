@@ -188,9 +188,10 @@ struct SignalSearch {
     /// question applies as `rows` applies it, the time bounds too.
     func rows(storedAfter low: Int64, through high: Int64, _ o: Outcome) throws -> [SignalRow] {
         if impossible || high <= low { return [] }
-        var pid: Int64?, sender: Int64?, comms = commFilter
+        var pid: Int64?, sender: Int64?, groupArg: Int64?, comms = commFilter
         switch driver {
         case .targetPid(let p): pid = p
+        case .targetArg(let a): groupArg = a
         case .targetComm(let ids): comms = ids
         case .targetCommByTime: break
         case .senderPid(let p): sender = p
@@ -203,6 +204,8 @@ struct SignalSearch {
             args.append(Self.json(comms))
         }
         if let sender { filter += " AND e.sender_pid = ?"; args.append(sender) }
+        // kill(-N) asked for the group by the number the sender gave, as `rows` finds it.
+        if let groupArg { filter += " AND e.target_arg = ?"; args.append(groupArg) }
         if let pid {
             // As `rows`: the target, or the pid asked for when the kill reached no process.
             filter += " AND (t.pid = ? OR (t.event_id IS NULL AND e.target_arg = ?))"
