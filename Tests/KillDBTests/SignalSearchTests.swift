@@ -194,6 +194,7 @@ struct SignalSearchTests {
                     DROP VIEW coverage; DROP TRIGGER ingest_runs_plugin_kind; DROP TRIGGER ingest_runs_status_insert;
                     DROP TRIGGER ingest_runs_status_update; ALTER TABLE ingest_runs DROP COLUMN kind;
                     DROP VIEW signal_context; DROP VIEW process_context; DROP TABLE event_processes; DROP TABLE processes;
+                    DROP INDEX events_tgid_arg;
                     DELETE FROM grdb_migrations WHERE identifier >= '003';
                     """)
             }
