@@ -33,6 +33,12 @@ let package = Package(
             pkgConfig: "libbpf",
             providers: [.apt(["libbpf-dev"])]
         ),
+        // libaudit, for `killdb trace --audit`'s user-space audit messages (Debian: libaudit-dev).
+        .systemLibrary(
+            name: "CLibaudit",
+            pkgConfig: "audit",
+            providers: [.apt(["libaudit-dev"])]
+        ),
         // Decoding audit records: arches, syscalls, signals, field encodings, SignalEvent.
         .target(name: "AuditDecoding", dependencies: ["CAuparse"]),
         // Audit logs: record headers, the signal-record pre-filter, serial gaps; reading log
@@ -46,7 +52,7 @@ let package = Package(
         // with clang for the bpf target and embedded at build time), loaded with libbpf.
         .target(
             name: "Tracer",
-            dependencies: ["CLibbpf", "KernelTrace", "AuditDecoding"],
+            dependencies: ["CLibbpf", "CLibaudit", "KernelTrace", "AuditDecoding"],
             plugins: ["EmbedBPF"]
         ),
         // The one event pipeline every source feeds: lines in, one batch to store out.

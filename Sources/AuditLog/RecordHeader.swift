@@ -14,6 +14,9 @@ public enum RecordKind: Sendable, Equatable {
     /// dump). No process sent them, so they are kept as kernel kills.
     case seccomp
     case anomAbend
+    /// A user-space message (type USER, 1005): `killdb trace --audit` writes its records as
+    /// these; the kernel puts the writer's pid and uid in front.
+    case user
     case other
 }
 
@@ -123,6 +126,7 @@ extension RecordHeader {
         case 10 where type.starts(with: "ANOM_ABEND"): return .anomAbend
         case 9 where type.starts(with: "PROCTITLE"): return .proctitle
         case 3 where type.starts(with: "EOE"): return .endOfEvent
+        case 4 where type.starts(with: "USER"): return .user
         case 4:
             // Numeric types, as in the kernel log: 1300 SYSCALL, 1318 OBJ_PID, 1320 EOE,
             // 1326 SECCOMP, 1327 PROCTITLE, 1701 ANOM_ABEND, 1200-1299 auditd's own.
@@ -138,6 +142,7 @@ extension RecordHeader {
             case 1327: return .proctitle
             case 1326: return .seccomp
             case 1701: return .anomAbend
+            case 1005: return .user
             case 1200...1299: return .daemon
             default: return .other
             }

@@ -77,6 +77,8 @@ public struct KernelActionRecord: Sendable {
 public struct FilterOutput: Sendable {
     public var daemonRecords: [DaemonRecord]
     public var kernelRecords: [KernelActionRecord]
+    /// USER records that name killdb's tracer (`killdb trace --audit`), to be verified.
+    public var tracerMessages: [KernelActionRecord] = []
     public var serialGaps: [SerialGap]
     /// Complete events the decoder could not use.
     public var unusableEvents: Int
@@ -146,6 +148,8 @@ public struct SignalRecordFilter {
     /// SECCOMP and ANOM_ABEND records: fatal signals the kernel delivered itself.
     private var kernelRecords: [KernelActionRecord] = []
     static let kernelRecordLimit = 1 << 16
+    /// USER records mentioning killdb's tracer: its forwarded records, or forgeries of them.
+    private var tracerMessages: [KernelActionRecord] = []
     /// Groups complete and ready to decode.
     private var ready: [SignalRecordGroup] = []
 
@@ -190,8 +194,10 @@ public struct SignalRecordFilter {
         var out = FilterOutput(daemonRecords: daemonRecords, kernelRecords: kernelRecords,
                                serialGaps: gaps.takeFound(), unusableEvents: unusable,
                                skippedLines: skippedSinceTaken, skipped: skipped)
+        out.tracerMessages = tracerMessages
         daemonRecords.removeAll()
         kernelRecords.removeAll()
+        tracerMessages.removeAll()
         skipped.removeAll()
         skippedSinceTaken = 0
         out.held = heldOffsets()
@@ -199,7 +205,7 @@ public struct SignalRecordFilter {
     }
 
     /// Complete events and kernel records waiting to be drained.
-    public var waiting: Int { ready.count + kernelRecords.count }
+    public var waiting: Int { ready.count + kernelRecords.count + tracerMessages.count }
 
     /// Where each node's serial sequence stands: saved with every checkpoint, so a run cut
     /// short does not leave the next one comparing against an old serial.
@@ -297,6 +303,12 @@ public struct SignalRecordFilter {
             // Bounded for callers that never drain them (they are then lost, not hoarded).
             if kernelRecords.count >= Self.kernelRecordLimit { kernelRecords.removeFirst(kernelRecords.count / 2) }
             kernelRecords.append(KernelActionRecord(bytes: Array(line), header: header, file: file))
+        case .user:
+            // Any mention counts, not only a well-formed one: a forgery is shown as one.
+            let body = UnsafeBufferPointer(rebasing: line[header.bodyStart..<header.bodyEnd])
+            guard find(body, "killdb-trace-", from: 0, limit: body.count) != nil else { break }
+            if tracerMessages.count >= Self.kernelRecordLimit { tracerMessages.removeFirst(tracerMessages.count / 2) }
+            tracerMessages.append(KernelActionRecord(bytes: Array(line), header: header, file: file))
         case .other:
             break
         }

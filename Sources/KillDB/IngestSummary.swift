@@ -65,6 +65,11 @@ public struct IngestSummary: Sendable {
     public var kernel = KernelLogSummary()
     /// Said once when logs without `node=` names look like several hosts' mixed together.
     public var mixedHostsWarning: String?
+    /// The tracer's messages read back from the logs (`killdb trace --audit` on the logging
+    /// host): records, how many were new, and USER records that only looked like them.
+    public var forwardedTraceMessages = 0
+    public var newTracedSignals = 0
+    public var unverifiedTraceMessages = 0
 }
 
 extension IngestSummary {
@@ -90,6 +95,9 @@ extension IngestSummary {
         conflictingEvents += stored.conflictingEvents
         orphanRecords += stored.orphanRecords
         daemonRecords += batch.daemonRecords.count
+        forwardedTraceMessages += batch.forwardedTrace.count
+        newTracedSignals += stored.newTracedSignals
+        unverifiedTraceMessages += batch.unverifiedTraceMessages.count
         skippedTotal += batch.skippedLines
         for line in batch.skipped.prefix(max(0, Self.skippedLimit - skipped.count)) {
             skipped.append(SkippedLineReport(path: paths[line.file], offset: line.offset, reason: line.problem.rawValue))

@@ -11,6 +11,9 @@ public struct LiveTraceStatus: Sendable, Equatable {
     public var lost: UInt64 = 0
     /// Records dropped in user space because the database stayed unavailable and memory filled.
     public var dropped = 0
+    /// `--audit`: messages written to the audit system, and those it refused or that were dropped.
+    public var auditWritten = 0
+    public var auditFailed = 0
     public init() {}
 }
 
@@ -26,6 +29,8 @@ public struct LiveTraceOptions: Sendable {
     public var ringBufferBytes: UInt32 = 8 << 20
     /// Called once the programs are attached: from then on every signal is recorded.
     public var ready: (@Sendable () -> Void)?
+    /// Also write every record as a user-space audit message (`killdb trace --audit`).
+    public var audit = false
     public init() {}
 }
 
@@ -48,6 +53,10 @@ public enum LiveTrace {
         // BPF first: where it cannot run, say so before touching the database.
         let tracer = try SignalTracer(filter: filter, ringBufferBytes: options.ringBufferBytes)
         defer { tracer.close() }
+        let auditWriter = try options.audit ? TraceAuditWriter(hostname: ProcessInfo.processInfo.hostName) : nil
+        if auditWriter?.auditEnabled() == false {
+            options.log?(true, "--audit: the kernel's audit is disabled (auditctl -e 1 enables it): nothing is logged until it is enabled")
+        }
         let store = try SignalStore.openForWriting(path: databasePath, busyTimeout: options.busyTimeout)
         let session = try store.transaction { tx in
             try tx.beginTraceSession(version: Ingest.version, hostname: ProcessInfo.processInfo.hostName,
@@ -56,6 +65,12 @@ public enum LiveTrace {
         }
         let writer = TraceWriter(store: store, session: session, options: options)
         writer.start()
+        let forwarder = auditWriter.map {
+            AuditForwarder(writer: $0, origin: TraceOrigin(bootID: session.bootID, bootTime: session.bootTime,
+                                                           startedAt: session.startedAt, signals: filter.description),
+                           options: options)
+        }
+        forwarder?.start()
         options.log?(false, "tracing \(filter.description), database \(databasePath), run \(session.runID)")
         options.ready?()
 
@@ -65,7 +80,10 @@ public enum LiveTrace {
         while !control.stopRequested {
             do {
                 let records = try tracer.poll(timeout: 100)
-                if !records.isEmpty { writer.enqueue(records) }
+                if !records.isEmpty {
+                    writer.enqueue(records)
+                    forwarder?.enqueue(records.map { .signal($0) })
+                }
             } catch {
                 failure = error
                 break
@@ -75,6 +93,7 @@ public enum LiveTrace {
                 let lost = tracer.lostRecords()
                 if lost > lostSeen {
                     writer.enqueue(loss: TraceLoss(from: lostCheckedAt, to: now, count: lost - lostSeen))
+                    forwarder?.enqueue([.loss(TraceLoss(from: lostCheckedAt, to: now, count: lost - lostSeen))])
                     options.log?(true, "the kernel's ring buffer was full: \(lost - lostSeen) records lost")
                     lostSeen = lost
                 }
@@ -82,15 +101,23 @@ public enum LiveTrace {
             }
         }
         // Detach first: nothing new arrives, and what the buffer still holds is read.
-        let tail = (try? tracer.poll(timeout: 0)) ?? []
-        writer.enqueue(tail + tracer.drain())
+        let tail = ((try? tracer.poll(timeout: 0)) ?? []) + tracer.drain()
+        writer.enqueue(tail)
+        forwarder?.enqueue(tail.map { .signal($0) })
         let lost = tracer.lostRecords()
         if lost > lostSeen {
-            writer.enqueue(loss: TraceLoss(from: lostCheckedAt, to: Date().timeIntervalSince1970, count: lost - lostSeen))
+            let loss = TraceLoss(from: lostCheckedAt, to: Date().timeIntervalSince1970, count: lost - lostSeen)
+            writer.enqueue(loss: loss)
+            forwarder?.enqueue([.loss(loss)])
         }
         tracer.close()
         var status = writer.finish(failed: failure != nil)
         status.runID = session.runID
+        if let forwarder {
+            let sent = forwarder.finish(records: status.records, lost: status.lost, failed: failure != nil)
+            status.auditWritten = sent.written
+            status.auditFailed = sent.failed
+        }
         if let failure { throw failure }
         return status
     }
@@ -221,5 +248,110 @@ final class TraceWriter: @unchecked Sendable {
         let s = status
         condition.unlock()
         return s
+    }
+}
+
+/// `--audit`: the queue between the poll thread and the audit socket, on a thread of its
+/// own so a slow auditd never holds up the ring buffer or the database. The session's
+/// start, a heartbeat as often as the database's, and its end are messages too, so a
+/// collector knows when the tracer ran.
+final class AuditForwarder: @unchecked Sendable {
+    enum Item { case signal(TracedSignal), loss(TraceLoss) }
+    private let writer: TraceAuditWriter
+    private let origin: TraceOrigin
+    private let options: LiveTraceOptions
+    private let condition = NSCondition()
+    private var queue: [Item] = []
+    private var finishing = false
+    private var done = false
+    private var written = 0, failed = 0, records = 0, lost: UInt64 = 0
+    private var reported = false
+    private let hostname = ProcessInfo.processInfo.hostName
+
+    init(writer: TraceAuditWriter, origin: TraceOrigin, options: LiveTraceOptions) {
+        self.writer = writer
+        self.origin = origin
+        self.options = options
+    }
+
+    func start() {
+        send(.session(origin, state: .start, version: Ingest.version, hostname: hostname, records: 0, lost: 0,
+                      time: Date().timeIntervalSince1970))
+        let t = Thread { [self] in loop() }
+        t.name = "killdb trace audit"
+        t.start()
+    }
+
+    func enqueue(_ items: [Item]) {
+        guard !items.isEmpty else { return }
+        condition.lock()
+        queue.append(contentsOf: items)
+        if queue.count > options.queueLimit {
+            let excess = queue.count - options.queueLimit
+            queue.removeFirst(excess)
+            failed += excess
+        }
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func send(_ m: TraceAuditMessage) {
+        if let e = writer.write(m) {
+            failed += 1
+            if !reported {
+                reported = true
+                options.log?(true, "--audit: the audit system refused a message: \(String(cString: strerror(e)))\(e == EPERM ? " (CAP_AUDIT_WRITE is needed)" : "")")
+            }
+        } else {
+            written += 1
+        }
+    }
+
+    private func loop() {
+        var lastBeat = Date().timeIntervalSince1970
+        while true {
+            condition.lock()
+            while queue.isEmpty && !finishing {
+                if !condition.wait(until: Date(timeIntervalSinceNow: 1)) { break }
+            }
+            let items = queue
+            queue.removeAll(keepingCapacity: true)
+            let end = finishing && items.isEmpty
+            condition.unlock()
+            for item in items {
+                switch item {
+                case .signal(let s):
+                    records += 1
+                    send(.signal(s, origin))
+                case .loss(let l):
+                    lost += l.count
+                    send(.loss(l, origin))
+                }
+            }
+            let now = Date().timeIntervalSince1970
+            if now - lastBeat >= options.heartbeat {
+                lastBeat = now
+                send(.session(origin, state: .alive, version: Ingest.version, hostname: hostname, records: records,
+                              lost: lost, time: now))
+            }
+            if end { break }
+        }
+        condition.lock()
+        done = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Sends what is queued and the session's end; returns what was written and what failed.
+    func finish(records total: Int, lost totalLost: UInt64, failed sessionFailed: Bool) -> (written: Int, failed: Int) {
+        condition.lock()
+        finishing = true
+        condition.broadcast()
+        while !done { condition.wait() }
+        condition.unlock()
+        send(.session(origin, state: sessionFailed ? .failed : .stop, version: Ingest.version, hostname: hostname,
+                      records: records, lost: max(lost, totalLost), time: Date().timeIntervalSince1970))
+        writer.close()
+        return (written, failed)
     }
 }

@@ -11,6 +11,13 @@ public enum IngestReport {
         if s.mergedEvents > 0 { out += ", \(s.mergedEvents) already stored" }
         out += "\n"
         out += kernelText(s.kernel, verbose: verbose)
+        if s.forwardedTraceMessages > 0 {
+            out += "tracer messages (killdb trace --audit): \(s.forwardedTraceMessages), \(s.newTracedSignals) new traced signal\(s.newTracedSignals == 1 ? "" : "s")\n"
+        }
+        if s.unverifiedTraceMessages > 0 {
+            let n = s.unverifiedTraceMessages
+            out += "warning: \(n) audit message\(n == 1 ? "" : "s") that read like the tracer's but were not written by root running killdb \(n == 1 ? "was" : "were") not used as evidence (see the unverified_trace_messages table)\n"
+        }
         out += "database: \(SafeText.line(database))\n"
         if s.skippedTotal > 0 {
             out += "skipped \(s.skippedTotal) line\(s.skippedTotal == 1 ? "" : "s") that could not be read as audit records"
@@ -122,6 +129,9 @@ public enum IngestReport {
             ("warnings", .array((warnings + [s.mixedHostsWarning].compactMap { $0 }).map(JSONValue.string))),
             ("skipped_lines", .integer(s.skippedTotal)),
             ("unparsable_events", .integer(s.unparsableEvents)),
+            ("tracer_messages", .integer(s.forwardedTraceMessages)),
+            ("new_traced_signals", .integer(s.newTracedSignals)),
+            ("unverified_tracer_messages", .integer(s.unverifiedTraceMessages)),
             ("lost_events", .integer(s.serialGaps.reduce(0) { $0 + Int($1.missing) })),
             ("skipped", .array(s.skipped.map {
                 .sorted([("path", .string($0.path)), ("offset", .integer($0.offset)), ("reason", .string($0.reason))])

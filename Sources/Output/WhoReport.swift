@@ -306,11 +306,43 @@ public enum WhoReport {
         if answer.entries.isEmpty || answer.kernelCoverage.everRead {
             out += kernelCoverage(answer.kernelCoverage, ctx)
         }
-        let at = answer.entries.first.map { ($0.time, $0.time) }
-        for line in traceCoverage(answer.traceCoverage, from: at?.0, to: at?.1, ctx.timeZone) {
+        for line in traceCoverage(answer.traceCoverage, kills: answer.entries, ctx.timeZone) {
             out += line + "\n"
         }
         return out
+    }
+
+    /// Whether the tracer ran at each kill's own time (and traced its signal): a kill the
+    /// tracer recorded was covered, whatever the session rows say; one it did not is judged
+    /// against each session's reach (`TraceCoverage.Session.reach`, its edges with
+    /// tolerance). No kills: as `traceCoverage(_:from:to:_:)` over all time.
+    public static func traceCoverage(_ c: TraceCoverage, kills: [Kill], _ zone: TimeZone) -> [String] {
+        guard !c.sessions.isEmpty else { return [] }
+        guard !kills.isEmpty else { return traceCoverage(c, from: nil, to: nil, zone) }
+        var lines: [String] = []
+        let uncovered = kills.filter { k in k.traced == nil && !c.covers(k.time, signal: k.signal?.signalName) }
+        let covering = c.sessions.filter { s in kills.contains { s.reach.contains($0.time) } }
+        if !covering.isEmpty {
+            lines.append("Kernel tracer: ran " + covering.map { span($0, zone) }.joined(separator: ", ") + ".")
+        }
+        for k in uncovered {
+            let name = SafeText.line(k.signal?.signalName ?? "that signal")
+            if c.sessions.contains(where: { $0.reach.contains(k.time) }) {
+                lines.append("Kernel tracer: was not tracing \(name) at \(Clock.local(k.time, zone)): kills by cgroup.kill or a pid-namespace teardown with it are not seen.")
+            } else {
+                lines.append("Kernel tracer: did not run at \(Clock.local(k.time, zone)): kills by cgroup.kill or a pid-namespace teardown are not seen then.")
+            }
+        }
+        let low = kills.map(\.time).min()!, high = kills.map(\.time).max()!
+        for l in c.losses(from: low - TraceCoverage.edgeTolerance, to: high + TraceCoverage.edgeTolerance) {
+            lines.append("Warning: the tracer lost \(l.lost) event\(l.lost == 1 ? "" : "s") between \(Clock.local(l.from, zone)) and \(Clock.local(l.to, zone)): kills then may be missing.")
+        }
+        return lines
+    }
+
+    static func span(_ s: TraceCoverage.Session, _ zone: TimeZone) -> String {
+        let until = s.finished ? "to \(Clock.local(s.to, zone))" : "until at least \(Clock.local(s.to, zone))"
+        return "from \(Clock.local(s.from, zone)) \(until) (\(SafeText.line(s.signals)))"
     }
 
     /// When the tracer ran, for the time of the answer (`from`...`to`, nil: unbounded):
@@ -319,13 +351,13 @@ public enum WhoReport {
     public static func traceCoverage(_ c: TraceCoverage, from: Double?, to: Double?, _ zone: TimeZone) -> [String] {
         guard !c.sessions.isEmpty else { return [] }
         let low = from ?? -Double.greatestFiniteMagnitude, high = to ?? Double.greatestFiniteMagnitude
-        let ran = c.sessions.filter { $0.to >= low && $0.from <= high }
+        let ran = c.sessions(from: low, to: high)
         var lines: [String] = []
         if ran.isEmpty {
             let when = from == nil && to == nil ? "" : from == to ? " at that time" : " in that time"
             lines.append("Kernel tracer: did not run\(when): kills by cgroup.kill or a pid-namespace teardown are not seen.")
         } else {
-            let spans = ran.map { "from \(Clock.local($0.from, zone)) to \(Clock.local($0.to, zone)) (\(SafeText.line($0.signals)))" }
+            let spans = ran.map { span($0, zone) }
             lines.append("Kernel tracer: ran " + spans.joined(separator: ", ") + ".")
         }
         for l in c.losses(from: low, to: high) {

@@ -19,6 +19,10 @@ public struct EventBatch: Sendable {
     /// The tracer's records (`killdb trace`), and the spans its ring buffer lost records in.
     public var tracedSignals: [TracedSignal] = []
     public var traceLosses: [TraceLoss] = []
+    /// The tracer's messages read back from an audit log (`killdb trace --audit` elsewhere),
+    /// verified as root's running killdb; and those that were not, never evidence.
+    public var forwardedTrace: [ForwardedTraceMessage] = []
+    public var unverifiedTraceMessages: [UnverifiedTraceMessage] = []
     /// Lines skipped: how many, and (the first of a run only) which, with why.
     public var skippedLines = 0
     public var skipped: [SkippedLine] = []
@@ -35,7 +39,7 @@ public struct EventBatch: Sendable {
     /// True when there is nothing to store.
     public var isEmpty: Bool {
         events.isEmpty && daemonRecords.isEmpty && kernelKills.isEmpty && systemdActions.isEmpty && serialGaps.isEmpty
-            && tracedSignals.isEmpty && traceLosses.isEmpty
+            && tracedSignals.isEmpty && traceLosses.isEmpty && forwardedTrace.isEmpty && unverifiedTraceMessages.isEmpty
     }
 
     /// Adds a later batch to this one (a stream whose commit must wait).
@@ -47,6 +51,8 @@ public struct EventBatch: Sendable {
         serialGaps += later.serialGaps
         tracedSignals += later.tracedSignals
         traceLosses += later.traceLosses
+        forwardedTrace += later.forwardedTrace
+        unverifiedTraceMessages += later.unverifiedTraceMessages
         skippedLines += later.skippedLines
         skipped += later.skipped
         held = later.held
@@ -182,6 +188,12 @@ public struct EventPipeline {
             if let kill = KernelKill.fromAudit(record, source: kernelKillSources[record.file]) { batch.kernelKills.append(kill) }
         }
         kernelKills.removeAll()
+        for record in out.tracerMessages {
+            switch ForwardedTrace.verify(record) {
+            case .verified(let m): batch.forwardedTrace.append(m)
+            case .unverified(let u): batch.unverifiedTraceMessages.append(u)
+            }
+        }
         batch.systemdActions = systemdActions
         systemdActions.removeAll()
         batch.tracedSignals = tracedSignals

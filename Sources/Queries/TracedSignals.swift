@@ -89,9 +89,34 @@ public struct TracedSignalRow: Sendable, Equatable {
 public struct TraceCoverage: Sendable, Equatable {
     public struct Session: Sendable, Equatable {
         public var from: Double
+        /// The session's end (finished), or the last time it wrote (still running, or killed).
         public var to: Double
         public var signals: String
         public var lost: Int64
+        /// It ended and wrote that it did: `to` is its true end. Otherwise it was alive at
+        /// `to` and may have run up to a heartbeat longer (it writes at least that often).
+        public var finished: Bool
+        public init(from: Double, to: Double, signals: String, lost: Int64, finished: Bool = true) {
+            self.from = from
+            self.to = to
+            self.signals = signals
+            self.lost = lost
+            self.finished = finished
+        }
+
+        /// The span it certainly or possibly traced: the wall clock a record is stamped with
+        /// is converted from the boot clock, so the edges get a second's tolerance; a session
+        /// that did not finish was alive `heartbeat` past its last write.
+        public var reach: ClosedRange<Double> {
+            from - TraceCoverage.edgeTolerance...(to + TraceCoverage.edgeTolerance + (finished ? 0 : TraceCoverage.heartbeat))
+        }
+
+        /// Does its filter take `signal` (a name such as SIGKILL)?
+        public func traces(_ signal: String?) -> Bool {
+            guard let signal else { return true }
+            let parts = signals.split(separator: ",")
+            return parts.first == "all" || parts.contains(Substring(signal))
+        }
     }
     public var sessions: [Session]
     public struct Loss: Sendable, Equatable {
@@ -101,9 +126,24 @@ public struct TraceCoverage: Sendable, Equatable {
     }
     public var losses: [Loss]
 
+    public init(sessions: [Session], losses: [Loss]) {
+        self.sessions = sessions
+        self.losses = losses
+    }
+
+    /// Seconds of tolerance at a session's edges (boot clock to wall clock, heartbeat writes).
+    public static let edgeTolerance = 1.0
+    /// How often a running tracer writes its session row (LiveTraceOptions.heartbeat).
+    public static let heartbeat = 10.0
+
     /// Did a session tracing `signal` run at `time`?
-    public func covers(_ time: Double, signal: String = "SIGKILL") -> Bool {
-        sessions.contains { $0.from <= time && time <= $0.to && ($0.signals == "all" || $0.signals.split(separator: ",").contains(Substring(signal))) }
+    public func covers(_ time: Double, signal: String? = nil) -> Bool {
+        sessions.contains { $0.reach.contains(time) && $0.traces(signal) }
+    }
+
+    /// Sessions that ran at some time in [from, to].
+    public func sessions(from: Double, to: Double) -> [Session] {
+        sessions.filter { $0.reach.upperBound >= from && $0.reach.lowerBound <= to }
     }
 
     /// Losses that overlap [from, to].
@@ -215,8 +255,12 @@ public enum TracedSignalQuery {
 
     public static func coverage(_ db: Database) throws -> TraceCoverage {
         guard try db.tableExists("trace_sessions") else { return TraceCoverage(sessions: [], losses: []) }
-        let sessions = try Row.fetchAll(db, sql: "SELECT started_at, covered_until, signals, lost FROM trace_coverage ORDER BY started_at")
-            .map { TraceCoverage.Session(from: $0["started_at"], to: $0["covered_until"], signals: $0["signals"], lost: $0["lost"]) }
+        let sessions = try Row.fetchAll(db, sql: """
+            SELECT c.started_at, c.covered_until, c.signals, c.lost, s.finished_at IS NOT NULL AS finished
+            FROM trace_coverage c JOIN trace_sessions s ON s.run_id = c.run_id ORDER BY c.started_at
+            """)
+            .map { TraceCoverage.Session(from: $0["started_at"], to: $0["covered_until"], signals: $0["signals"],
+                                         lost: $0["lost"], finished: $0["finished"]) }
         let losses = try Row.fetchAll(db, sql: "SELECT from_time, to_time, lost FROM trace_losses ORDER BY from_time")
             .map { TraceCoverage.Loss(from: $0["from_time"], to: $0["to_time"], lost: $0["lost"]) }
         return TraceCoverage(sessions: sessions, losses: losses)

@@ -41,6 +41,10 @@ public struct MergeResult: Sendable, Equatable {
     /// Ingest runs of the source copied, or refreshed because the source's copy moved on.
     public var copiedRuns = 0
     public var copiedFileReads = 0
+    /// The tracer's (`killdb trace`): sessions not held yet, and records by their identity
+    /// (boot, boot-clock time, sender and target thread, signal).
+    public var newTraceSessions = 0
+    public var newTracedSignals = 0
 
     public init(source: String) { self.source = source }
 }
@@ -212,7 +216,8 @@ extension SignalStore {
         // Checkpoints and serial cursors are not copied: they say where this database's own
         // reading of its own logs stands, which another database's say nothing about.
 
-        try copyCoverage(db, marker: marker, into: &r)
+        let runs = try copyCoverage(db, marker: marker, into: &r)
+        try copyTrace(db, runs: runs, into: &r)
         try db.execute(sql: "DROP TABLE temp.merge_strings; DROP TABLE temp.merge_events")
         return r
     }
@@ -260,7 +265,9 @@ extension SignalStore {
     /// recognised by when it started, where and by which version; a copy made by an earlier
     /// merge is refreshed when the source's run has moved on (it was still running), and a
     /// run this database made itself (read back from a database it was merged into) is left alone.
-    private static func copyCoverage(_ db: Database, marker: String, into r: inout MergeResult) throws {
+    /// Returns where each of the source's runs is here (copied, or found already held).
+    private static func copyCoverage(_ db: Database, marker: String, into r: inout MergeResult) throws -> [Int64: Int64] {
+        var runs: [Int64: Int64] = [:]
         let runColumns = ["started_at", "finished_at", "status", "killdb_version", "hostname", "files", "bytes",
                           "lines", "bad_lines", "signal_events", "new_events"]
         let readColumns = ["path", "device", "inode", "start_offset", "end_offset", "lines", "records", "events",
@@ -274,6 +281,7 @@ extension SignalStore {
                 """, arguments: [run["started_at"], run["killdb_version"], run["hostname"]])
             if let existing {
                 let id: Int64 = existing["id"]
+                runs[run["id"]] = id
                 // This database's own run, not a copy of the source's.
                 if existing["kind"] as String? != RunKind.merge.rawValue { continue }
                 let copies = try Row.fetchAll(db, sql: "SELECT * FROM main.file_reads WHERE run_id = ? ORDER BY id",
@@ -295,10 +303,69 @@ extension SignalStore {
                     INSERT INTO main.ingest_runs (kind, \(runColumns.joined(separator: ", ")))
                     VALUES (?, \(runColumns.map { _ in "?" }.joined(separator: ", ")))
                     """, arguments: StatementArguments([RunKind.merge.rawValue.databaseValue] + runColumns.map { run[$0] as DatabaseValue }))
-                try copyReads(db, sourceReads, run: db.lastInsertedRowID, markerData: markerData, columns: readColumns,
-                              into: &r)
+                let id = db.lastInsertedRowID
+                runs[run["id"]] = id
+                try copyReads(db, sourceReads, run: id, markerData: markerData, columns: readColumns, into: &r)
             }
             r.copiedRuns += 1
+        }
+        return runs
+    }
+
+    /// The tracer's sessions, their losses and records (migration 005). A session is known
+    /// by its node, boot and start, so one already held (merged before, or read back from a
+    /// database it was merged into) is the same session: it gains the source's later totals
+    /// and only the records it lacks. Records are copied column by column as both databases
+    /// have them, every string re-interned, so columns later migrations add come along.
+    private static func copyTrace(_ db: Database, runs: [Int64: Int64], into r: inout MergeResult) throws {
+        guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM src.sqlite_master WHERE name = 'traced_signal_records')") == true,
+              try db.tableExists("traced_signal_records") else { return }
+        let mainColumns = try Row.fetchAll(db, sql: "PRAGMA main.table_info(traced_signal_records)").map { $0["name"] as String }
+        let sourceColumns = Set(try Row.fetchAll(db, sql: "PRAGMA src.table_info(traced_signal_records)").map { $0["name"] as String })
+        let stringColumns = Set(try Row.fetchAll(db, sql: "PRAGMA main.foreign_key_list(traced_signal_records)")
+            .filter { $0["table"] as String == "strings" }.map { $0["from"] as String })
+        let columns = mainColumns.filter { $0 != "id" && $0 != "session_id" && sourceColumns.contains($0) }
+        let values = columns.map { c in
+            stringColumns.contains(c) ? "(SELECT new FROM temp.merge_strings WHERE old = t.\(c))" : "t.\(c)"
+        }
+        let insertRecords = """
+            INSERT INTO main.traced_signal_records (session_id, \(columns.joined(separator: ", ")))
+            SELECT ?, \(values.joined(separator: ", ")) FROM src.traced_signal_records t WHERE t.session_id = ? ORDER BY t.id
+            ON CONFLICT DO NOTHING
+            """
+        for session in try Row.fetchAll(db, sql: "SELECT * FROM src.trace_sessions ORDER BY run_id") {
+            let old: Int64 = session["run_id"]
+            let node = try Int64.fetchOne(db, sql: "SELECT new FROM temp.merge_strings WHERE old = ?", arguments: [session["node_id"]])
+            let held = try Int64.fetchOne(db, sql: """
+                SELECT run_id FROM main.trace_sessions WHERE node_id = ? AND boot_id = ? AND started_at = ?
+                """, arguments: [node, session["boot_id"], session["started_at"]])
+            let id: Int64
+            if let held {
+                id = held
+                try db.execute(sql: """
+                    UPDATE main.trace_sessions SET last_active_at = max(last_active_at, ?),
+                      finished_at = COALESCE(finished_at, ?), records = max(records, ?), lost = max(lost, ?)
+                    WHERE run_id = ?
+                    """, arguments: [session["last_active_at"], session["finished_at"], session["records"], session["lost"], id])
+            } else {
+                guard let run = runs[old], let node else { continue }
+                id = run
+                try db.execute(sql: """
+                    INSERT INTO main.trace_sessions (run_id, node_id, boot_id, boot_time, signals, started_at,
+                      last_active_at, finished_at, records, lost)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [id, node, session["boot_id"], session["boot_time"], session["signals"],
+                                     session["started_at"], session["last_active_at"], session["finished_at"],
+                                     session["records"], session["lost"]])
+                r.newTraceSessions += 1
+            }
+            try db.execute(sql: """
+                INSERT INTO main.trace_losses (session_id, from_time, to_time, lost)
+                SELECT ?, from_time, to_time, lost FROM src.trace_losses WHERE session_id = ?
+                ON CONFLICT DO NOTHING
+                """, arguments: [id, old])
+            try db.execute(sql: insertRecords, arguments: [id, old])
+            r.newTracedSignals += db.changesCount
         }
     }
 

@@ -48,6 +48,8 @@ public struct StoredBatch: Sendable, Equatable {
     public var newKernelKills = 0
     public var newSystemdActions = 0
     public var newTracedSignals = 0
+    /// USER records that read like the tracer's but are not (another uid or program).
+    public var unverifiedTraceMessages = 0
     public init() {}
 }
 
@@ -134,6 +136,10 @@ public struct StoreTransaction {
             guard let trace else { throw StoreError.sqlite("tracer records without their trace session") }
             out.newTracedSignals = try store(batch.tracedSignals, session: trace)
             for loss in batch.traceLosses { try recordTraceLoss(loss, session: trace) }
+        }
+        if !batch.forwardedTrace.isEmpty { out.newTracedSignals += try store(forwarded: batch.forwardedTrace) }
+        if !batch.unverifiedTraceMessages.isEmpty {
+            out.unverifiedTraceMessages += try store(unverified: batch.unverifiedTraceMessages)
         }
         return out
     }

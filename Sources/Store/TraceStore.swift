@@ -2,16 +2,21 @@ import AuditDecoding
 import Foundation
 import GRDB
 import KernelTrace
+import Pipeline
 
 /// A `killdb trace` session as the store keeps it.
 public struct TraceSession: Sendable, Equatable {
     public var runID: Int64
     public var bootID: String
     public var bootTime: Double
-    public init(runID: Int64, bootID: String, bootTime: Double) {
+    /// When it started (its trace_sessions row's started_at): with the node and boot, the
+    /// session's identity on every database its records reach.
+    public var startedAt: Double
+    public init(runID: Int64, bootID: String, bootTime: Double, startedAt: Double = 0) {
         self.runID = runID
         self.bootID = bootID
         self.bootTime = bootTime
+        self.startedAt = startedAt
     }
 }
 
@@ -22,7 +27,11 @@ extension StoreTransaction {
     /// killed are marked interrupted first (one tracer runs per host).
     public func beginTraceSession(version: String, hostname: String?, signals: String,
                                   bootID: String, bootTime: Double) throws -> TraceSession {
-        try markInterruptedRuns([.trace])
+        // Sessions read back from other hosts' audit messages are theirs to end.
+        try db.execute(sql: """
+            UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running' AND kind = 'trace'
+              AND id NOT IN (SELECT run_id FROM trace_sessions WHERE origin = 'audit')
+            """)
         let now = Date().timeIntervalSince1970
         let run = try beginRun(.trace, version: version, hostname: hostname)
         let node = try store.intern([], db)
@@ -30,7 +39,7 @@ extension StoreTransaction {
             INSERT INTO trace_sessions (run_id, node_id, boot_id, boot_time, signals, started_at, last_active_at)
             VALUES (?, ?, ?, ?, ?, ?, ?)
             """, arguments: [run, node, bootID, bootTime, signals, now, now])
-        return TraceSession(runID: run, bootID: bootID, bootTime: bootTime)
+        return TraceSession(runID: run, bootID: bootID, bootTime: bootTime, startedAt: now)
     }
 
     /// Stores the records; one already stored (same boot, time, sender thread, target
@@ -89,3 +98,97 @@ extension StoreTransaction {
     }
 }
 
+
+extension StoreTransaction {
+    // MARK: the tracer's records forwarded through audit
+
+    /// Stores messages `killdb trace --audit` wrote on some host, read back from an audit
+    /// log: each session (found by node, boot and start, or begun as a run of kind trace
+    /// of origin audit) gains its records, losses, totals and end. Reading the same log
+    /// again changes nothing. Returns the records that were new.
+    @discardableResult
+    public func store(forwarded messages: [ForwardedTraceMessage]) throws -> Int {
+        var inserted = 0
+        var sessions: [String: TraceSession] = [:]
+        for m in messages {
+            let o = m.message.origin
+            let key = "\(m.node)\u{0}\(o.bootID)\u{0}\(o.startedAt)"
+            let session: TraceSession
+            if let s = sessions[key] {
+                session = s
+            } else {
+                session = try forwardedSession(node: m.node, origin: o, message: m.message)
+                sessions[key] = session
+            }
+            switch m.message {
+            case .signal(let record, _):
+                let n = try store([record], session: session)
+                inserted += n
+                try db.execute(sql: """
+                    UPDATE trace_sessions SET records = records + ?, last_active_at = max(last_active_at, ?) WHERE run_id = ?
+                    """, arguments: [n, record.time, session.runID])
+            case .loss(let loss, _):
+                try db.execute(sql: """
+                    INSERT INTO trace_losses (session_id, from_time, to_time, lost) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (session_id, from_time) DO NOTHING
+                    """, arguments: [session.runID, loss.from, loss.to, Int64(bitPattern: loss.count)])
+            case .session(_, let state, _, _, _, let lost, let time):
+                try db.execute(sql: """
+                    UPDATE trace_sessions SET last_active_at = max(last_active_at, ?), lost = max(lost, ?),
+                      finished_at = CASE WHEN ? THEN COALESCE(finished_at, ?) ELSE finished_at END
+                    WHERE run_id = ?
+                    """, arguments: [time, Int64(bitPattern: lost), state == .stop || state == .failed, time, session.runID])
+                if state == .stop || state == .failed {
+                    try db.execute(sql: "UPDATE ingest_runs SET status = ?, finished_at = ? WHERE id = ?",
+                                   arguments: [state == .stop ? "complete" : "failed", time, session.runID])
+                }
+            }
+        }
+        for s in sessions.values {
+            try db.execute(sql: """
+                UPDATE ingest_runs SET signal_events = (SELECT records FROM trace_sessions WHERE run_id = ?),
+                  new_events = (SELECT records FROM trace_sessions WHERE run_id = ?) WHERE id = ?
+                """, arguments: [s.runID, s.runID, s.runID])
+        }
+        return inserted
+    }
+
+    private func forwardedSession(node: String, origin o: TraceOrigin, message: TraceAuditMessage) throws -> TraceSession {
+        let nodeID = try store.intern(Array(node.utf8), db)
+        if let run = try Int64.fetchOne(db, sql: """
+            SELECT run_id FROM trace_sessions WHERE node_id = ? AND boot_id = ? AND started_at = ?
+            """, arguments: [nodeID, o.bootID, o.startedAt]) {
+            return TraceSession(runID: run, bootID: o.bootID, bootTime: o.bootTime)
+        }
+        var version = "?", hostname: String? = node.isEmpty ? nil : node
+        if case .session(_, _, let v, let h, _, _, _) = message {
+            version = v
+            hostname = h
+        }
+        try db.execute(sql: """
+            INSERT INTO ingest_runs (kind, started_at, status, killdb_version, hostname) VALUES ('trace', ?, 'running', ?, ?)
+            """, arguments: [o.startedAt, version, hostname])
+        let run = db.lastInsertedRowID
+        try db.execute(sql: """
+            INSERT INTO trace_sessions (run_id, node_id, boot_id, boot_time, signals, started_at, last_active_at, origin)
+            VALUES (?, ?, ?, ?, ?, ?, ?, 'audit')
+            """, arguments: [run, nodeID, o.bootID, o.bootTime, o.signals, o.startedAt, o.startedAt])
+        return TraceSession(runID: run, bootID: o.bootID, bootTime: o.bootTime)
+    }
+
+    /// Messages that were not the tracer's: kept, never evidence. Returns how many were new.
+    @discardableResult
+    public func store(unverified messages: [UnverifiedTraceMessage]) throws -> Int {
+        var inserted = 0
+        for u in messages {
+            try db.execute(sql: """
+                INSERT INTO unverified_trace_messages (node_id, sec, msec, serial, writer_pid, writer_uid, writer_exe_id,
+                  reason, body_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+                """, arguments: [try store.intern(Array(u.id.node.utf8), db), u.id.seconds, u.id.milliseconds, u.id.serial,
+                                 u.pid, u.uid, try u.exe.map { try store.intern($0, db) }, u.reason,
+                                 try store.intern(u.body, db)])
+            inserted += db.changesCount
+        }
+        return inserted
+    }
+}

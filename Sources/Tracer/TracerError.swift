@@ -6,6 +6,8 @@ public enum TracerError: Error, CustomStringConvertible, Equatable {
     case badSignals(String)
     /// libbpf refused a step; its own messages (the verifier's) follow.
     case libbpf(step: String, errno: Int32, log: String)
+    /// `--audit`: the audit system cannot take the tracer's messages.
+    case audit(String)
 
     public var description: String {
         switch self {
@@ -18,6 +20,8 @@ public enum TracerError: Error, CustomStringConvertible, Equatable {
             let tail = log.split(separator: "\n").suffix(12).joined(separator: "\n")
             if !tail.isEmpty { s += "\nlibbpf said:\n" + tail }
             return s
+        case .audit(let text):
+            return "--audit: \(text)"
         }
     }
 }

@@ -113,7 +113,7 @@ func documentedExitCode(of error: any Error) -> Int32? {
     case is MergeError: return Exit.usageOrDatabase
     case let e as TracerError:
         switch e {
-        case .unavailable, .libbpf: return Exit.tracerUnavailable
+        case .unavailable, .libbpf, .audit: return Exit.tracerUnavailable
         case .badSignals: return Exit.usageOrDatabase
         }
     case is QueryError, is TimeExpressionError, is AuditRulesError: return Exit.usageOrDatabase

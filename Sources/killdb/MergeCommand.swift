@@ -98,7 +98,11 @@ enum MergeSummary {
             if held > 0 { out += ", \(held) already held" }
             if r.completedEvents > 0 { out += ", \(r.completedEvents) completed" }
             out += "; \(r.newTargets) target\(r.newTargets == 1 ? "" : "s"), \(r.newDaemonRecords) auditd record\(r.newDaemonRecords == 1 ? "" : "s"), "
-            out += "\(r.newSerialGaps) serial gap\(r.newSerialGaps == 1 ? "" : "s"), \(r.copiedRuns) ingest run\(r.copiedRuns == 1 ? "" : "s") of coverage\n"
+            out += "\(r.newSerialGaps) serial gap\(r.newSerialGaps == 1 ? "" : "s"), \(r.copiedRuns) ingest run\(r.copiedRuns == 1 ? "" : "s") of coverage"
+            if r.newTracedSignals > 0 || r.newTraceSessions > 0 {
+                out += ", \(r.newTracedSignals) traced signal\(r.newTracedSignals == 1 ? "" : "s") in \(r.newTraceSessions) new tracer session\(r.newTraceSessions == 1 ? "" : "s")"
+            }
+            out += "\n"
         }
         out += "database: \(SafeText.line(database)) (\(totalEvents) event\(totalEvents == 1 ? "" : "s") in all)\n"
         return out
@@ -116,6 +120,7 @@ enum MergeSummary {
                     ("new_serial_gaps", .integer(r.newSerialGaps)), ("copied_runs", .integer(r.copiedRuns)),
                     ("new_kernel_kills", .integer(r.newKernelKills)), ("new_systemd_actions", .integer(r.newSystemdActions)),
                     ("copied_file_reads", .integer(r.copiedFileReads)),
+                    ("new_trace_sessions", .integer(r.newTraceSessions)), ("new_traced_signals", .integer(r.newTracedSignals)),
                 ])
             })),
         ]))

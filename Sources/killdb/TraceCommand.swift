@@ -32,6 +32,13 @@ struct TraceCommand: ParsableCommand {
             tracer lost N events between T1 and T2"). The `traced_signals` view holds the \
             records, `trace_coverage` the sessions; `killdb who` and `killdb report` use them.
 
+            With --audit each record is also written as a user-space audit message (type USER, \
+            msg='op=killdb-trace-signal ...', through libaudit), with the session's start, a \
+            heartbeat and its end: auditd logs them and audisp-remote forwards them, so a \
+            collector's `killdb ingest` stores them as traced signals of that host. It trusts \
+            only messages the kernel attributes to uid 0 whose writer libaudit names as killdb; \
+            others are counted and kept in unverified_trace_messages, never used as evidence.
+
             Needs root (CAP_BPF and CAP_PERFMON), a kernel with BTF \
             (/sys/kernel/btf/vmlinux, 5.8 or later) and no confidentiality lockdown; without \
             them it says exactly what is missing and exits 5 (`killdb doctor` checks the same). \
@@ -41,6 +48,7 @@ struct TraceCommand: ParsableCommand {
               killdb trace                          SIGKILL only (the default), database as elsewhere
               killdb trace --signals KILL,TERM,INT  a list: names or numbers
               killdb trace --signals all            every signal but a Go program's SIGURG to itself
+              killdb trace --audit                  also as audit messages, for audisp-remote to forward
               killdb sql "SELECT event_time, sender_pid, sender_cmdline, target_pid, result, cause, cause_detail FROM traced_signals ORDER BY event_time DESC LIMIT 20"
             """
     )
@@ -54,6 +62,9 @@ struct TraceCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds a transaction waits for another writer before records stay queued in memory.",
                                valueName: "seconds"))
     var busyTimeout: Double = 1
+
+    @Flag(help: ArgumentHelp("Also write each record as a user-space audit message (libaudit), for auditd to log and audisp-remote to forward; `killdb ingest` on the collector reads them back."))
+    var audit = false
 
     func validate() throws {
         do {
@@ -70,6 +81,7 @@ struct TraceCommand: ParsableCommand {
         SignalPipe.install([SIGTERM, SIGINT]) { _ in control.stop() }
         var options = LiveTraceOptions()
         options.busyTimeout = busyTimeout
+        options.audit = audit
         options.log = { error, message in
             FileHandle.standardError.write(Data("killdb trace: \(message)\n".utf8))
         }
@@ -77,6 +89,7 @@ struct TraceCommand: ParsableCommand {
         var summary = "killdb trace: stopped: \(status.records) records stored"
         if status.lost > 0 { summary += ", \(status.lost) lost in the kernel (ring buffer full)" }
         if status.dropped > 0 { summary += ", \(status.dropped) dropped (database unavailable)" }
+        if audit { summary += "; \(status.auditWritten) audit messages written" + (status.auditFailed > 0 ? ", \(status.auditFailed) refused or dropped" : "") }
         FileHandle.standardError.write(Data((summary + "\n").utf8))
     }
 }

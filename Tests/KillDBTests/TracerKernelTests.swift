@@ -89,11 +89,9 @@ struct TracerKernelTests {
                 #expect(out.contains("audit event ") && out.contains("and the kernel tracer's record (signal:signal_generate)"),
                         "both evidences, \(s.call): \(out)")
                 #expect(!out.contains("Earlier candidates"), "one kill, not two: \(s.call): \(out)")
-                #expect(out.contains("Kernel tracer: "), "\(s.call): \(out)")
-                if !out.contains("Kernel tracer: ran from") {
-                    let sessions = try DatabaseQueue(path: db.path).read { try Row.fetchAll($0, sql: "SELECT * FROM trace_coverage") }
-                    AuditSandbox.loud("*** tracer coverage not matched for \(s.call): \(sessions) ***")
-                }
+                // The tracer ran throughout: said so at this kill's own time, never "did not run".
+                #expect(out.contains("Kernel tracer: ran from"), "\(s.call): \(out)")
+                #expect(!out.contains("Kernel tracer: did not run") && !out.contains("was not tracing"), "\(s.call): \(out)")
             }
         }
     }

@@ -1,0 +1,1 @@
+#include <libaudit.h>

@@ -1,0 +1,108 @@
+import Foundation
+import GRDB
+import KernelTrace
+import KillDB
+import Pipeline
+import Testing
+
+/// `killdb trace --audit`'s messages read back by `killdb ingest` on a collector: stored as
+/// traced signals only when the kernel attributes them to root and libaudit names killdb as
+/// their writer; a forgery is counted and kept apart, never evidence.
+@Suite("the tracer's records forwarded through audit")
+struct ForwardedTraceTests {
+    static let origin = TraceOrigin(bootID: "3c1f-boot", bootTime: 1_795_990_000, startedAt: 1_796_000_000.25, signals: "SIGKILL")
+
+    /// A USER record as auditd logs one that libaudit's audit_log_user_message sent.
+    static func user(_ serial: Int, _ text: String, uid: Int = 0, exe: String = "\"/usr/local/bin/killdb\"",
+                     time: Double = 1_796_000_010, node: String? = "web-1") -> String {
+        let prefix = node.map { "node=\($0) " } ?? ""
+        return "\(prefix)type=USER msg=audit(\(String(format: "%.3f", time)):\(serial)): pid=4321 uid=\(uid) auid=4294967295 ses=4294967295 subj=unconfined msg='\(text) exe=\(exe) hostname=web-1 addr=? terminal=? res=success'\n"
+    }
+
+    static var cgroupKill: TracedSignal {
+        var s = TraceMergeTests.record(0)
+        s.time = 1_796_000_005.5
+        return s
+    }
+
+    static func log(extra: String = "") -> String {
+        user(900, TraceAuditFormat.text(.session(origin, state: .start, version: "1.0", hostname: "web-1", records: 0, lost: 0, time: 1_796_000_000.3)), time: 1_796_000_000.3)
+            + user(901, TraceAuditFormat.text(.signal(cgroupKill, origin)), time: 1_796_000_005.6)
+            + extra
+            + user(905, TraceAuditFormat.text(.session(origin, state: .stop, version: "1.0", hostname: "web-1", records: 1, lost: 0, time: 1_796_000_020)), time: 1_796_000_020)
+    }
+
+    @Test("the message text reads back as what was written")
+    func roundTrip() throws {
+        for m in [TraceAuditMessage.signal(Self.cgroupKill, Self.origin), .signal(TraceMergeTests.record(1), Self.origin),
+                  .loss(TraceLoss(from: 1, to: 2, count: 7), Self.origin),
+                  .session(Self.origin, state: .alive, version: "1.0", hostname: "h", records: 3, lost: 1, time: 5)] {
+            var back = try TraceAuditFormat.read(Array(TraceAuditFormat.text(m).utf8))
+            // Times are written to the microsecond.
+            if case .signal(var s, let o) = back, case .signal(let w, _) = m { s.time = w.time; back = .signal(s, o) }
+            #expect(back == m)
+        }
+        #expect(!TraceAuditFormat.text(.signal(Self.cgroupKill, Self.origin)).contains("'"))
+    }
+
+    @Test("a collector's ingest stores the forwarded record; who --pid shows it, with the tracer's coverage")
+    func ingested() throws {
+        try TestLogs.withScratch { dir in
+            let logDir = dir.appendingPathComponent("log")
+            try FileManager.default.createDirectory(at: logDir, withIntermediateDirectories: true)
+            let log = logDir.appendingPathComponent("audit.log")
+            try TestLogs.write(Self.log(), to: log)
+            try TestLogs.age(log)
+            let db = dir.appendingPathComponent("collector.sqlite")
+            let summary = try TestLogs.ingest([log], db: db)
+            #expect(summary.newTracedSignals == 1 && summary.unverifiedTraceMessages == 0, "\(summary)")
+            let rows = try TestLogs.query(db, "SELECT * FROM traced_signals")
+            #expect(rows.count == 1)
+            #expect(rows.first?["node"] as String? == "web-1" && rows.first?["cause"] as String? == "cgroup-kill")
+            let coverage = try TestLogs.query(db, "SELECT * FROM trace_coverage")
+            #expect(coverage.count == 1 && coverage.first?["status"] as String? == "complete" && coverage.first?["node"] as String? == "web-1",
+                    "\(coverage)")
+            let who = try CLI.run(["who", "--pid", "3600", "--db", db.path])
+            #expect(who.status == 0, "\(who)")
+            #expect(who.stdout.contains("cgroup.kill of /app/worker by pid 3720 (sh)"), "\(who.stdout)")
+            #expect(who.stdout.contains("Kernel tracer: ran from"), "\(who.stdout)")
+
+            // Read again (a second collector database from the same log): the same, once.
+            let again = try TestLogs.ingest([log], db: db)
+            #expect(again.newTracedSignals == 0)
+            #expect(try TestLogs.query(db, "SELECT COUNT(*) AS n FROM traced_signal_records").first?["n"] as Int? == 1)
+        }
+    }
+
+    @Test("forgeries: another uid, another program (auditctl -m, a program of its own), a damaged message: counted, kept apart, never evidence")
+    func forged() throws {
+        var victim = TraceMergeTests.record(3)
+        victim.time = 1_796_000_006
+        let forged = TraceAuditFormat.text(.signal(victim, Self.origin))
+        let extra = Self.user(902, forged, uid: 1000)
+            + Self.user(903, "text=" + forged, exe: "\"/usr/sbin/auditctl\"")
+            + Self.user(904, forged, exe: AuditLine.hex(Array("/tmp/forger killdb".utf8)))
+            + Self.user(906, "op=killdb-trace-signal ver=1 boot=zz")
+        try TestLogs.withScratch { dir in
+            let logDir = dir.appendingPathComponent("log")
+            try FileManager.default.createDirectory(at: logDir, withIntermediateDirectories: true)
+            let log = logDir.appendingPathComponent("audit.log")
+            try TestLogs.write(Self.log(extra: extra), to: log)
+            try TestLogs.age(log)
+            let db = dir.appendingPathComponent("collector.sqlite")
+            let summary = try TestLogs.ingest([log], db: db)
+            #expect(summary.unverifiedTraceMessages == 4 && summary.newTracedSignals == 1, "\(summary)")
+            #expect(try TestLogs.query(db, "SELECT * FROM traced_signals WHERE target_pid = 3603").isEmpty)
+            let kept = try TestLogs.query(db, "SELECT serial, writer_uid, CAST(e.value AS TEXT) AS exe, reason FROM unverified_trace_messages u LEFT JOIN strings e ON e.id = u.writer_exe_id ORDER BY serial")
+            #expect(kept.map { $0["serial"] as Int } == [902, 903, 904, 906])
+            #expect((kept[0]["reason"] as String).contains("uid 1000"))
+            #expect(kept[1]["exe"] as String? == "/usr/sbin/auditctl")
+            #expect(kept[2]["exe"] as String? == "/tmp/forger killdb")
+            #expect((kept[3]["reason"] as String).contains("malformed"), "\(kept[3])")
+            let who = try CLI.run(["who", "--pid", "3603", "--db", db.path])
+            #expect(!who.stdout.contains("cgroup.kill"), "\(who.stdout)")
+            let text = try CLI.run(["ingest", "--db", dir.appendingPathComponent("other.sqlite").path, log.path])
+            #expect(text.stdout.contains("4 audit messages that read like the tracer's but were not written by root running killdb were not used as evidence"), "\(text)")
+        }
+    }
+}
