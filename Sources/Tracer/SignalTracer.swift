@@ -127,6 +127,10 @@ public final class SignalTracer {
         guard let ring else { return [] }
         let n = ring_buffer__poll(ring, timeout)
         if n < 0 && -n != EINTR { throw .libbpf(step: "read its ring buffer", errno: -n, log: "") }
+        // The program wakes this poll only once the buffer fills up (BPF_RB_NO_WAKEUP below
+        // that): what came in quietly is read here, after the timeout.
+        let c = ring_buffer__consume(ring)
+        if c < 0 && -c != EINTR { throw .libbpf(step: "read its ring buffer", errno: -c, log: "") }
         decoded.append(contentsOf: decoder.endOfPoll())
         defer { decoded.removeAll(keepingCapacity: true) }
         return decoded

@@ -29,6 +29,9 @@ enum bpf_map_type {
     BPF_MAP_TYPE_RINGBUF = 27,
 };
 enum { BPF_ANY = 0 };
+/* bpf_ringbuf_submit's flags and bpf_ringbuf_query's questions (uapi linux/bpf.h). */
+enum { BPF_RB_NO_WAKEUP = 1, BPF_RB_FORCE_WAKEUP = 2 };
+enum { BPF_RB_AVAIL_DATA = 0, BPF_RB_RING_SIZE = 1 };
 
 #define PF_EXITING 0x00000004
 #define PF_KTHREAD 0x00200000

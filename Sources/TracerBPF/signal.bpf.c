@@ -150,6 +150,16 @@ static __always_inline struct kt_record *reserve(void)
     return r;
 }
 
+/* Wakes the reader only once an eighth of the buffer is full: it also reads every 100 ms,
+ * so a quiet host's records wait at most that long, and a busy one's senders do not each
+ * pay for a wakeup (BPF_RB_NO_WAKEUP; the default wakes on every record into an empty ring). */
+static __always_inline __u64 wakeup_flags(void)
+{
+    __u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+    __u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
+    return avail >= size / 8 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 /* The executable's path, leaf first as cgroup_path writes it, crossing mount points up to
  * the root of the mount namespace the walk ends in (what d_path does, minus chroot). */
 static __always_inline __u32 exe_path(struct mm_struct *mm, char *buf, __u32 *flags)
@@ -311,7 +321,7 @@ int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct ta
         r->cause_pidns_inum = r->sender.pidns_inum;
     }
 
-    bpf_ringbuf_submit(r, 0);
+    bpf_ringbuf_submit(r, wakeup_flags());
     return 0;
 }
 

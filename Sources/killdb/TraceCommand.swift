@@ -82,6 +82,9 @@ struct TraceCommand: ParsableCommand {
         var options = LiveTraceOptions()
         options.busyTimeout = busyTimeout
         options.audit = audit
+        // Every signal can mean 100,000 records a second, 1.5 KB each: a buffer of 32 MiB
+        // holds 0.2 s of them while the reader is descheduled; one signal's need no more than 8.
+        options.ringBufferBytes = filter.all ? 32 << 20 : 8 << 20
         options.log = { error, message in
             FileHandle.standardError.write(Data("killdb trace: \(message)\n".utf8))
         }

@@ -13,6 +13,13 @@ import Glibc
 struct TracerKernelTests {
     typealias T = TraceSandbox
 
+    /// What `who --pid` prints for `pid` from the tracer's database (no audit log read).
+    static func who(_ pid: some BinaryInteger, _ db: URL, _ extra: [String] = []) throws -> String {
+        let r = try CLI.run(["who", "--pid", String(pid), "--db", db.path] + extra)
+        #expect(r.status == 0, "\(r)")
+        return r.stdout
+    }
+
     static func requireTracer() throws {
         if let p = T.availability.problems.first { throw T.Failure("BPF unavailable: \(p.reason)") }
     }
@@ -221,6 +228,8 @@ struct TracerKernelTests {
             #expect(r["cause_detail"] as String? == "/\(name)")
             #expect(r["si_code"] as Int64? == 128)
             #expect(r["target_comm"] as String? == hog.comm)
+            let who = try Self.who(pid, db)
+            #expect(who.contains("pid \(pid) (\(hog.comm)) was killed by the kernel's OOM killer (memory cgroup /\(name))"), "\(who)")
         }
     }
 
@@ -244,6 +253,10 @@ struct TracerKernelTests {
             }
             // prlimit execs sh: the command line read at the event is the shell's.
             #expect((rows.last?["sender_cmdline"] as String?)?.hasPrefix("/bin/sh -c trap") == true)
+            let who = try Self.who(pid, db)
+            #expect(who.contains("pid \(pid) (sh) was sent SIGKILL by the kernel: it reached its CPU-time limit (RLIMIT_CPU)"), "\(who)")
+            let both = try Self.who(pid, db, ["--signal", "all"])
+            #expect(both.contains("was sent SIGXCPU by the kernel: it reached its CPU-time limit"), "\(both)")
         }
     }
 
@@ -268,6 +281,9 @@ struct TracerKernelTests {
             #expect(r["result"] as String? == "ignored")
             #expect(r["cause"] as String? == "syscall" && r["syscall"] as String? == "kill")
             #expect(r["sender_pid"] as Int64? == Int64(getpid()))
+            let who = try Self.who(pid, db)
+            #expect(who.contains("pid \(pid) (true) was sent SIGKILL by pid \(getpid()) ("), "\(who)")
+            #expect(who.contains("the kernel ignored it"), "a kill(2) that returned 0 and did nothing: \(who)")
         }
     }
 
@@ -292,6 +308,10 @@ struct TracerKernelTests {
             #expect(r["sender_cmdline"] as String? == "/bin/kill -9 \(victim!.processIdentifier)")
             #expect(r["sender_comm"] as String? == "kill")
             #expect(r["sender_exe"] as String? == "/usr/bin/kill", "read at the event: /bin/kill has exited since")
+            let who = try Self.who(victim!.processIdentifier, db)
+            #expect(who.contains("was sent SIGKILL by pid \(shell) (kill) through kill"), "\(who)")
+            #expect(who.contains("/bin/kill -9 \(victim!.processIdentifier)"), "the command read at the event: \(who)")
+            #expect(!who.contains("kill -0"), "never the script's command line: \(who)")
         }
     }
 
@@ -319,6 +339,11 @@ struct TracerKernelTests {
             if rows.count == 2 {
                 #expect(rows[0]["target_start_ns"] as Int64? != rows[1]["target_start_ns"] as Int64?)
                 #expect(rows[0]["target_pid"] as Int64? != rows[1]["target_pid"] as Int64?, "host pids differ")
+                // Asked by the host pid of the second, the answer is that kill alone, not its namesake's.
+                let second = rows[1]["target_pid"] as Int64
+                let who = try Self.who(second, db)
+                #expect(who.contains("pid \(second) (sleep) was sent SIGKILL by pid \(rows[1]["sender_pid"] as Int64) (bash) through kill"), "\(who)")
+                #expect(!who.contains("pid \(rows[0]["target_pid"] as Int64) (sleep)"), "\(who)")
             }
         }
     }
@@ -363,6 +388,9 @@ struct TracerKernelTests {
             #expect(r["target_comm"] as String? == "kdb-worker", "the thread's name")
             #expect(r["syscall"] as String? == "tgkill" && r["process_directed"] as Int64? == 0)
             #expect(r["result"] as String? == "delivered")
+            let who = try Self.who(target!.processIdentifier, db)
+            #expect(who.contains("pid \(target!.processIdentifier) (kdb-worker) was sent SIGKILL by pid "), "\(who)")
+            #expect(who.contains("through tgkill"), "\(who)")
         }
     }
 
