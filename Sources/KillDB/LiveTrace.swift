@@ -136,7 +136,7 @@ final class TraceWriter: @unchecked Sendable {
     private var done = false
     private var status = LiveTraceStatus()
     private var thread: Thread?
-    private let maxBatch = 2000
+    private let maxBatch = 5000
 
     init(store: SignalStore, session: TraceSession, options: LiveTraceOptions) {
         self.store = store
@@ -176,19 +176,28 @@ final class TraceWriter: @unchecked Sendable {
         var pipeline = EventPipeline()
         var lastHeartbeat = Date.distantPast.timeIntervalSince1970
         var reportedBusy = false
+        // Records taken from the queue and not stored yet, read from `head` on: the queue is
+        // swapped out whole and never shifted, so a long backlog costs nothing per batch.
+        var pending: [TracedSignal] = []
+        var head = 0
         while true {
             condition.lock()
-            while queue.isEmpty && losses.isEmpty && !finishing {
+            while queue.isEmpty && losses.isEmpty && head == pending.count && !finishing {
                 if !condition.wait(until: Date(timeIntervalSinceNow: 1)) { break }
             }
-            let taken = Array(queue.prefix(maxBatch))
+            if pending.count - head < maxBatch && !queue.isEmpty {
+                if head > 0 { pending.removeFirst(head); head = 0 }
+                if pending.isEmpty { swap(&pending, &queue) } else { pending += queue; queue.removeAll(keepingCapacity: true) }
+            }
             let lossBatch = losses
             let finishingNow = finishing
             let failedNow = failed
             let totals = status
-            let more = queue.count > taken.count
+            let queueEmpty = queue.isEmpty
             condition.unlock()
 
+            let taken = Array(pending[head..<min(pending.count, head + maxBatch)])
+            let more = !queueEmpty || head + taken.count < pending.count
             let now = Date().timeIntervalSince1970
             let heartbeatDue = now - lastHeartbeat >= options.heartbeat
             guard !taken.isEmpty || !lossBatch.isEmpty || heartbeatDue || finishingNow else { continue }
@@ -204,18 +213,24 @@ final class TraceWriter: @unchecked Sendable {
                 }
                 lastHeartbeat = now
                 reportedBusy = false
+                head += taken.count
+                if head == pending.count { pending.removeAll(keepingCapacity: true); head = 0 }
                 condition.lock()
-                queue.removeFirst(min(taken.count, queue.count))
                 losses.removeFirst(min(lossBatch.count, losses.count))
                 status.records += taken.count
-                let empty = queue.isEmpty && losses.isEmpty
+                let empty = queue.isEmpty && losses.isEmpty && head == pending.count
                 condition.unlock()
                 if finalWrite && empty { break }
             } catch {
                 // The records stay queued: they are stored once the database is writable.
                 if !reportedBusy { options.log?(true, "cannot write the database, records stay queued: \(error)") }
                 reportedBusy = true
-                if finishingNow && giveUp() { break }
+                if finishingNow && giveUp() {
+                    condition.lock()
+                    status.dropped += pending.count - head
+                    condition.unlock()
+                    break
+                }
                 usleep(200_000)
             }
         }

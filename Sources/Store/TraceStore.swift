@@ -32,7 +32,9 @@ extension StoreTransaction {
             UPDATE ingest_runs SET status = 'interrupted' WHERE status = 'running' AND kind = 'trace'
               AND id NOT IN (SELECT run_id FROM trace_sessions WHERE origin = 'audit')
             """)
-        let now = Date().timeIntervalSince1970
+        // To the microsecond, as `--audit`'s messages carry it: the same session read back
+        // from this host's own audit log is then found, not begun again.
+        let now = (Date().timeIntervalSince1970 * 1e6).rounded() / 1e6
         let run = try beginRun(.trace, version: version, hostname: hostname)
         let node = try store.intern([], db)
         try db.execute(sql: """
@@ -56,8 +58,20 @@ extension StoreTransaction {
               target_pid, target_tid, target_start_ns, target_comm_id, target_pidns, target_ns_pid, target_cgroup_id)
             VALUES (\(Array(repeating: "?", count: 39).joined(separator: ",")))
             """)
-        func id(_ b: [UInt8]?) throws -> Int64? { try b.map { try store.intern($0, db) } }
+        // A busy sender's records repeat its names and command line: the previous record's
+        // string ids are compared before the interning table is hashed.
+        var last: [Int: ([UInt8], Int64)] = [:]
+        var column = 0
+        func id(_ b: [UInt8]?) throws -> Int64? {
+            column += 1
+            guard let b else { return nil }
+            if let (bytes, id) = last[column], bytes == b { return id }
+            let id = try store.intern(b, db)
+            last[column] = (b, id)
+            return id
+        }
         for r in records {
+            column = 0
             let s = r.sender, t = r.target
             let pidns: Int64? = if case .pidNamespaceTeardown(let ns) = r.cause { Int64(ns) } else { nil }
             let values: [(any DatabaseValueConvertible)?] = [

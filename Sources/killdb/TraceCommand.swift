@@ -91,7 +91,7 @@ struct TraceCommand: ParsableCommand {
         let status = try LiveTrace.run(databasePath: database.path, filter: filter, options: options, control: control)
         var summary = "killdb trace: stopped: \(status.records) records stored"
         if status.lost > 0 { summary += ", \(status.lost) lost in the kernel (ring buffer full)" }
-        if status.dropped > 0 { summary += ", \(status.dropped) dropped (database unavailable)" }
+        if status.dropped > 0 { summary += ", \(status.dropped) dropped in memory (the database was unavailable or could not keep up)" }
         if audit { summary += "; \(status.auditWritten) audit messages written" + (status.auditFailed > 0 ? ", \(status.auditFailed) refused or dropped" : "") }
         FileHandle.standardError.write(Data((summary + "\n").utf8))
     }
