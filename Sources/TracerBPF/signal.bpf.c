@@ -150,14 +150,19 @@ static __always_inline struct kt_record *reserve(void)
     return r;
 }
 
-/* Wakes the reader only once an eighth of the buffer is full: it also reads every 100 ms,
- * so a quiet host's records wait at most that long, and a busy one's senders do not each
- * pay for a wakeup (BPF_RB_NO_WAKEUP; the default wakes on every record into an empty ring). */
+/* Wakes the reader only when the buffer's fill crosses another eighth of it: the reader
+ * also reads every 100 ms, so a quiet host's records wait at most that long, and a busy
+ * one's senders do not each pay for a wakeup (BPF_RB_NO_WAKEUP; a wakeup is an irq_work,
+ * a self-interrupt, which in a VM is an exit: forcing one per record cut a sender to a
+ * tenth of its rate). */
 static __always_inline __u64 wakeup_flags(void)
 {
     __u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-    __u64 size = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE);
-    return avail >= size / 8 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+    __u64 step = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8;
+    __u64 size = sizeof(struct kt_record);
+    if (step == 0 || avail < size)
+        return BPF_RB_NO_WAKEUP;
+    return avail / step != (avail - size) / step ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 /* The executable's path, leaf first as cgroup_path writes it, crossing mount points up to
