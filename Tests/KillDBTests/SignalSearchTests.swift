@@ -195,6 +195,7 @@ struct SignalSearchTests {
                     DROP TRIGGER ingest_runs_status_update; ALTER TABLE ingest_runs DROP COLUMN kind;
                     DROP VIEW signal_context; DROP VIEW process_context; DROP TABLE event_processes; DROP TABLE processes;
                     DROP INDEX events_tgid_arg;
+                    DROP TABLE unverified_trace_messages;
                     DELETE FROM grdb_migrations WHERE identifier >= '003';
                     """)
             }
