@@ -1,6 +1,7 @@
 import Foundation
 import KernelTrace
 import Pipeline
+import ProcessContext
 import Store
 import Tracer
 
@@ -59,13 +60,15 @@ public enum LiveTrace {
         options.log?(false, "tracing \(filter.description), database \(databasePath), run \(session.runID)")
         options.ready?()
 
+        var completion = TraceCompletion()
         var lostSeen: UInt64 = 0
         var lostCheckedAt = Date().timeIntervalSince1970
         var failure: (any Error)?
         while !control.stopRequested {
             do {
                 let records = try tracer.poll(timeout: 100)
-                if !records.isEmpty { writer.enqueue(records) }
+                completion.newPoll()
+                if !records.isEmpty { writer.enqueue(completion.complete(records, now: Date().timeIntervalSince1970)) }
             } catch {
                 failure = error
                 break
@@ -83,7 +86,8 @@ public enum LiveTrace {
         }
         // Detach first: nothing new arrives, and what the buffer still holds is read.
         let tail = (try? tracer.poll(timeout: 0)) ?? []
-        writer.enqueue(tail + tracer.drain())
+        completion.newPoll()
+        writer.enqueue(completion.complete(tail + tracer.drain(), now: Date().timeIntervalSince1970))
         let lost = tracer.lostRecords()
         if lost > lostSeen {
             writer.enqueue(loss: TraceLoss(from: lostCheckedAt, to: Date().timeIntervalSince1970, count: lost - lostSeen))
@@ -110,6 +114,8 @@ final class TraceWriter: @unchecked Sendable {
     private var status = LiveTraceStatus()
     private var thread: Thread?
     private let maxBatch = 2000
+    /// Kubelet's log directories, which name the pods of the cgroups the records give.
+    private let podLogs = PodLogs()
 
     init(store: SignalStore, session: TraceSession, options: LiveTraceOptions) {
         self.store = store
@@ -171,7 +177,7 @@ final class TraceWriter: @unchecked Sendable {
             let finalWrite = finishingNow && !more
             do {
                 try store.transaction { tx in
-                    _ = try tx.store(batch, trace: session)
+                    _ = try tx.store(batch, trace: session, podLogs: podLogs)
                     try tx.updateTraceSession(session, records: totals.records + taken.count, lost: totals.lost,
                                               finished: finalWrite, status: finalWrite ? (failedNow ? "failed" : "complete") : "running")
                 }

@@ -64,7 +64,14 @@ enum KillDescription {
             if r.senderPid == 1 { out.append(("systemd", systemd(kill.journal, s))) }
             if let c = kill.processes { out += ProcessContextText.fields(c, eventTime: r.eventTime, s) }
         case .traced(let t):
-            out += fields(t, initKill: kill.initKill, s, users)
+            out += fields(t, initKill: kill.initKill, s, users, places: ProcessContextText.places(kill, t, s))
+            if let c = kill.processes {
+                // The teardown's sender is the init, whose killer the cause already names.
+                out += ProcessContextText.fields(c, eventTime: t.eventTime, s).filter { label, _ in
+                    label != "target in" && !(t.cause == "pidns-teardown" && label == "chain")
+                        && !(t.cause == "cgroup-kill" && label == "sender in")
+                }
+            }
         case .kernel(let k):
             out.append(("signal", "\(s.word(k.signalName ?? "?")), from the kernel itself: no process sent it"))
             if let c = k.cgroup {
@@ -141,8 +148,9 @@ enum KillDescription {
     }
 
     /// A kill only the tracer saw: the cause in words, the sender as the kernel knew it.
-    static func fields(_ t: TracedSignalRow, initKill: TracedSignalRow?, _ s: TextStyle, _ users: UserNames) -> [(String, String)] {
-        var out: [(String, String)] = [("cause", TracedSignalWords.sentence(t, initKill: initKill, named: s.value))]
+    static func fields(_ t: TracedSignalRow, initKill: TracedSignalRow?, _ s: TextStyle, _ users: UserNames,
+                       places: TracedSignalWords.Places = .init()) -> [(String, String)] {
+        var out: [(String, String)] = [("cause", TracedSignalWords.sentence(t, initKill: initKill, named: s.value, places: places))]
         var sender = process(t.senderPid, t.senderComm, s)
         if t.senderTid != t.senderPid { sender += ", thread \(t.senderTid)" }
         if let e = t.senderExe { sender += " " + s.value(e) }

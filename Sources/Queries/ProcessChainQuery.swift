@@ -19,9 +19,20 @@ public struct EventContext: Sendable, Equatable {
     }
 
     /// The sender's place: its own, else its parent's (a `kill` run by a unit's script is
-    /// in that unit, as its parent is).
+    /// in that unit, as its parent is; the tracer's v2 path of a host whose units are in
+    /// the v1 name=systemd hierarchy names nothing, its parent's /proc reading does).
     public var senderPlace: ProcessPlace? {
-        chain.processes.first?.place ?? (senderRead ? nil : chain.processes.dropFirst().first?.place)
+        guard let first = chain.processes.first else { return nil }
+        if let own = first.place, !own.isEmpty { return own }
+        if senderPlaceIsParents { return chain.processes[1].place }
+        return first.place
+    }
+
+    /// True when `senderPlace` is its parent's: its own names nothing (or was not read).
+    public var senderPlaceIsParents: Bool {
+        let p = chain.processes
+        guard p.count > 1, p[0].place.map(\.isEmpty) ?? true else { return false }
+        return p[1].place.map { !$0.isEmpty } ?? false
     }
 }
 
@@ -51,6 +62,30 @@ public enum ProcessChainQuery {
         }
         if chain.isEmpty && target == nil { return nil }
         return EventContext(chain: SenderChain(chain), senderRead: senderRead, target: target)
+    }
+
+    /// The processes of a tracer's record (`record_rowid`): the sender and its parents as
+    /// the kernel named them at the event, and the target; nil when none were stored.
+    public static func context(_ db: Database, tracedRecord record: Int64) throws -> EventContext? {
+        guard try db.tableExists("traced_record_processes") else { return nil }
+        let links = try Row.fetchAll(db.cachedStatement(sql: "SELECT role, process_id FROM traced_record_processes WHERE record_id = ?"),
+                                     arguments: [record])
+        guard !links.isEmpty else { return nil }
+        var chain: [ProcessRecord] = []
+        if let s = links.first(where: { ($0["role"] as String) == "sender" }) {
+            var next: Int64? = s["process_id"]
+            var seen = Set<Int64>()
+            while let id = next, chain.count < 64, seen.insert(id).inserted, let p = try process(db, id) {
+                chain.append(p.record)
+                next = p.parent
+            }
+        }
+        var target: ProcessRecord?
+        if let t = links.first(where: { ($0["role"] as String) == "target" }), let p = try process(db, t["process_id"]) {
+            target = p.record
+        }
+        if chain.isEmpty && target == nil { return nil }
+        return EventContext(chain: SenderChain(chain), senderRead: !chain.isEmpty, target: target)
     }
 
     /// The sender as its own SYSCALL and PROCTITLE records name it.

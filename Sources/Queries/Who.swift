@@ -134,11 +134,18 @@ public enum Who {
         // The kernel is no sender: a question about a sender excludes its kills.
         let bySender = query.senderExe != nil || query.senderPid != nil || query.senderComm != nil
             || query.uid != nil || query.auid != nil || !query.senderPlace.isEmpty
-        let filter = KernelKillQuery.Filter(pid: query.targetPid, comm: query.targetComm, node: query.node,
+        // The tracer's records name their sender's and target's places: asked only by
+        // places, its kills are still answers (the kernel's and systemd's are not).
+        let byPlaceOnly = query.senderExe == nil && query.senderPid == nil && query.senderComm == nil
+            && query.uid == nil && query.auid == nil
+        var filter = KernelKillQuery.Filter(pid: query.targetPid, comm: query.targetComm, node: query.node,
                                             signals: query.signals, before: query.before, after: query.after)
-        var kills = try KillTimeline.kills(db, signals: answer.rows, others: bySender ? nil : filter,
+        filter.targetPlace = query.targetPlace
+        filter.senderPlace = query.senderPlace
+        filter.kernelAndSystemd = !bySender && query.targetPlace.isEmpty
+        var kills = try KillTimeline.kills(db, signals: answer.rows, others: byPlaceOnly ? filter : nil,
                                            limit: query.limit.map { $0 + 1 } ?? -1, order: .newestFirst)
-        if !bySender { answer.leftOut.kernelKillsByOtherSignals = try KernelKillQuery.otherSignals(db, filter) }
+        if filter.kernelAndSystemd { answer.leftOut.kernelKillsByOtherSignals = try KernelKillQuery.otherSignals(db, filter) }
         if let l = query.limit, kills.count > l {
             kills.removeLast(kills.count - l)
             answer.truncated = true
@@ -276,6 +283,12 @@ enum KernelKillQuery {
         var signals: SignalSet
         var before: Double?
         var after: Double?
+        /// Where the target and sender lived: only the tracer's records (of these kills) say.
+        var targetPlace = PlaceFilter()
+        var senderPlace = PlaceFilter()
+        /// False when the question is one the kernel's and systemd's kills cannot answer
+        /// (a sender, a target's place): only the tracer's records are searched.
+        var kernelAndSystemd = true
 
         /// WHERE terms over `kernel_kills` or `systemd_kills` (same column names).
         func clause(signals: Bool = true) -> (String, [any DatabaseValueConvertible]) {

@@ -2,6 +2,7 @@ import AuditDecoding
 import AuditLog
 import Foundation
 import GRDB
+import ProcessContext
 import KernelLog
 import Pipeline
 
@@ -115,7 +116,7 @@ public struct StoreTransaction {
     /// Stores everything one batch of the pipeline holds. The caller's transaction also
     /// holds the checkpoint and run-row updates that go with it. The tracer's records need
     /// the session they belong to.
-    public func store(_ batch: EventBatch, trace: TraceSession? = nil) throws -> StoredBatch {
+    public func store(_ batch: EventBatch, trace: TraceSession? = nil, podLogs: PodLogs? = nil) throws -> StoredBatch {
         var out = StoredBatch()
         for event in batch.events {
             switch try store(event) {
@@ -131,7 +132,7 @@ public struct StoreTransaction {
         for gap in batch.serialGaps { try store(gap) }
         if !batch.tracedSignals.isEmpty || !batch.traceLosses.isEmpty {
             guard let trace else { throw StoreError.sqlite("tracer records without their trace session") }
-            out.newTracedSignals = try store(batch.tracedSignals, session: trace)
+            out.newTracedSignals = try store(batch.tracedSignals, session: trace, podLogs: podLogs)
             for loss in batch.traceLosses { try recordTraceLoss(loss, session: trace) }
         }
         return out
