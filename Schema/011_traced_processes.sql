@@ -39,10 +39,12 @@ SELECT r.id AS record_rowid,
             THEN sp.container_runtime ELSE pp.container_runtime END AS sender_runtime,
        CASE WHEN sp.unit IS NOT NULL OR sp.container IS NOT NULL OR sp.pod_uid IS NOT NULL OR pp.process_rowid IS NULL
             THEN sp.pod ELSE pp.pod END AS sender_pod,
+       CASE WHEN sp.unit IS NOT NULL OR sp.container IS NOT NULL OR sp.pod_uid IS NOT NULL OR pp.process_rowid IS NULL
+            THEN sp.pod_uid ELSE pp.pod_uid END AS sender_pod_uid,
        CAST(scg.value AS TEXT) AS sender_cgroup,
        r.target_pid,
        tp.unit AS target_unit, tp.container AS target_container, tp.container_runtime AS target_runtime,
-       tp.pod AS target_pod, CAST(tcg.value AS TEXT) AS target_cgroup
+       tp.pod AS target_pod, tp.pod_uid AS target_pod_uid, CAST(tcg.value AS TEXT) AS target_cgroup
 FROM traced_signal_records r
 LEFT JOIN traced_record_processes s ON s.record_id = r.id AND s.role = 'sender'
 LEFT JOIN process_context sp ON sp.process_rowid = s.process_id

@@ -104,7 +104,9 @@ enum ProcessContextText {
             p.target = where_(tp, s)
             p.inContainer = tp.container != nil
         }
-        if t.cause == "cgroup-kill", let sp = kill.processes?.senderPlace { p.sender = where_(sp, s) }
+        if t.cause == "cgroup-kill", let c = kill.processes, let sp = c.senderPlace, let w = where_(sp, s) {
+            p.sender = w + (c.senderPlaceIsParents ? " (its parent's)" : "")
+        }
         if t.cause == "cgroup-kill" || t.cause == "oom", let d = t.causeDetail {
             var place = ProcessPlace(path: d)
             // The target's pod, read with kubelet's directories, names the same UID's pod.

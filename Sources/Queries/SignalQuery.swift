@@ -211,7 +211,7 @@ public struct PlaceFilter: Sendable, Equatable {
         var terms: [String] = [], args: [String] = []
         if let unit { terms.append("tc.\(side)_unit GLOB ?"); args.append(unit) }
         if let container { terms.append("tc.\(side)_container GLOB ?"); args.append(container + "*") }
-        if let pod { terms.append("tc.\(side)_pod GLOB ?"); args.append(pod) }
+        if let pod { terms.append("(tc.\(side)_pod GLOB ? OR tc.\(side)_pod_uid = ?)"); args += [pod, pod] }
         if let cgroup { terms.append("tc.\(side)_cgroup GLOB ?"); args.append(cgroup) }
         return (terms.joined(separator: " AND "), args)
     }
