@@ -154,4 +154,21 @@ struct TracedChainTests {
             #expect(try targets { $0.senderPlace.unit = "cron.service"; $0.targetPlace.pod = "shop/*" } == [])
         }
     }
+
+    @Test("report groups the kills by where their target and their sender lived")
+    func reportGroups() throws {
+        try TestLogs.withScratch { dir in
+            let db = try Self.database(dir)
+            let q = IncidentQuery(before: Self.bootTime + 5200, window: 3600)
+            let incident = try IncidentReportQuery.run(q, in: try SignalStore.openReadOnly(path: db))
+            let ctx = IncidentReport.Context(database: db, generatedAt: Self.bootTime + 6000, timeZone: TimeZone(identifier: "UTC")!,
+                                             users: { _ in nil })
+            let text = IncidentReport.text(incident, ctx)
+            #expect(text.contains("Kills by where their target lived: 2 in app.service, 1 in pod shop/cart-7d9."), "\(text)")
+            #expect(text.contains("Kills by where their sender lived: 2 in cron.service, 1 in pod shop/cart-7d9."), "\(text)")
+            let json = IncidentReport.json(incident, ctx)
+            #expect(json.contains("{\"side\":\"target\",\"kind\":\"unit\",\"name\":\"app.service\",\"kills\":2}"), "\(json)")
+            #expect(IncidentReport.markdown(incident, ctx).contains("Kills by where their target lived: 2 in"))
+        }
+    }
 }
