@@ -54,3 +54,24 @@ LEFT JOIN traced_record_processes t ON t.record_id = r.id AND t.role = 'target'
 LEFT JOIN process_context tp ON tp.process_rowid = t.process_id
 LEFT JOIN strings tcg ON tcg.id = t.cgroup_id
 WHERE s.process_id IS NOT NULL OR t.process_id IS NOT NULL;
+
+-- Successful execve events from the audit logs (when the rules audit execve, as many sites'
+-- do): a process (pid, its parent), and what it ran. A kill whose sender's parents neither
+-- the plugin nor the tracer read names them from these: the newest execve of the parent
+-- pid at or before the kill, then of its parent, and so on. Best effort: a pid reused by a
+-- process that never ran execve (a fork) is not told apart, and answers say where the
+-- chain came from.
+CREATE TABLE process_execs (
+    id        INTEGER PRIMARY KEY,
+    node_id   INTEGER NOT NULL REFERENCES strings(id),
+    sec       INTEGER NOT NULL,
+    msec      INTEGER NOT NULL,
+    serial    INTEGER NOT NULL,
+    pid       INTEGER NOT NULL,
+    ppid      INTEGER,
+    comm_id   INTEGER REFERENCES strings(id),
+    exe_id    INTEGER REFERENCES strings(id),
+    argv_id   INTEGER REFERENCES strings(id),   -- argv joined by NULs
+    UNIQUE (node_id, sec, msec, serial)
+);
+CREATE INDEX process_execs_pid ON process_execs (node_id, pid, sec);

@@ -14,6 +14,8 @@ public enum RecordKind: Sendable, Equatable {
     /// dump). No process sent them, so they are kept as kernel kills.
     case seccomp
     case anomAbend
+    /// An execve's arguments (EXECVE): with its SYSCALL, what a process ran, and its parent.
+    case execve
     case other
 }
 
@@ -123,6 +125,7 @@ extension RecordHeader {
         case 10 where type.starts(with: "ANOM_ABEND"): return .anomAbend
         case 9 where type.starts(with: "PROCTITLE"): return .proctitle
         case 3 where type.starts(with: "EOE"): return .endOfEvent
+        case 6 where type.starts(with: "EXECVE"): return .execve
         case 4:
             // Numeric types, as in the kernel log: 1300 SYSCALL, 1318 OBJ_PID, 1320 EOE,
             // 1326 SECCOMP, 1327 PROCTITLE, 1701 ANOM_ABEND, 1200-1299 auditd's own.
@@ -138,6 +141,7 @@ extension RecordHeader {
             case 1327: return .proctitle
             case 1326: return .seccomp
             case 1701: return .anomAbend
+            case 1309: return .execve
             case 1200...1299: return .daemon
             default: return .other
             }

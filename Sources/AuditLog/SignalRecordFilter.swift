@@ -73,10 +73,72 @@ public struct KernelActionRecord: Sendable {
     public var file: Int
 }
 
+/// A successful execve from the audit log (its SYSCALL and EXECVE records): a process, its
+/// parent and what it ran. Kept when the rules audit execve, so that a kill's sender's
+/// parents can be named from the logs alone.
+public struct ProcessExec: Sendable, Equatable {
+    public var id: EventID
+    public var pid: Int64
+    public var ppid: Int64?
+    public var comm: [UInt8]?
+    public var exe: [UInt8]?
+    public var argv: [[UInt8]]
+
+    public init(id: EventID, pid: Int64, ppid: Int64?, comm: [UInt8]?, exe: [UInt8]?, argv: [[UInt8]]) {
+        self.id = id
+        self.pid = pid
+        self.ppid = ppid
+        self.comm = comm
+        self.exe = exe
+        self.argv = argv
+    }
+
+    /// From the SYSCALL line and the EXECVE lines of one event; nil when they say no process.
+    static func parse(syscall: [UInt8], execve: [[UInt8]]) -> ProcessExec? {
+        syscall.withUnsafeBufferPointer { line -> ProcessExec? in
+            guard case .success(let h) = RecordHeader.parse(line),
+                  let pid = RecordHeader.field("pid", in: line, header: h).flatMap({ AuditField.decimal($0) }) else { return nil }
+            let ppid = RecordHeader.field("ppid", in: line, header: h).flatMap { AuditField.decimal($0) }
+            let comm = RecordHeader.field("comm", in: line, header: h).flatMap { AuditField.decodeString($0) }
+            let exe = RecordHeader.field("exe", in: line, header: h).flatMap { AuditField.decodeString($0) }
+            return ProcessExec(id: h.eventID, pid: pid, ppid: ppid, comm: comm, exe: exe, argv: arguments(execve))
+        }
+    }
+
+    /// `argc=3 a0="ls" a1=2D6C a2_len=9000 a2[0]=… a2[1]=…`: argv, a long argument's pieces joined.
+    static func arguments(_ lines: [[UInt8]]) -> [[UInt8]] {
+        var args: [Int: [UInt8]] = [:]
+        var argc: Int?
+        for line in lines {
+            let body: [UInt8] = line.withUnsafeBufferPointer { b in
+                guard case .success(let h) = RecordHeader.parse(b) else { return [] }
+                return Array(b[h.bodyStart..<h.bodyEnd])
+            }
+            for token in body.split(separator: 0x20) {
+                guard let eq = token.firstIndex(of: 0x3d) else { continue }
+                let name = token[token.startIndex..<eq], value = token[(eq + 1)...]
+                if name.elementsEqual("argc".utf8) { argc = AuditField.decimal(value).map(Int.init); continue }
+                guard name.first == UInt8(ascii: "a") else { continue }
+                var digits = name.dropFirst()
+                if let bracket = digits.firstIndex(of: UInt8(ascii: "[")) { digits = digits[digits.startIndex..<bracket] }
+                guard !digits.isEmpty, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), digits.count < 7,
+                      let n = Int(String(decoding: digits, as: UTF8.self)), n < 4096,
+                      let decoded = AuditField.decodeString(value) else { continue }
+                args[n, default: []] += decoded
+            }
+        }
+        let count = min(argc ?? (args.keys.max().map { $0 + 1 } ?? 0), 4096)
+        return (0..<count).map { args[$0] ?? [] }
+    }
+}
+
 /// What the filter hands on at each `drain()`.
 public struct FilterOutput: Sendable {
     public var daemonRecords: [DaemonRecord]
     public var kernelRecords: [KernelActionRecord]
+    /// Successful execve events (when the rules audit them): best effort, never held
+    /// across a checkpoint.
+    public var execs: [ProcessExec] = []
     public var serialGaps: [SerialGap]
     /// Complete events the decoder could not use.
     public var unusableEvents: Int
@@ -145,6 +207,10 @@ public struct SignalRecordFilter {
     private var daemonRecords: [DaemonRecord] = []
     /// SECCOMP and ANOM_ABEND records: fatal signals the kernel delivered itself.
     private var kernelRecords: [KernelActionRecord] = []
+    /// execve events being read (SYSCALL line, EXECVE lines), and those complete.
+    private var execOpen: [EventID: (syscall: [UInt8], execve: [[UInt8]])] = [:]
+    private var execs: [ProcessExec] = []
+    static let execLimit = 1 << 14
     static let kernelRecordLimit = 1 << 16
     /// Groups complete and ready to decode.
     private var ready: [SignalRecordGroup] = []
@@ -190,6 +256,8 @@ public struct SignalRecordFilter {
         var out = FilterOutput(daemonRecords: daemonRecords, kernelRecords: kernelRecords,
                                serialGaps: gaps.takeFound(), unusableEvents: unusable,
                                skippedLines: skippedSinceTaken, skipped: skipped)
+        out.execs = execs
+        execs.removeAll()
         daemonRecords.removeAll()
         kernelRecords.removeAll()
         skipped.removeAll()
@@ -258,7 +326,13 @@ public struct SignalRecordFilter {
 
         switch header.kind {
         case .syscall:
-            guard isSignalSyscall(line, header) else { break }
+            guard isSignalSyscall(line, header) else {
+                if isExecve(line, header) {
+                    if execOpen.count >= Self.execLimit { execOpen.removeAll() }
+                    execOpen[id] = (Array(line), [])
+                }
+                break
+            }
             // A second SYSCALL for one id is another copy of the event (a log read twice, a
             // forged line): it and its records are a group of their own, for the store to
             // compare, never mixed into the first.
@@ -283,7 +357,10 @@ public struct SignalRecordFilter {
             } else {
                 remember(hold(line, header, file, offset), id)
             }
+        case .execve:
+            if execOpen[id] != nil, execOpen[id]!.execve.count < 64 { execOpen[id]!.execve.append(Array(line)) }
         case .endOfEvent:
+            if let e = execOpen.removeValue(forKey: id) { completeExec(e) }
             if let group = open.removeValue(forKey: id) { handOn(group) }
             // The event is over and was no signal: its records need not be held (a stream's
             // spool is emptied only when nothing is).
@@ -306,6 +383,8 @@ public struct SignalRecordFilter {
     /// End of the stream: every open event is as complete as it will get in this run.
     /// `complete` says whether the logs are finished (nobody is writing them).
     public mutating func finish(complete: Bool) {
+        for (_, e) in execOpen.sorted(by: { $0.key < $1.key }) { completeExec(e) }
+        execOpen.removeAll()
         for (_, group) in open { handOn(group) }
         open.removeAll()
         unclaimed.removeAll()
@@ -324,6 +403,28 @@ public struct SignalRecordFilter {
         for group in ready { group.lines.forEach(note) }
         return out
     }
+
+    private mutating func completeExec(_ e: (syscall: [UInt8], execve: [[UInt8]])) {
+        guard let exec = ProcessExec.parse(syscall: e.syscall, execve: e.execve) else { return }
+        if execs.count >= Self.execLimit { execs.removeFirst(execs.count / 2) }
+        execs.append(exec)
+    }
+
+    /// A successful execve or execveat (the process now runs what its EXECVE record says).
+    func isExecve(_ line: UnsafeBufferPointer<UInt8>, _ header: RecordHeader) -> Bool {
+        guard let success = RecordHeader.field("success", in: line, header: header), success.elementsEqual("yes".utf8),
+              let sc = RecordHeader.field("syscall", in: line, header: header) else { return false }
+        var i = 0
+        if let n = readDecimal(sc, &i), i == sc.count {
+            guard let archField = RecordHeader.field("arch", in: line, header: header),
+                  let arch = AuditArch(field: archField) else { return false }
+            return Self.execveNumbers[arch]?.contains(Int(n)) == true
+        }
+        return sc.elementsEqual("execve".utf8) || sc.elementsEqual("execveat".utf8)
+    }
+
+    /// execve and execveat, per arch.
+    static let execveNumbers: [AuditArch: Set<Int>] = [.x86_64: [59, 322], .i386: [11, 358], .aarch64: [221, 281], .arm: [11, 387]]
 
     /// Events whose SYSCALL record is a signal syscall for its arch.
     func isSignalSyscall(_ line: UnsafeBufferPointer<UInt8>, _ header: RecordHeader) -> Bool {
@@ -366,6 +467,10 @@ public struct SignalRecordFilter {
     /// log time, and forgets finished events too old to get late records.
     private mutating func sweep() {
         lastSweepSecond = newestSecond
+        for (id, e) in execOpen where id.seconds < newest[id.node, default: .min] - Self.eventTimeout {
+            execOpen.removeValue(forKey: id)
+            completeExec(e)
+        }
         for (id, group) in open where id.seconds < newest[id.node, default: .min] - Self.eventTimeout {
             open.removeValue(forKey: id)
             handOn(group)

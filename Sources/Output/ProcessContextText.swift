@@ -34,6 +34,7 @@ enum ProcessContextText {
         var text = shown.enumerated().map { process($0.element, s, width: $0.offset == 0 ? 80 : 48) }.joined(separator: " ← ")
         if cut { text += " ← …" }
         if let unit { text += ", " + s.value(unit) } else if let last = shown.last?.place, let w = where_(last, s) { text += ", " + w }
+        if shown.contains(where: { $0.source == .auditExecve }) { text += " (from the audit log's execve records)" }
         // Marked: /proc is read a moment after the kill, not at it.
         if let read = shown.first?.readAt, shown.first?.source == .proc {
             let late = max(0, read - eventTime)

@@ -16,6 +16,9 @@ public struct EventBatch: Sendable {
     /// systemd's kills (unit stop timeouts, systemd-oomd).
     public var systemdActions: [SystemdAction] = []
     public var serialGaps: [SerialGap] = []
+    /// Successful execve events, when the rules audit them: the processes a sender's
+    /// parents were, from the logs alone.
+    public var execs: [ProcessExec] = []
     /// The tracer's records (`killdb trace`), and the spans its ring buffer lost records in.
     public var tracedSignals: [TracedSignal] = []
     public var traceLosses: [TraceLoss] = []
@@ -35,6 +38,7 @@ public struct EventBatch: Sendable {
     /// True when there is nothing to store.
     public var isEmpty: Bool {
         events.isEmpty && daemonRecords.isEmpty && kernelKills.isEmpty && systemdActions.isEmpty && serialGaps.isEmpty
+            && execs.isEmpty
             && tracedSignals.isEmpty && traceLosses.isEmpty
     }
 
@@ -45,6 +49,7 @@ public struct EventBatch: Sendable {
         kernelKills += later.kernelKills
         systemdActions += later.systemdActions
         serialGaps += later.serialGaps
+        execs += later.execs
         tracedSignals += later.tracedSignals
         traceLosses += later.traceLosses
         skippedLines += later.skippedLines
@@ -189,6 +194,7 @@ public struct EventPipeline {
         batch.traceLosses = traceLosses
         traceLosses.removeAll()
         batch.serialGaps = out.serialGaps
+        batch.execs = out.execs
         batch.held = out.held
         batch.unverifiedAuditRecords = unverified
         unverified = 0

@@ -42,7 +42,7 @@ public enum ProcessChainQuery {
         guard let eventRow = try eventRowID(db, row) else { return nil }
         let links = try Row.fetchAll(db.cachedStatement(sql: "SELECT role, pid, process_id FROM event_processes WHERE event_id = ?"),
                                      arguments: [eventRow])
-        guard !links.isEmpty else { return nil }
+        guard !links.isEmpty else { return try fromExecs(db, for: row) }
         var chain: [ProcessRecord] = []
         var senderRead = false
         if let s = links.first(where: { ["sender", "parent"].contains($0["role"] as String) }) {
@@ -86,6 +86,38 @@ public enum ProcessChainQuery {
         }
         if chain.isEmpty && target == nil { return nil }
         return EventContext(chain: SenderChain(chain), senderRead: !chain.isEmpty, target: target)
+    }
+
+    /// From the audit logs alone: the sender as its record names it, then its parents as
+    /// their own execve records do (the newest execve of each parent pid at or before the
+    /// kill). nil when the logs hold none for its parent.
+    static func fromExecs(_ db: Database, for row: SignalRow) throws -> EventContext? {
+        guard let ppid = row.senderPpid, ppid > 1, try db.tableExists("process_execs"),
+              let node = try Int64.fetchOne(db, sql: "SELECT id FROM strings WHERE value = ?", arguments: [Data(row.node ?? [])])
+        else { return nil }
+        let statement = try db.cachedStatement(sql: """
+            SELECT x.pid, x.ppid, x.sec, x.msec, comm.value AS comm, exe.value AS exe, argv.value AS argv
+            FROM process_execs x
+            LEFT JOIN strings comm ON comm.id = x.comm_id
+            LEFT JOIN strings exe ON exe.id = x.exe_id
+            LEFT JOIN strings argv ON argv.id = x.argv_id
+            WHERE x.node_id = ? AND x.pid = ? AND x.sec <= ?
+            ORDER BY x.sec DESC, x.msec DESC, x.serial DESC LIMIT 1
+            """)
+        var chain = [fromRecord(row)]
+        var next: Int64? = ppid
+        var seen: Set<Int64> = [row.senderPid ?? 0]
+        while let pid = next, pid > 0, chain.count < 32, seen.insert(pid).inserted,
+              let r = try Row.fetchOne(statement, arguments: [node, pid, Int64(row.eventTime.rounded(.down))]) {
+            func bytes(_ c: String) -> [UInt8]? { (r[c] as Data?).map { [UInt8]($0) } }
+            let sec: Int64 = r["sec"], msec: Int64 = r["msec"]
+            chain.append(ProcessRecord(pid: pid, ppid: r["ppid"], comm: bytes("comm"), exe: bytes("exe"),
+                                       argv: bytes("argv").map { $0.split(separator: 0, omittingEmptySubsequences: false).map(Array.init) } ?? [],
+                                       source: .auditExecve, readAt: Double(sec) + Double(msec) / 1000))
+            next = r["ppid"]
+        }
+        guard chain.count > 1 else { return nil }
+        return EventContext(chain: SenderChain(chain), senderRead: false)
     }
 
     /// The sender as its own SYSCALL and PROCTITLE records name it.

@@ -129,6 +129,7 @@ public struct StoreTransaction {
         for record in batch.daemonRecords { try store(record) }
         for kill in batch.kernelKills where try store(kill) == .inserted { out.newKernelKills += 1 }
         for action in batch.systemdActions where try store(action) { out.newSystemdActions += 1 }
+        if !batch.execs.isEmpty { try store(batch.execs) }
         for gap in batch.serialGaps { try store(gap) }
         if !batch.tracedSignals.isEmpty || !batch.traceLosses.isEmpty {
             guard let trace else { throw StoreError.sqlite("tracer records without their trace session") }
