@@ -33,10 +33,14 @@ struct TraceCompletion {
         if let sender = read(s.sender.process, now: now) { s.senderProcCgroup = sender.cgroup }
         for i in s.ancestors.indices {
             guard let p = read(s.ancestors[i].process, now: now) else { continue }
-            s.ancestors[i].exe = p.exe
-            s.ancestors[i].argv = p.argv
             s.ancestors[i].procCgroup = p.cgroup
             s.ancestors[i].readAt = p.readAt
+            // Another name than the kernel's at the event: it ran execve since (a shell
+            // whose last command replaces it), and /proc shows the new program, not the one
+            // that was behind the kill. Only the kernel's name stands then.
+            guard p.comm == s.ancestors[i].comm else { continue }
+            s.ancestors[i].exe = p.exe
+            s.ancestors[i].argv = p.argv
         }
         // Past the kernel's depth: the rest of the chain from /proc, while it lives.
         if s.ancestryTruncated, let last = s.ancestors.last, let p = read(last.process, now: now), let ppid = p.ppid, ppid > 0 {
