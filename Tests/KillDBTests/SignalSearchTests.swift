@@ -185,6 +185,7 @@ struct SignalSearchTests {
                     CREATE INDEX targets_pid ON targets (pid); CREATE INDEX targets_comm ON targets (comm_id);
                     CREATE INDEX events_sender_pid ON events (sender_pid);
                     DROP TABLE event_conflicts; ALTER TABLE ingest_runs DROP COLUMN conflicting_events;
+                    DROP VIEW traced_signal_context; DROP TABLE traced_record_processes; DROP TABLE process_execs;
                     DROP VIEW traced_signals; DROP VIEW trace_coverage;
                     DROP TABLE traced_signal_records; DROP TABLE trace_losses; DROP TABLE trace_sessions;
                     DROP VIEW coverage; DROP TRIGGER ingest_runs_plugin_kind; DROP TRIGGER ingest_runs_status_insert;
