@@ -62,7 +62,7 @@ let package = Package(
         ),
         // The library the CLI and tests call: the sources (file ingest, the plugin's stream,
         // kernel logs, the tracer) feeding the pipeline and the store.
-        .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "KernelTrace", "Pipeline", "ProcessContext", "Store", "Tracer"]),
+        .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "KernelTrace", "Pipeline", "ProcessContext", "Quantities", "Store", "Tracer"]),
         // Questions asked of the database: who, report, ad hoc SQL.
         .target(name: "Queries", dependencies: ["AuditDecoding", "KernelLog", "ProcessContext", "Store", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
         // Times and durations as operators type them on the command line (--before, --since,

@@ -3,6 +3,7 @@ import AuditLog
 import Foundation
 import Pipeline
 import ProcessContext
+import Quantities
 import Store
 #if canImport(Glibc)
 import Glibc
@@ -28,6 +29,12 @@ public struct LiveIngestOptions: Sendable {
     public var stopReplayBudget: Double = 3
     /// nil: the database path with ".spool" appended.
     public var spoolPath: String?
+    /// Largest the spool grows to (plus at most one read and the line it ends in) while the
+    /// writer has not caught up with it, as while the database stays locked: beyond it the
+    /// reader stops reading input, so auditd's own queue (q_depth) fills and auditd's
+    /// overflow_action decides, as with any plugin that falls behind. Nothing is dropped here.
+    public var spoolLimit: Int64 = LiveIngestOptions.defaultSpoolLimit
+    public static let defaultSpoolLimit: Int64 = 256 << 20
     /// Read each sender's parents and each process's cgroup from /proc as its event arrives.
     public var captureProcesses = true
     /// Where kubelet's pod log directories are (`pods/`, `containers/`), to name pods.
@@ -47,12 +54,19 @@ public struct LiveIngestStatus: Sendable {
     /// New lines go to the spool file (the queue was full, or the database unavailable).
     public var spooling = false
     public var spoolBytes: Int64 = 0
+    /// Input is not read: the spool is at its limit and the writer behind it.
+    public var readingPaused = false
+    /// How often reading stopped at the spool's limit.
+    public var readPauses = 0
     public var databaseAvailable = false
     public var commits = 0
     public var signalEvents = 0
     public var newEvents = 0
     /// Signal events libauparse could not parse (their lines count as skipped).
     public var unparsableEvents = 0
+    /// Copies of stored event ids that told another story (another sender, signal or
+    /// target): the stored copy was kept, these are in event_conflicts.
+    public var conflictingEvents = 0
     /// The ingest_runs rows written, one per database session (start, SIGHUP, recovery).
     public var runIDs: [Int64] = []
     public init() {}
@@ -100,6 +114,14 @@ public final class LiveIngestControl: @unchecked Sendable {
     /// End of the bytes in the spool, the start of a line moved there but not ended yet
     /// included (`current.spoolBytes` ends at the last whole line).
     var spoolRawEnd: Int64 = 0
+    var spoolLimit = LiveIngestOptions.defaultSpoolLimit
+    var spoolPath = ""
+    /// Where the writer has read the spool to (LiveWriter.spoolOffset).
+    var writerSpoolOffset: Int64 = 0
+    /// The reader stopped at the spool's limit and said so; since when the writer has read
+    /// all of the spool while it is over the limit.
+    var pauseLogged = false
+    var caughtUpSince: Date?
 
     public init() {}
 
@@ -244,6 +266,44 @@ public final class LiveIngestControl: @unchecked Sendable {
     }
 
     func readerFinished() { locked { readerDone = true } }
+
+    /// Reader side: whether to stop reading input for now, the spool being at its limit.
+    /// Bounded where the writer is behind it (the database unavailable, or slower than
+    /// input); once the writer has read all of it and had a moment to store and empty it,
+    /// what it still holds may be waiting for more input (an event's last records), so one
+    /// more read goes through. A spliced line not ended yet is read to its end first (the
+    /// spool is emptied only at a line's end). Said loudly once each time the limit is reached.
+    func mustPause() -> Bool {
+        locked {
+            let over = spoolFD >= 0 && current.spoolBytes >= spoolLimit && spoolRawEnd == current.spoolBytes
+                && !stopRequested
+            if current.spoolBytes < spoolLimit / 2, pauseLogged {
+                pauseLogged = false
+                log?(false, "reading from auditd again: the spool holds \(Quantity.bytes(current.spoolBytes))")
+            }
+            var pause = over
+            if over && writerSpoolOffset >= current.spoolBytes {
+                if let since = caughtUpSince, Date().timeIntervalSince(since) > 1 {
+                    caughtUpSince = nil
+                    pause = false
+                } else if caughtUpSince == nil {
+                    caughtUpSince = Date()
+                }
+            } else {
+                caughtUpSince = nil
+            }
+            current.readingPaused = pause
+            guard pause else { return false }
+            if !pauseLogged {
+                pauseLogged = true
+                current.readPauses += 1
+                let why = current.databaseAvailable ? "the database is behind" : "the database is unavailable"
+                log?(true, "the spool \(spoolPath) reached its limit of \(Quantity.bytes(spoolLimit)) (--spool-limit) and \(why): no longer reading from auditd until the spool is stored. killdb drops nothing; auditd's queue (q_depth in auditd.conf) fills and auditd's overflow_action decides what becomes of new events")
+            }
+            _ = condition.wait(until: Date().addingTimeInterval(0.2))
+            return true
+        }
+    }
 }
 
 public enum LiveIngest {
@@ -261,8 +321,10 @@ public enum LiveIngest {
         control.locked {
             control.queueLimit = options.queueBytes
             control.log = options.log
+            control.spoolLimit = max(options.spoolLimit, 1)
         }
         let path = options.spoolPath ?? databasePath + ".spool"
+        control.locked { control.spoolPath = path }
         var spool = openSpoolFile(path, log: options.log)
         // The spool first, so no line is read before it can be kept there; but drain input
         // from the start, even while another plugin still holds the spool.
@@ -367,6 +429,7 @@ public enum LiveIngest {
         while true {
             if stopDeadline == nil, control.locked({ control.stopRequested }) { stopDeadline = Date().addingTimeInterval(2) }
             if let d = stopDeadline, Date() > d { break }
+            if control.mustPause() { continue }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&pfd, 1, stopDeadline == nil ? 200 : 0)
             if ready < 0 {
@@ -455,6 +518,8 @@ struct LiveWriter {
     /// Stream bytes of this run: the file_reads row's end offset.
     var bytes: Int64 = 0
     var newEvents = 0
+    /// Disagreeing copies met in this run (its run row's conflicting_events).
+    var conflictingEvents = 0
     /// What the pipeline completed and the next commit stores.
     var waiting = EventBatch()
     /// The processes of waiting events, read from /proc as they arrived.
@@ -599,6 +664,13 @@ struct LiveWriter {
             fedOffset = min(offset, spoolBase + chunk.end)
         }
         fedOffset = spoolBase + chunk.end
+        publishOffset()
+    }
+
+    /// Tells the reader where the writer has read the spool to (its limit counts from there).
+    func publishOffset() {
+        let offset = spoolOffset
+        control.locked { control.writerSpoolOffset = offset }
     }
 
     mutating func feed(_ line: [UInt8], at offset: Int64) {
@@ -635,7 +707,11 @@ struct LiveWriter {
         // No newline at all: a torn tail (appends are whole lines, so only after damage); drop it.
         if start == 0 { fedOffset = spoolBase + from + Int64(got) }
         if spoolOffset >= end { replayedToEnd = true }
-        control.locked { control.current.replayedLines += count }
+        let offset = spoolOffset
+        control.locked {
+            control.current.replayedLines += count
+            control.writerSpoolOffset = offset
+        }
     }
 
     /// Takes what the pipeline completed into the waiting batch.
@@ -684,12 +760,13 @@ struct LiveWriter {
         totals.badLines = pipeline.skippedTotal
         totals.signalEvents = coverage.signalEvents
         totals.newEvents = newEvents
+        totals.conflictingEvents = conflictingEvents
         let read = FileRead(path: LiveIngest.streamPath, device: 0, inode: 0, startOffset: 0, endOffset: bytes,
                             coverage: coverage)
         let (batch, runID, fileReadRow, abandoned, hostname) = (waiting, self.runID, self.fileReadRow, abandonedRuns, self.hostname)
         let processes = waitingProcesses
         do {
-            let r = try store.transaction { tx -> (run: Int64, row: Int64, inserted: Int) in
+            let r = try store.transaction { tx -> (run: Int64, row: Int64, inserted: Int, conflicts: Int) in
                 if runID == nil { try tx.markInterruptedRuns([.plugin]) }
                 let run = try runID ?? tx.beginRun(.plugin, version: Ingest.version, hostname: hostname)
                 let stored = try tx.store(batch)
@@ -697,15 +774,21 @@ struct LiveWriter {
                 let row = try tx.save(read, run: run, rowID: fileReadRow)
                 var t = totals
                 t.newEvents += stored.newEvents
+                t.conflictingEvents += stored.conflictingEvents
                 try tx.updateRun(run, totals: t, status: final ? .complete : .running)
                 for old in abandoned { try tx.updateRun(old, totals: RunTotals(), status: .failed) }
-                return (run, row, stored.newEvents)
+                return (run, row, stored.newEvents, stored.conflictingEvents)
             }
             if self.runID == nil { control.locked { control.current.runIDs.append(r.run) } }
             self.runID = r.run
             self.fileReadRow = r.row
             abandonedRuns.removeAll()
             newEvents += r.inserted
+            conflictingEvents += r.conflicts
+            if r.conflicts > 0 {
+                let n = r.conflicts
+                log(true, "\(n) cop\(n == 1 ? "y" : "ies") of stored event ids told another story (another sender, signal or target); the first copy was kept, the other\(n == 1 ? " is" : "s are") in the event_conflicts table")
+            }
             let committed = batch.held[source] ?? collectedOffset
             waiting = EventBatch()
             waitingProcesses.removeAll()
@@ -722,6 +805,7 @@ struct LiveWriter {
                 control.current.databaseAvailable = true
                 control.current.commits += 1
                 control.current.newEvents = newEvents
+                control.current.conflictingEvents = conflictingEvents
                 control.current.signalEvents = coverage.signalEvents
                 control.current.unparsableEvents = pipeline.unparsableEvents
             }
@@ -775,6 +859,7 @@ struct LiveWriter {
             control.current.spoolBytes = 0
             control.spoolRawEnd = 0
             control.current.spooling = false
+            control.writerSpoolOffset = 0
             return true
         }
         if emptied { spoolBase += end }
@@ -791,6 +876,7 @@ struct LiveWriter {
         fileReadRow = nil
         bytes = 0
         newEvents = 0
+        conflictingEvents = 0
         pipeline.restartCounts()
         failing = false
         failureLogged = false

@@ -41,6 +41,10 @@ public struct MergeResult: Sendable, Equatable {
     /// Ingest runs of the source copied, or refreshed because the source's copy moved on.
     public var copiedRuns = 0
     public var copiedFileReads = 0
+    /// The source's copies of events the target holds that tell another story (another
+    /// sender, signal or target): the target's copy is kept whole, the source's is recorded
+    /// in event_conflicts, and the merge writes a run row of its own counting them.
+    public var conflictingEvents = 0
 
     public init(source: String) { self.source = source }
 }
@@ -58,7 +62,8 @@ extension SignalStore {
     /// The caller holds the ingest lock on this database; the source is only read (attached
     /// read-only), so it may be in use by its own ingest meanwhile: the transaction sees one
     /// snapshot of it.
-    public func merge(from sourcePath: String) throws -> MergeResult {
+    /// `version` is the killdb version a run row of the merge's own names.
+    public func merge(from sourcePath: String, version: String = "unknown") throws -> MergeResult {
         let source = absolute(sourcePath)
         var own = stat(), other = stat()
         guard stat(source, &other) == 0 else { throw MergeError.sourceMissing(path: sourcePath) }
@@ -86,7 +91,19 @@ extension SignalStore {
                 defer { try? db.execute(sql: "DETACH DATABASE src") }
                 var result = MergeResult(source: sourcePath)
                 try db.inTransaction {
+                    let started = Date().timeIntervalSince1970
                     result = try Self.copy(db, marker: Self.mergedPathPrefix(source: source), into: result)
+                    if result.conflictingEvents > 0 {
+                        // Only then: merging the same source again must add nothing, and a
+                        // merge's coverage is the source's runs, copied.
+                        try db.execute(sql: """
+                            INSERT INTO main.ingest_runs (kind, started_at, finished_at, status, killdb_version, hostname,
+                              signal_events, new_events, conflicting_events)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """, arguments: [RunKind.merge.rawValue, started, Date().timeIntervalSince1970,
+                                             RunStatus.complete.rawValue, version, ProcessInfo.processInfo.hostName,
+                                             result.sourceEvents, result.newEvents, result.conflictingEvents])
+                    }
                     return .commit
                 }
                 return result
@@ -144,6 +161,28 @@ extension SignalStore {
         // Events, by identity: one the target holds already is left as it is (below, it
         // gains what only the source has, as an ingest merges late records).
         r.sourceEvents = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM src.events") ?? 0
+        // Unless the source's copy tells another story: then the target's is kept whole (no
+        // targets or command line lent to it) and the source's is recorded as a conflict,
+        // as an ingest does (StoreTransaction.disagrees compares the same columns).
+        try db.execute(sql: """
+            DROP TABLE IF EXISTS temp.merge_conflicts;
+            CREATE TEMP TABLE merge_conflicts (old INTEGER PRIMARY KEY, new INTEGER NOT NULL);
+            INSERT INTO temp.merge_conflicts
+            SELECT e.id, m.id FROM src.events e
+            JOIN temp.merge_strings n ON n.old = e.node_id
+            JOIN main.events m ON m.node_id = n.new AND m.sec = e.sec AND m.msec = e.msec AND m.serial = e.serial
+            WHERE m.syscall IS NOT e.syscall OR m.signal IS NOT e.signal OR m.target_arg IS NOT e.target_arg
+               OR m.sender_pid IS NOT e.sender_pid OR m.sender_comm_id IS NOT \(s("sender_comm_id"))
+               OR m.sender_exe_id IS NOT \(s("sender_exe_id"));
+            """)
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO main.event_conflicts (event_id, syscall, signal, target_arg, sender_pid,
+              sender_comm_id, sender_exe_id, target_pids)
+            SELECT c.new, e.syscall, e.signal, e.target_arg, e.sender_pid, \(s("sender_comm_id")), \(s("sender_exe_id")),
+              COALESCE((SELECT group_concat(pid, ',') FROM (SELECT t.pid FROM src.targets t WHERE t.event_id = e.id ORDER BY t.pid)), '')
+            FROM temp.merge_conflicts c JOIN src.events e ON e.id = c.old ORDER BY c.old
+            """)
+        r.conflictingEvents = db.changesCount
         let plain = ["sec", "msec", "serial", "arch", "syscall", "signal", "success", "exit", "target_arg",
                      "tgid_arg", "pidfd", "a0", "a1", "a2", "a3", "sender_pid", "sender_ppid", "sender_uid",
                      "sender_auid", "sender_euid", "sender_ses"]
@@ -163,8 +202,10 @@ extension SignalStore {
             INSERT INTO temp.merge_events
             SELECT e.id, m.id FROM src.events e
             JOIN temp.merge_strings n ON n.old = e.node_id
-            JOIN main.events m ON m.node_id = n.new AND m.sec = e.sec AND m.msec = e.msec AND m.serial = e.serial;
+            JOIN main.events m ON m.node_id = n.new AND m.sec = e.sec AND m.msec = e.msec AND m.serial = e.serial
+            WHERE e.id NOT IN (SELECT old FROM temp.merge_conflicts);
             """)
+        try copyConflicts(db, s)
         // The first complete copy wins, as in ingest: only what is missing is filled.
         try db.execute(sql: """
             UPDATE main.events AS m SET
@@ -208,8 +249,29 @@ extension SignalStore {
         // reading of its own logs stands, which another database's say nothing about.
 
         try copyCoverage(db, marker: marker, into: &r)
-        try db.execute(sql: "DROP TABLE temp.merge_strings; DROP TABLE temp.merge_events")
+        try db.execute(sql: "DROP TABLE temp.merge_strings; DROP TABLE temp.merge_events; DROP TABLE temp.merge_conflicts")
         return r
+    }
+
+    /// The conflicts the source recorded (migration 006) for events both hold, unless one is
+    /// the target's own copy (the source kept the other first). A source older than 006 has none.
+    private static func copyConflicts(_ db: Database, _ s: (String, String) -> String) throws {
+        guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM src.sqlite_master WHERE name = 'event_conflicts')") == true else {
+            return
+        }
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO main.event_conflicts (event_id, syscall, signal, target_arg, sender_pid,
+              sender_comm_id, sender_exe_id, target_pids)
+            SELECT m.id, x.syscall, x.signal, x.target_arg, x.sender_pid, \(s("sender_comm_id", "x")), \(s("sender_exe_id", "x")),
+              x.target_pids
+            FROM src.event_conflicts x
+            JOIN (SELECT old, new FROM temp.merge_events UNION ALL SELECT old, new FROM temp.merge_conflicts) me ON me.old = x.event_id
+            JOIN main.events m ON m.id = me.new
+            WHERE m.syscall IS NOT x.syscall OR m.signal IS NOT x.signal OR m.target_arg IS NOT x.target_arg
+               OR m.sender_pid IS NOT x.sender_pid OR m.sender_comm_id IS NOT \(s("sender_comm_id", "x"))
+               OR m.sender_exe_id IS NOT \(s("sender_exe_id", "x"))
+            ORDER BY x.id
+            """)
     }
 
     /// Kernel kills (migration 002) by their entries' identities: a kill any of whose log
@@ -256,8 +318,12 @@ extension SignalStore {
     /// merge is refreshed when the source's run has moved on (it was still running), and a
     /// run this database made itself (read back from a database it was merged into) is left alone.
     private static func copyCoverage(_ db: Database, marker: String, into r: inout MergeResult) throws {
-        let runColumns = ["started_at", "finished_at", "status", "killdb_version", "hostname", "files", "bytes",
+        var runColumns = ["started_at", "finished_at", "status", "killdb_version", "hostname", "files", "bytes",
                           "lines", "bad_lines", "signal_events", "new_events"]
+        // A source older than migration 006 has no count of conflicts.
+        if try Row.fetchAll(db, sql: "PRAGMA src.table_info(ingest_runs)").contains(where: { $0["name"] as String? == "conflicting_events" }) {
+            runColumns.append("conflicting_events")
+        }
         let readColumns = ["path", "device", "inode", "start_offset", "end_offset", "lines", "records", "events",
                            "signal_events", "bad_lines", "first_event_time", "last_event_time"]
         let markerData = Data(marker.utf8)
