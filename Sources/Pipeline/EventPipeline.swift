@@ -118,7 +118,9 @@ public struct EventPipeline {
             if let kill { kernelKills.append(kill) }
         case .systemd, .oomd:
             let action = SystemdAction.recognize(m, oomd: entry.program == .oomd, unitField: entry.unit) { kind in
-                SystemdAction(node: entry.node, time: entry.time, kind: kind, message: m, identity: entry.identity)
+                var a = SystemdAction(node: entry.node, time: entry.time, kind: kind, message: m, identity: entry.identity)
+                a.verified = entry.source.provesWriter
+                return a
             }
             if let action { systemdActions.append(action) }
         case .other:

@@ -178,11 +178,15 @@ public struct KernelKillRow: Sendable, Equatable {
     /// Where the kill was read: a kernel log, or the audit log (SECCOMP, ANOM_ABEND).
     public var source: KernelLogSource
     public var message: [UInt8]?
+    /// Whether a log that proves the kernel wrote it holds an entry of this kill (kmsg, the
+    /// journal's kernel transport, the audit log); false when it was read only from syslog
+    /// or dmesg text, which anyone could have written (`logger -t kernel`).
+    public var verified: Bool
 
     /// The `kernel_kills` view's columns, as JSON names them.
     public static let columns = ["node", "event_time", "kind", "reason", "pid", "comm", "exe", "uid", "signal",
                                  "signal_name", "cgroup", "limit_cgroup", "constraint", "syscall", "details",
-                                 "source", "message"]
+                                 "source", "message", "verified"]
 
     static let selectList = columns.map { c in
         ["node", "comm", "exe", "cgroup", "limit_cgroup", "message"].contains(c) ? "CAST(\(c) AS BLOB) AS \(c)"
@@ -198,6 +202,7 @@ public struct KernelKillRow: Sendable, Equatable {
         signalName = r["signal_name"]; cgroup = bytes("cgroup"); limitCgroup = bytes("limit_cgroup")
         constraint = r["constraint"]; syscall = r["syscall"]; details = r["details"]
         message = bytes("message")
+        verified = r["verified"] as Bool? ?? true
     }
 
     /// The write side's enums; a value this version never writes is a damaged database.
@@ -220,12 +225,15 @@ public struct SystemdKillRow: Sendable, Equatable {
     /// Why: the stop timeout before a kill (`State 'stop-sigterm' timed out. Killing`), or
     /// systemd-oomd's own words.
     public var reason: String?
+    /// Whether the journal (or /dev/kmsg) proves PID 1 or systemd-oomd wrote it; false for a
+    /// `systemd[1]:` line of a syslog file, which any user can write (`logger -t 'systemd[1]'`).
+    public var verified: Bool
 
     public var signalName: String? { signal.map { AuditArch.x86_64.signalName(Int32(truncatingIfNeeded: $0)) } }
 
     static let selectList = """
         CAST(node AS BLOB) AS node, event_time, kind, CAST(unit AS BLOB) AS unit, pid, CAST(comm AS BLOB) AS comm,
-        signal, CAST(cgroup AS BLOB) AS cgroup, reason
+        signal, CAST(cgroup AS BLOB) AS cgroup, reason, verified
         """
 
     init(_ r: Row) throws {
@@ -233,6 +241,7 @@ public struct SystemdKillRow: Sendable, Equatable {
         node = bytes("node"); eventTime = r["event_time"]; unit = bytes("unit"); pid = r["pid"]
         kind = try KernelKillRow.decode(r["kind"], "systemd action kind")
         comm = bytes("comm"); signal = r["signal"]; cgroup = bytes("cgroup"); reason = r["reason"]
+        verified = r["verified"] as Bool? ?? true
     }
 }
 

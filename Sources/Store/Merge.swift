@@ -286,13 +286,25 @@ extension SignalStore {
               WHERE se.kill_id = k.id)
             ORDER BY k.id
             """)
+        // Whether the source proved who wrote each entry (migration 014); an older source is
+        // judged as the migration judges it.
+        func has(_ table: String, _ column: String) throws -> Bool {
+            try Row.fetchAll(db, sql: "PRAGMA src.table_info(\(table))").contains { $0["name"] as String? == column }
+        }
+        let killVerified = try has("kernel_kill_events", "verified") ? "k.verified" : """
+            CASE WHEN k.source IN ('syslog', 'dmesg') AND NOT EXISTS (SELECT 1 FROM src.kernel_kill_entries e
+              WHERE e.kill_id = k.id AND (e.identity GLOB 'kmsg:*' OR e.identity GLOB 'journal:*' OR e.identity GLOB 'audit:*'))
+            THEN 0 ELSE 1 END
+            """
+        let actionVerified = try has("systemd_actions", "verified") ? "a.verified"
+            : "CASE WHEN a.identity GLOB 'syslog:*' OR a.identity GLOB 'dmesg:*' THEN 0 ELSE 1 END"
         for old in new {
             try db.execute(sql: """
                 INSERT INTO main.kernel_kill_events (node_id, time, source, kind, pid, comm_id, exe_id, uid, signal,
-                  cgroup_id, limit_cgroup_id, "constraint", syscall, arch, details, message_id)
+                  cgroup_id, limit_cgroup_id, "constraint", syscall, arch, details, message_id, verified)
                 SELECT \(s("node_id", "k")), k.time, k.source, k.kind, k.pid, \(s("comm_id", "k")), \(s("exe_id", "k")),
                   k.uid, k.signal, \(s("cgroup_id", "k")), \(s("limit_cgroup_id", "k")), k."constraint", k.syscall, k.arch,
-                  k.details, \(s("message_id", "k"))
+                  k.details, \(s("message_id", "k")), \(killVerified)
                 FROM src.kernel_kill_events k WHERE k.id = ?
                 """, arguments: [old])
             let id = db.lastInsertedRowID
@@ -304,9 +316,9 @@ extension SignalStore {
         r.newKernelKills = new.count
         try db.execute(sql: """
             INSERT INTO main.systemd_actions (node_id, time, kind, unit_id, pid, comm_id, signal, cgroup_id, reason,
-              message_id, identity)
+              message_id, identity, verified)
             SELECT \(s("node_id", "a")), a.time, a.kind, \(s("unit_id", "a")), a.pid, \(s("comm_id", "a")), a.signal,
-              \(s("cgroup_id", "a")), a.reason, \(s("message_id", "a")), a.identity
+              \(s("cgroup_id", "a")), a.reason, \(s("message_id", "a")), a.identity, \(actionVerified)
             FROM src.systemd_actions a WHERE true
             ON CONFLICT(identity) DO NOTHING
             """)
