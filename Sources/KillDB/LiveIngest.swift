@@ -51,6 +51,8 @@ public struct LiveIngestStatus: Sendable {
     public var replayedLines = 0
     /// Lines lost because neither memory nor the spool could take them.
     public var droppedLines = 0
+    /// Lines longer than any audit record (`LineReader.maxLineLength`), skipped and said so.
+    public var overlongLines = 0
     /// New lines go to the spool file (the queue was full, or the database unavailable).
     public var spooling = false
     public var spoolBytes: Int64 = 0
@@ -267,9 +269,19 @@ public final class LiveIngestControl: @unchecked Sendable {
 
     func readerFinished() { locked { readerDone = true } }
 
-    /// Reader side: whether to stop reading input for now, the spool being at its limit.
+    /// Reader side: a line longer than any audit record was skipped (not held in memory).
+    func overlong() {
+        locked {
+            current.overlongLines += 1
+            log?(true, "skipped a record line longer than \(LineReader.maxLineLength / 1024) KiB: no audit record is that long")
+        }
+    }
+
+    /// Reader side: whether to stop reading input for now, the spool being at its limit
+    /// (which it passes by at most one read, 64 KiB, and the end of a line it splices).
     /// Bounded where the writer is behind it (the database unavailable, or slower than
-    /// input); once the writer has read all of it and had a moment to store and empty it,
+    /// input); once the writer, with the database available, has read all of it and had a
+    /// moment to store and empty it,
     /// what it still holds may be waiting for more input (an event's last records), so one
     /// more read goes through. A spliced line not ended yet is read to its end first (the
     /// spool is emptied only at a line's end). Said loudly once each time the limit is reached.
@@ -282,7 +294,8 @@ public final class LiveIngestControl: @unchecked Sendable {
                 log?(false, "reading from auditd again: the spool holds \(Quantity.bytes(current.spoolBytes))")
             }
             var pause = over
-            if over && writerSpoolOffset >= current.spoolBytes {
+            // While the database is unavailable nothing can be emptied, however much is read.
+            if over && current.databaseAvailable && writerSpoolOffset >= current.spoolBytes {
                 if let since = caughtUpSince, Date().timeIntervalSince(since) > 1 {
                     caughtUpSince = nil
                     pause = false
@@ -467,6 +480,7 @@ public enum LiveIngest {
                     let end = buf.baseAddress!.distance(to: nl.assumingMemoryBound(to: UInt8.self))
                     if overlong {
                         overlong = false
+                        control.overlong()
                     } else if partial.isEmpty {
                         lines.append(Array(buf[start..<end]))
                     } else {
@@ -544,6 +558,8 @@ struct LiveWriter {
     var nextAttempt = Date()
     /// The writer read the spool to its end: commit soon, so it can be emptied.
     var replayedToEnd = false
+    /// Replay is within a line longer than a whole read, skipping to its end.
+    var replaySkipping = false
 
     init(databasePath: String, spool: Int32, options: LiveIngestOptions, control: LiveIngestControl) {
         self.databasePath = databasePath
@@ -699,13 +715,29 @@ struct LiveWriter {
         var start = 0
         var count = 0
         while start < got, let nl = buffer[start..<got].firstIndex(of: 0x0a) {
-            feed(Array(buffer[start..<nl]), at: spoolBase + from + Int64(start))
+            if replaySkipping {
+                // The rest of a line longer than a replay's read, skipped below.
+                replaySkipping = false
+            } else if nl - start > LineReader.maxLineLength {
+                // As the reader skips it live: no audit record is that long.
+                pipeline.skip(source: source, offset: spoolBase + from + Int64(start), .tooLong)
+            } else {
+                feed(Array(buffer[start..<nl]), at: spoolBase + from + Int64(start))
+            }
             count += 1
             start = nl + 1
             fedOffset = spoolBase + from + Int64(start)
         }
-        // No newline at all: a torn tail (appends are whole lines, so only after damage); drop it.
-        if start == 0 { fedOffset = spoolBase + from + Int64(got) }
+        if start == 0 {
+            // No newline in a whole read: a line longer than any record, skipped to its end
+            // (never fed from its middle). Short of a whole read: a torn tail (appends are
+            // whole lines, so only after damage); dropped.
+            if got == want, !replaySkipping {
+                pipeline.skip(source: source, offset: spoolBase + from, .tooLong)
+                replaySkipping = true
+            }
+            fedOffset = spoolBase + from + Int64(got)
+        }
         if spoolOffset >= end { replayedToEnd = true }
         let offset = spoolOffset
         control.locked {

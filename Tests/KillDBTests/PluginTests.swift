@@ -416,6 +416,7 @@ struct PluginTests {
 
             holder.release()
             #expect(sent.wait(timeout: .now() + 60) == .success, "input must flow again once the spool is stored")
+            try #require(Self.eventually(60) { Self.count(db) == total }, "\(plugin.control.status)")
             let status = try plugin.finish()
             #expect(status.droppedLines == 0)
             #expect(status.newEvents == total)
@@ -460,6 +461,8 @@ struct PluginTests {
             feed(event(4, long + "!") + Stream.kill(5))
             try #require(Self.eventually { plugin.control.status.spoolBytes > 100_000 }, "\(plugin.control.status)")
             holder.release()
+            // Replayed once the database is writable (end of input would leave it for the next start).
+            try #require(Self.eventually(30) { Self.count(db) == 6 }, "\(plugin.control.status)")
             let status = try plugin.finish()
             #expect(status.linesRead == 24)
             #expect(status.droppedLines == 0)
@@ -473,6 +476,37 @@ struct PluginTests {
             }
             let bad = try TestLogs.query(db, "SELECT SUM(bad_lines) AS n FROM file_reads").first?["n"] as Int64?
             #expect(bad == 0)
+        }
+    }
+
+    @Test("a line longer than any record (300 KB) is skipped and said so, live and from the spool; nothing of it is fed as a line, its neighbours are stored")
+    func overlongLineSkipped() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite")
+            _ = try SignalStore.openForWriting(path: db.path)
+            let messages = Messages()
+            var options = Self.options()
+            options.log = { _, text in messages.append(text) }
+            let plugin = try Running(db: db, options: options)
+            // Its middle looks like a record: fed from there, it would be a forged kill.
+            let junk = String(repeating: "x", count: 150_000) + " " + AuditLine.killSyscall(Stream.stamp(99), target: 66_666, signal: 9).dropLast()
+                + String(repeating: "y", count: 150_000) + "\n"
+            plugin.send(Stream.kill(0) + junk + Stream.kill(1))
+            try #require(Self.eventually { Self.count(db) == 2 }, "\(plugin.control.status)")
+            #expect(plugin.control.status.overlongLines == 1)
+            #expect(messages.count("longer than 128 KiB") == 1)
+            let holder = try WriteLockHolder(path: db.path)
+            plugin.send(Stream.kill(2))
+            try #require(Self.eventually { !plugin.control.status.databaseAvailable })
+            plugin.send(junk + Stream.kill(3))
+            try #require(Self.eventually { plugin.control.status.spoolBytes > 300_000 })
+            holder.release()
+            try #require(Self.eventually(30) { Self.count(db) == 4 }, "\(plugin.control.status)")
+            _ = try plugin.finish()
+            #expect(Self.count(db) == 4)
+            #expect(try TestLogs.signals(db, where: "target_pid = 66666").isEmpty)
+            let bad = try TestLogs.query(db, "SELECT SUM(bad_lines) AS n FROM file_reads").first?["n"] as Int64?
+            #expect(bad == 1, "the copy replayed from the spool is counted as a skipped line")
         }
     }
 
