@@ -29,7 +29,7 @@ public struct LiveIngestOptions: Sendable {
     public var stopReplayBudget: Double = 3
     /// nil: the database path with ".spool" appended.
     public var spoolPath: String?
-    /// Largest the spool grows to (plus at most one read and the line it ends in) while the
+    /// Largest the spool grows to (plus at most one read, 64 KiB, and the rest of a line) while the
     /// writer has not caught up with it, as while the database stays locked: beyond it the
     /// reader stops reading input, so auditd's own queue (q_depth) fills and auditd's
     /// overflow_action decides, as with any plugin that falls behind. Nothing is dropped here.
@@ -120,6 +120,9 @@ public final class LiveIngestControl: @unchecked Sendable {
     var spoolPath = ""
     /// Where the writer has read the spool to (LiveWriter.spoolOffset).
     var writerSpoolOffset: Int64 = 0
+    /// At start: the start of a line an earlier plugin spliced from the same pipe, already
+    /// in the spool past its last whole line; the reader continues it.
+    var lineStart: [UInt8] = []
     /// The reader stopped at the spool's limit and said so; since when the writer has read
     /// all of the spool while it is over the limit.
     var pauseLogged = false
@@ -199,14 +202,14 @@ public final class LiveIngestControl: @unchecked Sendable {
     /// Moves what the input pipe holds into the spool, in the kernel (so a kill -9 finds it
     /// in the pipe or in the spool, never in between), and copies it into `buffer`. nil:
     /// the spool is not open or the input cannot be spliced; read it instead.
-    func splice(from input: Int32, into buffer: inout [UInt8]) -> (count: Int, at: Int64)? {
+    func splice(from input: Int32, into buffer: inout [UInt8], max: Int) -> (count: Int, at: Int64)? {
         spoolWrite.lock()
         defer { spoolWrite.unlock() }
         let (fd, at) = locked { (spoolFD, spoolRawEnd) }
         guard fd >= 0 else { return nil }
         guard let splice = Self.splice else { return nil }
         var offset = Int64(at)
-        let n = splice(input, nil, fd, &offset, buffer.count, 0)
+        let n = splice(input, nil, fd, &offset, min(buffer.count, max), 0)
         if n < 0 {
             if errno == EINTR || errno == EAGAIN { return (-2, at) }
             return nil
@@ -278,7 +281,8 @@ public final class LiveIngestControl: @unchecked Sendable {
     }
 
     /// Reader side: whether to stop reading input for now, the spool being at its limit
-    /// (which it passes by at most one read, 64 KiB, and the end of a line it splices).
+    /// (which it passes by at most the read that crossed it, 64 KiB, and the rest of a line
+    /// that read left open, read 4 KiB at a time).
     /// Bounded where the writer is behind it (the database unavailable, or slower than
     /// input); once the writer, with the database available, has read all of it and had a
     /// moment to store and empty it,
@@ -342,7 +346,13 @@ public enum LiveIngest {
         // The spool first, so no line is read before it can be kept there; but drain input
         // from the start, even while another plugin still holds the spool.
         let free = spool >= 0 && flock(spool, LOCK_EX | LOCK_NB) == 0
-        if free { adoptSpool(spool, control: control) }
+        if free {
+            // A pipe that outlives a killed plugin still holds the rest of a line the killed
+            // one spliced only the start of: kept, the reader's first line continues it.
+            var st = stat()
+            let pipe = fstat(input, &st) == 0 && st.st_mode & S_IFMT == S_IFIFO && LiveIngestControl.splice != nil
+            adoptSpool(spool, control: control, keepLineStart: pipe)
+        }
         let reader = Thread { readLines(input, control: control) }
         reader.name = "killdb plugin reader"
         reader.start()
@@ -389,10 +399,32 @@ public enum LiveIngest {
     }
 
     /// The locked spool becomes the reader's write-ahead log.
-    static func adoptSpool(_ fd: Int32, control: LiveIngestControl) {
+    static func adoptSpool(_ fd: Int32, control: LiveIngestControl, keepLineStart: Bool = false) {
         var st = stat()
         fstat(fd, &st)
-        let size = completeLines(fd, size: Int64(st.st_size))
+        var size: Int64
+        if keepLineStart {
+            size = wholeLines(fd, size: Int64(st.st_size))
+            let start = Int(Int64(st.st_size) - size)
+            if start > 0 && start <= LineReader.maxLineLength {
+                var head = [UInt8](repeating: 0, count: start)
+                if head.withUnsafeMutableBytes({ pread(fd, $0.baseAddress!, start, off_t(size)) }) == start {
+                    control.spoolWrite.lock()
+                    control.locked {
+                        control.spoolFD = fd
+                        control.current.spoolBytes = size
+                        control.spoolRawEnd = Int64(st.st_size)
+                        control.lineStart = head
+                        control.current.spooling = true
+                    }
+                    control.spoolWrite.unlock()
+                    return
+                }
+            }
+            size = completeLines(fd, size: Int64(st.st_size))
+        } else {
+            size = completeLines(fd, size: Int64(st.st_size))
+        }
         control.spoolWrite.lock()
         defer { control.spoolWrite.unlock() }
         control.locked {
@@ -417,6 +449,13 @@ public enum LiveIngest {
     /// A kill during an append can leave a torn last line, which the next append would fuse
     /// with: it is cut off (it was never durable, so never counted as kept). Returns the size.
     static func completeLines(_ fd: Int32, size: Int64) -> Int64 {
+        let end = wholeLines(fd, size: size)
+        if end != size { _ = ftruncate(fd, off_t(end)) }
+        return end
+    }
+
+    /// Where the last whole line of the spool ends.
+    static func wholeLines(_ fd: Int32, size: Int64) -> Int64 {
         var end = size
         var byte: UInt8 = 0
         while end > 0 {
@@ -424,7 +463,6 @@ public enum LiveIngest {
             if byte == 0x0a { break }
             end -= 1
         }
-        if end != size { _ = ftruncate(fd, off_t(end)) }
         return end
     }
 
@@ -432,13 +470,17 @@ public enum LiveIngest {
     /// request once nothing more is waiting in the pipe.
     static func readLines(_ fd: Int32, control: LiveIngestControl) {
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        var partial: [UInt8] = []
+        // The start of a line a killed plugin spliced, its rest still in the pipe.
+        var partial: [UInt8] = control.locked { () -> [UInt8] in
+            defer { control.lineStart = [] }
+            return control.lineStart
+        }
         var overlong = false
         var stopDeadline: Date?
         var st = stat()
         // From a pipe (as auditd gives it), input moves to the spool inside the kernel.
         let canSplice = fstat(fd, &st) == 0 && st.st_mode & S_IFMT == S_IFIFO
-        var splicing = false
+        var splicing = !partial.isEmpty
         while true {
             if stopDeadline == nil, control.locked({ control.stopRequested }) { stopDeadline = Date().addingTimeInterval(2) }
             if let d = stopDeadline, Date() > d { break }
@@ -456,7 +498,10 @@ public enum LiveIngest {
             }
             var n = -1
             var splicedAt: Int64?
-            if canSplice && (splicing || partial.isEmpty), let r = control.splice(from: fd, into: &chunk) {
+            // Past the spool's limit, only to end a line a read left open: a little at a time,
+            // or a full pipe (every read ending mid-line) would never let it stop.
+            let allowance = control.locked { control.current.spoolBytes >= control.spoolLimit } ? 4096 : chunk.count
+            if canSplice && (splicing || partial.isEmpty), let r = control.splice(from: fd, into: &chunk, max: allowance) {
                 if r.count == -2 { continue }
                 (n, splicedAt, splicing) = (r.count, r.at, true)
             } else {
@@ -465,7 +510,7 @@ public enum LiveIngest {
                     partial.removeAll()
                     splicing = false
                 }
-                n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+                n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, allowance) }
             }
             if n < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
@@ -624,6 +669,9 @@ struct LiveWriter {
         waiting.events.count >= options.commitEvents || unspooled.count >= Self.unspooledLimit || Date() >= deadline()
     }
 
+    /// Most of the spool one replay reads.
+    static let replayRead = 4 << 20
+
     /// Lines held in memory only (the spool failing) are bounded by committing sooner.
     static let unspooledLimit = 20_000
 
@@ -703,7 +751,7 @@ struct LiveWriter {
     /// a time, so commits keep coming) towards `end`.
     mutating func replay(upTo end: Int64) {
         let from = spoolOffset
-        let want = Int(min(end - from, 4 << 20))
+        let want = Int(min(end - from, Int64(Self.replayRead)))
         var buffer = [UInt8](repeating: 0, count: want)
         let got = buffer.withUnsafeMutableBytes { pread(spool, $0.baseAddress!, want, off_t(from)) }
         guard got > 0 else {
@@ -732,7 +780,7 @@ struct LiveWriter {
             // No newline in a whole read: a line longer than any record, skipped to its end
             // (never fed from its middle). Short of a whole read: a torn tail (appends are
             // whole lines, so only after damage); dropped.
-            if got == want, !replaySkipping {
+            if got == Self.replayRead, !replaySkipping {
                 pipeline.skip(source: source, offset: spoolBase + from, .tooLong)
                 replaySkipping = true
             }
