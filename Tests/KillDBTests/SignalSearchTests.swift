@@ -190,6 +190,9 @@ struct SignalSearchTests {
                     DROP VIEW coverage; DROP TRIGGER ingest_runs_plugin_kind; DROP TRIGGER ingest_runs_status_insert;
                     DROP TRIGGER ingest_runs_status_update; ALTER TABLE ingest_runs DROP COLUMN kind;
                     DROP VIEW signal_context; DROP VIEW process_context; DROP TABLE event_processes; DROP TABLE processes;
+                    DROP VIEW kernel_kills; DROP VIEW systemd_kills;
+                    ALTER TABLE kernel_kill_events DROP COLUMN verified; ALTER TABLE systemd_actions DROP COLUMN verified;
+                    CREATE VIEW kernel_kills AS SELECT 1; CREATE VIEW systemd_kills AS SELECT 1;
                     DELETE FROM grdb_migrations WHERE identifier >= '003';
                     """)
             }
