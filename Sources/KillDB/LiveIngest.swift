@@ -605,6 +605,8 @@ struct LiveWriter {
     var replayedToEnd = false
     /// Replay is within a line longer than a whole read, skipping to its end.
     var replaySkipping = false
+    /// Input ended while the database was unavailable: retrying until then.
+    var finishRetryDeadline: Date?
 
     init(databasePath: String, spool: Int32, options: LiveIngestOptions, control: LiveIngestControl) {
         self.databasePath = databasePath
@@ -642,6 +644,19 @@ struct LiveWriter {
                 reload()
                 continue
             case .finish:
+                // Input over while the database is briefly unavailable (a restart with
+                // nothing new to read, an ingest's commit): retry a little, then replay
+                // the spool, rather than leave it all for the next start.
+                let unread = control.locked { control.current.spoolBytes } > spoolOffset
+                if failing && unread {
+                    let limit = finishRetryDeadline ?? Date().addingTimeInterval(max(options.stopReplayBudget, 1))
+                    finishRetryDeadline = limit
+                    if Date() < limit {
+                        usleep(UInt32(min(options.retryInterval, 0.2) * 1_000_000))
+                        commit(final: false)
+                        continue
+                    }
+                }
                 return try finish()
             }
             if stopReplayDeadline == nil, control.locked({ control.stopRequested }) {

@@ -462,7 +462,7 @@ struct PluginTests {
             // The same, read back from the spool while the database is locked.
             let holder = try WriteLockHolder(path: db.path)
             feed(Stream.kill(3))
-            try #require(Self.eventually { !plugin.control.status.databaseAvailable }, "\(plugin.control.status)")
+            try #require(Self.eventually(30) { !plugin.control.status.databaseAvailable }, "\(plugin.control.status)")
             feed(event(4, long + "!") + Stream.kill(5))
             try #require(Self.eventually { plugin.control.status.spoolBytes > 100_000 }, "\(plugin.control.status)")
             holder.release()
@@ -502,7 +502,7 @@ struct PluginTests {
             #expect(messages.count("longer than 128 KiB") == 1)
             let holder = try WriteLockHolder(path: db.path)
             plugin.send(Stream.kill(2))
-            try #require(Self.eventually { !plugin.control.status.databaseAvailable })
+            try #require(Self.eventually(30) { !plugin.control.status.databaseAvailable }, "\(plugin.control.status)")
             plugin.send(junk + Stream.kill(3))
             try #require(Self.eventually { plugin.control.status.spoolBytes > 300_000 })
             holder.release()
