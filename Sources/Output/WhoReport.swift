@@ -123,8 +123,7 @@ public enum WhoReport {
             case .signal(let r):
                 let s = kill.journal
                 var members = [("kind", str("signal"))] + zip(SignalRow.outputColumns, r.cells.map(JSON.value)).map { ($0, $1) }
-                members += [("systemd_unit", bytes(s?.unit)), ("systemd_reason", str(s.map(systemdReason))),
-                            ("systemd_verified", s.map { $0.verified ? "true" : "false" } ?? "null")]
+                members += [("systemd_unit", bytes(s?.unit)), ("systemd_reason", str(s.map(systemdReason)))]
                 if let t = kill.traced { members.append(("traced", JSON.object(JSON.timed(JSON.members(t))))) }
                 if let c = kill.processes { members += ProcessContextText.json(c) }
                 return JSON.object(members)

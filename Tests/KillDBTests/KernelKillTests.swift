@@ -172,13 +172,16 @@ struct KernelKillTests {
             let text = WhoReport.text(oom, Self.context)
             #expect(text.hasPrefix("UNVERIFIED: pid 31545 (postgres) was killed by the kernel's OOM killer"), "\(text)")
             #expect(text.contains("kernel log (syslog), unverified: nothing proves the kernel wrote it (any user can write such a line with `logger -t kernel`"), "\(text)")
-            var json = try JSONSerialization.jsonObject(with: Data(WhoReport.json(oom).utf8)) as? [[String: Any]]
+            func answers(_ a: WhoAnswer) throws -> [[String: Any]]? {
+                (try JSONSerialization.jsonObject(with: Data(WhoReport.json(a).utf8)) as? [String: Any])?["answers"] as? [[String: Any]]
+            }
+            var json = try answers(oom)
             #expect(json?.first?["kind"] as? String == "kernel" && json?.first?["verified"] as? Bool == false)
             let pid1 = try Self.who(db) { $0.targetPid = 31546 }
             let pid1Text = WhoReport.text(pid1, Self.context)
             #expect(pid1Text.hasPrefix("UNVERIFIED: SIGKILL to pid 31546 (nginx)"), "\(pid1Text)")
             #expect(pid1Text.contains("a syslog file's systemd[1] line, unverified: nothing proves PID 1 wrote it"), "\(pid1Text)")
-            json = try JSONSerialization.jsonObject(with: Data(WhoReport.json(pid1).utf8)) as? [[String: Any]]
+            json = try answers(pid1)
             #expect(json?.first?["kind"] as? String == "systemd" && json?.first?["verified"] as? Bool == false)
 
             // The kernel's own entry of the same kill (the journal's kernel transport): one kill,
