@@ -82,6 +82,8 @@ extension SignalStore {
             return try queue.writeWithoutTransaction { db in
                 let usesURI = try String.fetchAll(db, sql: "PRAGMA compile_options").contains("USE_URI")
                 guard usesURI else { throw MergeError.noURISupport }
+                // Its id maps hold a row per event and string merged: on disk, not in memory.
+                try db.execute(sql: "PRAGMA temp_store = FILE")
                 try db.execute(sql: "ATTACH DATABASE ? AS src", arguments: [Self.readOnlyURI(source)])
                 defer { try? db.execute(sql: "DETACH DATABASE src") }
                 var result = MergeResult(source: sourcePath)

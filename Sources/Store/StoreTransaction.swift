@@ -191,14 +191,7 @@ public struct StoreTransaction {
             rowID = db.lastInsertedRowID
             outcome = .inserted
         }
-        for t in event.targets {
-            try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO targets (event_id, pid, uid, auid, ses, comm_id, obj_id, uid_name_id, auid_name_id,
-                  signal, failed, time_ms)
-                SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, signal, failed, sec * 1000 + msec FROM events WHERE id = ?1
-                """).execute(arguments: [rowID, t.pid, t.uid, t.auid, t.ses, try id(t.comm), try id(t.object),
-                                         try id(t.uidName), try id(t.auidName)])
-        }
+        try storeTargets(event.targets, event: rowID)
         return outcome
     }
 
