@@ -58,7 +58,7 @@ let package = Package(
         // The SQLite store; its schema is Schema/*.sql, embedded at build time.
         .target(
             name: "Store",
-            dependencies: ["AuditDecoding", "AuditLog", "CSQLite", "KernelLog", "KernelTrace", "Pipeline", "ProcessContext", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "KernelTrace", "Pipeline", "ProcessContext", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")],
             plugins: ["EmbedSchema"]
         ),
         // The library the CLI and tests call: the sources (file ingest, the plugin's stream,

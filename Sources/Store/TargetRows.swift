@@ -11,18 +11,12 @@ extension StoreTransaction {
     /// One targets row per process the signal reached. A kill(-1) or a process-group kill
     /// may reach 100,000 processes in one event, so the work per row is kept to the insert
     /// itself: the event's signal, outcome and time (copied into every row for the
-    /// indexes) are read once per event, not joined per row; rows go in pid order, so the
+    /// indexes) come from the caller, read once per event, not joined per row; rows go in pid order, so the
     /// primary key and the pid index grow at their ends; they are bound straight into a
-    /// prepared statement, without an arguments array each, 64 rows to a statement.
-    func storeTargets(_ targets: [SignalTarget], event rowID: Int64) throws {
+    /// prepared statement, without an arguments array each, 64 rows to a statement. With
+    /// signal, failed and time_ms given, the targets_copies trigger (for older writers) is idle.
+    func storeTargets(_ targets: [SignalTarget], event rowID: Int64, signal: Int64?, failed: Int64?, timeMS time: Int64?) throws {
         guard !targets.isEmpty else { return }
-        // The stored event's, not this copy's: a merged copy may have no SYSCALL record.
-        guard let copies = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT signal, success IS 0 AS failed, sec * 1000 + msec AS time_ms FROM events WHERE id = ?
-            """), arguments: [rowID]) else { return }
-        let signal: Int64? = copies["signal"]
-        let failed: Int64? = copies["failed"]
-        let time: Int64? = copies["time_ms"]
         func id(_ b: [UInt8]?) throws -> Int64? { try b.map { try store.intern($0, db) } }
         let ordered = targets.count > 1 ? targets.sorted { $0.pid < $1.pid } : targets
         let per = Self.targetRowsPerStatement
@@ -49,7 +43,7 @@ extension StoreTransaction {
                     i += 1
                     if let v { sqlite3_bind_int64(s, i, v) } else { sqlite3_bind_null(s, i) }
                 }
-                bind(rowID); bind(t.pid); bind(t.uid); bind(t.auid); bind(t.ses); bind(comm); bind(object)
+                bind(rowID); bind(t.pid); bind(t.uid); bind(t.auid.map(Self.signed32)); bind(t.ses.map(Self.signed32)); bind(comm); bind(object)
                 bind(uidName); bind(auidName); bind(signal); bind(failed); bind(time)
             }
             let rc = sqlite3_step(s)

@@ -178,6 +178,10 @@ struct SignalSearchTests {
             try FileManager.default.copyItem(at: fresh, to: old)
             try DatabaseQueue(path: old.path).write { db in
                 try db.execute(sql: """
+                    INSERT OR IGNORE INTO strings (value) SELECT sender_cmdline FROM events WHERE sender_cmdline IS NOT NULL;
+                    UPDATE events SET sender_cmdline_id = (SELECT id FROM strings WHERE value = events.sender_cmdline)
+                    WHERE sender_cmdline IS NOT NULL;
+                    DROP VIEW signals; ALTER TABLE events DROP COLUMN sender_cmdline; CREATE VIEW signals AS SELECT 1;
                     DROP TRIGGER targets_copies;
                     DROP INDEX targets_pid; DROP INDEX targets_comm; DROP INDEX events_signal; DROP INDEX events_sender_pid;
                     ALTER TABLE events DROP COLUMN failed;
