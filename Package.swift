@@ -21,7 +21,8 @@ let package = Package(
             providers: [.apt(["libauparse-dev", "libaudit-dev"])]
         ),
         // SQLite's C API for what GRDB does not offer: a sandboxed, streaming connection
-        // for `killdb sql` (Debian: libsqlite3-dev, the library GRDB links too).
+        // for `killdb sql`, rows bound without per-row overhead (Debian: libsqlite3-dev, the
+        // library GRDB links too).
         .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
@@ -57,7 +58,7 @@ let package = Package(
         // The SQLite store; its schema is Schema/*.sql, embedded at build time.
         .target(
             name: "Store",
-            dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "KernelTrace", "Pipeline", "ProcessContext", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "KernelTrace", "Pipeline", "ProcessContext", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")],
             plugins: ["EmbedSchema"]
         ),
         // The library the CLI and tests call: the sources (file ingest, the plugin's stream,

@@ -86,9 +86,11 @@ public struct EventPipeline {
         return filter.beginFile()
     }
 
-    /// One audit record line (without newline) of `source`, starting at `offset`.
-    public mutating func take(_ line: UnsafeBufferPointer<UInt8>, source: Int, offset: Int64) {
-        filter.take(line, file: source, offset: offset)
+    /// One audit record line (without newline) of `source`, starting at `offset`. Returns
+    /// `waiting`: reading that property afterwards copies the pipeline's state, once a line.
+    @discardableResult
+    public mutating func take(_ line: UnsafeBufferPointer<UInt8>, source: Int, offset: Int64) -> Int {
+        filter.take(line, file: source, offset: offset) + kernelKills.count + tracedSignals.count
     }
 
     /// A line that cannot be read as one (too long, a damaged archive).

@@ -73,6 +73,18 @@ public struct Kill: Sendable, Equatable {
     /// namespace's init, whose exit caused it (read with the answer, so output needs no I/O).
     public var initKill: TracedSignalRow?
 
+    /// The other processes a process-group kill reached, when the question was the group
+    /// (`who --pid=-N`): one kill, not one per member.
+    public var group: [SignalRow] = []
+
+    /// Whether this kill reached the process the answer (the first kill) is about, when it
+    /// went to the same pid on the same node; nil otherwise, and for the answer itself.
+    public var sameProcess: SameProcess?
+
+    /// For the answer: the kills on record that ended earlier processes with its pid, oldest
+    /// first (its process is not the first with that pid).
+    public var earlierEnds: [ProcessEnd] = []
+
     mutating func corroborate(_ e: Evidence) { evidence.append(e) }
 }
 

@@ -104,7 +104,7 @@ extension Kill {
 public enum Who {
     /// The answer, read in one snapshot of `store`.
     public static func ask(_ query: SignalQuery, in store: SignalStore) throws -> WhoAnswer {
-        try store.read { db in try answer(query, db) }
+        try store.answering { db in try answer(query, db) }
     }
 
     /// The answer from `db`, inside the caller's read transaction.
@@ -126,7 +126,28 @@ public enum Who {
         var answer = WhoAnswer(rows: rows, leftOut: .init(failed: failed, probes: probes), truncated: truncated,
                                coverage: try DatabaseCoverage.read(db, after: query.after, before: query.before))
         try addKillsNoProcessSent(query, db, &answer)
+        if let p = query.targetPid, p < 0 {
+            answer.entries = groupKills(answer.entries)
+        } else {
+            try PidInstances.mark(&answer.entries, db)
+        }
         return answer
+    }
+
+    /// A question about a process group: each kill(-N) is one kill, with every process it
+    /// reached, not one per member.
+    static func groupKills(_ kills: [Kill]) -> [Kill] {
+        var out: [Kill] = []
+        var index: [String: Int] = [:]
+        for k in kills {
+            if let r = k.signal, let i = index[r.eventID] {
+                out[i].group.append(r)
+                continue
+            }
+            if let r = k.signal { index[r.eventID] = out.count }
+            out.append(k)
+        }
+        return out
     }
 
     /// The kernel's and systemd's kills of the target, joined with the signal rows by time.
@@ -290,7 +311,13 @@ enum KernelKillQuery {
         func clause(signals: Bool = true) -> (String, [any DatabaseValueConvertible]) {
             var terms: [String] = [], args: [any DatabaseValueConvertible] = []
             if let pid { terms.append("pid = ?"); args.append(pid) }
-            if let comm { terms.append("comm GLOB ?"); args.append(comm) }
+            if let comm {
+                // The name exactly too (`evil[x`, the escaped form printed), as signal rows match.
+                let exact = SignalQuery.exactNames(comm)
+                terms.append("(comm GLOB ? OR CAST(comm AS BLOB) IN (\(exact.map { _ in "?" }.joined(separator: ","))))")
+                args.append(comm)
+                args += exact.map { Data($0) }
+            }
             if let node { terms.append("node IS ?"); args.append(node) }
             if signals, case .only(let n) = self.signals {
                 terms.append("signal IN (\(n.map { _ in "?" }.joined(separator: ",")))")

@@ -87,6 +87,8 @@ extension SignalStore {
             return try queue.writeWithoutTransaction { db in
                 let usesURI = try String.fetchAll(db, sql: "PRAGMA compile_options").contains("USE_URI")
                 guard usesURI else { throw MergeError.noURISupport }
+                // Its id maps hold a row per event and string merged: on disk, not in memory.
+                try db.execute(sql: "PRAGMA temp_store = FILE")
                 try db.execute(sql: "ATTACH DATABASE ? AS src", arguments: [Self.readOnlyURI(source)])
                 defer { try? db.execute(sql: "DETACH DATABASE src") }
                 var result = MergeResult(source: sourcePath)
@@ -183,9 +185,11 @@ extension SignalStore {
             FROM temp.merge_conflicts c JOIN src.events e ON e.id = c.old ORDER BY c.old
             """)
         r.conflictingEvents = db.changesCount
+        // A source older than migration 009 has no inline command line: its ids say it all.
+        let inline = try Row.fetchAll(db, sql: "PRAGMA src.table_info(events)").contains { $0["name"] == "sender_cmdline" }
         let plain = ["sec", "msec", "serial", "arch", "syscall", "signal", "success", "exit", "target_arg",
                      "tgid_arg", "pidfd", "a0", "a1", "a2", "a3", "sender_pid", "sender_ppid", "sender_uid",
-                     "sender_auid", "sender_euid", "sender_ses"]
+                     "sender_auid", "sender_euid", "sender_ses"] + (inline ? ["sender_cmdline"] : [])
         let interned = ["node_id", "arch_name_id", "syscall_name_id", "signal_name_id", "errno_id", "sender_tty_id",
                         "sender_comm_id", "sender_exe_id", "sender_cmdline_id", "sender_argv_id", "sender_subj_id",
                         "sender_uid_name_id", "sender_auid_name_id", "sender_euid_name_id", "key_id"]
@@ -206,17 +210,20 @@ extension SignalStore {
             WHERE e.id NOT IN (SELECT old FROM temp.merge_conflicts);
             """)
         try copyConflicts(db, s)
-        // The first complete copy wins, as in ingest: only what is missing is filled.
+        // The first complete copy wins, as in ingest: an event without a command line takes
+        // the source's, in whichever form the source holds it.
+        let sourceInline = inline ? "e.sender_cmdline" : "NULL"
         try db.execute(sql: """
             UPDATE main.events AS m SET
-              sender_cmdline_id = COALESCE(m.sender_cmdline_id, (SELECT \(s("sender_cmdline_id")) FROM temp.merge_events me
-                JOIN src.events e ON e.id = me.old WHERE me.new = m.id)),
-              sender_argv_id = COALESCE(m.sender_argv_id, (SELECT \(s("sender_argv_id")) FROM temp.merge_events me
-                JOIN src.events e ON e.id = me.old WHERE me.new = m.id))
-            WHERE (m.sender_cmdline_id IS NULL OR m.sender_argv_id IS NULL)
+              sender_cmdline = (SELECT \(sourceInline) FROM temp.merge_events me
+                JOIN src.events e ON e.id = me.old WHERE me.new = m.id),
+              sender_cmdline_id = (SELECT \(s("sender_cmdline_id")) FROM temp.merge_events me
+                JOIN src.events e ON e.id = me.old WHERE me.new = m.id),
+              sender_argv_id = (SELECT \(s("sender_argv_id")) FROM temp.merge_events me
+                JOIN src.events e ON e.id = me.old WHERE me.new = m.id)
+            WHERE m.sender_cmdline IS NULL AND m.sender_cmdline_id IS NULL
               AND EXISTS (SELECT 1 FROM temp.merge_events me JOIN src.events e ON e.id = me.old WHERE me.new = m.id
-                AND ((m.sender_cmdline_id IS NULL AND e.sender_cmdline_id IS NOT NULL)
-                  OR (m.sender_argv_id IS NULL AND e.sender_argv_id IS NOT NULL)))
+                AND (\(sourceInline) IS NOT NULL OR e.sender_cmdline_id IS NOT NULL))
             """)
         r.completedEvents = db.changesCount
         try db.execute(sql: """
