@@ -88,7 +88,7 @@ public enum IncidentReport {
             if r.failedTotal > r.failed.count { out += "The \(r.failed.count) newest of \(r.failedTotal) are shown.\n" }
             for (i, f) in r.failed.enumerated() {
                 if i > 0 { out += "\n" }
-                out += wrap("\(local(f.eventTime, ctx))  \(signal(f.signalName, f.signal, s)) to \(target(f, s)): \(outcome(f.success, f.errno, s))", indent: 2)
+                out += wrap("\(local(f.eventTime, ctx))  \(signal(f.signalName, f.signal, s))\(f.targetPid == nil ? "," : " to") \(target(f, s)): \(outcome(f.success, f.errno, s))", indent: 2)
                 var lines = [("by", sender(f, s)), ("user", user(f, ctx, s))]
                 if let cmd = f.senderCmdline { lines.append(("command", s.value(cmd))) }
                 out += fields(lines)
@@ -491,7 +491,7 @@ public enum IncidentReport {
         let q = r.query
         if q.signals == .only([9]) { return "Kills \(q.hasTarget ? "of the target " : "")in the window: \(r.killsTotal)" }
         let what = q.signals == .all ? "Signals" : q.signals.names
-        return "\(what) delivered \(q.hasTarget ? "to the target" : "to any process") in the window: \(r.killsTotal)"
+        return "\(what) sent \(q.hasTarget ? "to the target" : "to any process") in the window: \(r.killsTotal)"
     }
 
     static func killVerb(_ r: Incident) -> String {
@@ -499,7 +499,7 @@ public enum IncidentReport {
     }
 
     static func noKills(_ r: Incident, _ s: Style) -> String {
-        var line = "Nothing found: no \(r.query.signals.names) was delivered \(r.query.hasTarget ? "to the target" : "to any process") in the window."
+        var line = "Nothing found: no \(r.query.signals.names) was sent \(r.query.hasTarget ? "to the target" : "to any process") in the window."
         if !r.failed.isEmpty { line += " See the failed attempts below." }
         if !r.coverage.uncovered.isEmpty || !r.coverage.database.lostEvents.isEmpty {
             line += " The database does not cover all of the window: see the coverage below."
@@ -543,7 +543,7 @@ public enum IncidentReport {
     static func requested(_ arg: Int64?, _ pidfd: Int64?) -> String { KillDescription.requested(arg, pidfd) }
 
     static func outcome(_ success: Bool?, _ errno: String?, _ s: Style) -> String {
-        success == false ? "failed, " + s.word(errno ?? "error") : "delivered"
+        success == false ? "failed, " + s.word(errno ?? "error") : "accepted"
     }
 
     static func sender(_ r: SignalRow, _ s: Style) -> String { KillDescription.sender(r, s) }

@@ -38,13 +38,15 @@ enum KillDescription {
         let when = at.map { " " + $0 } ?? ""
         switch kill.primary {
         case .signal(let r):
-            var line = "\(signal(r.signalName, r.signal, s)) to \(target(r, s))\(when)"
+            var line = r.targetPid == nil ? "\(signal(r.signalName, r.signal, s))\(when), \(asked(r))"
+                : "\(signal(r.signalName, r.signal, s)) to \(target(r, s, group: kill.group))\(when)"
             if r.success == false { line += ": " + s.alarm("FAILED (\(s.word(r.errno ?? "error")))") }
             return line
         case .kernel(let k):
-            return process(k.pid, k.comm, s) + " \(killedBy(k))\(when): " + cause(k, s)
+            return (k.verified ? "" : s.alarm("UNVERIFIED") + ": ") + process(k.pid, k.comm, s) + " \(killedBy(k))\(when): " + cause(k, s)
         case .systemd(let a):
-            return "\(signal(a.signalName, a.signal, s)) to \(process(a.pid, a.comm, s))\(when) from systemd (PID 1)"
+            return (a.verified ? "" : s.alarm("UNVERIFIED") + ": ")
+                + "\(signal(a.signalName, a.signal, s)) to \(process(a.pid, a.comm, s))\(when) from systemd (PID 1)"
         case .traced(let t):
             var line = "\(s.word(t.signalName)) to \(process(t.targetPid, t.targetComm, s))\(when)"
             if t.result != "delivered" { line += ": " + s.alarm(s.word(t.result.uppercased())) }
@@ -58,6 +60,10 @@ enum KillDescription {
         switch kill.primary {
         case .signal(let r):
             out += fields(r, s, users, traced: kill.traced)
+            if !kill.group.isEmpty {
+                out.append(("reached", ([r] + kill.group).map { process($0.targetPid, $0.targetComm, s) }.joined(separator: ", ")))
+            }
+            if let line = instance(kill, r) { out.append(("process", line)) }
             if let t = kill.traced, t.cause != "syscall" || t.result != "delivered" {
                 out.append(("kernel", TracedSignalWords.sentence(t, initKill: kill.initKill, named: s.value)))
             }
@@ -84,14 +90,16 @@ enum KillDescription {
             if let e = k.exe { out.append(("exe", s.value(e))) }
             if let uid = k.uid { out.append(("user", "uid \(name(uid, nil, s, users))")) }
             var evidence = source(k.source)
+            if !k.verified { evidence += ", " + unverified(kernel: true) }
             if let m = k.message { evidence += ": " + s.value(m) }
             if let n = k.node { evidence += " on node " + s.value(n) }
             if kill.traced != nil { evidence += "; and the kernel tracer's record (signal:signal_generate)" }
             out.append(("evidence", evidence))
             if let t = kill.traced { out.append(("kernel", TracedSignalWords.sentence(t, initKill: nil, named: s.value))) }
         case .systemd(let a):
+            let from = a.verified ? "the journal" : "a syslog file's systemd[1] line, " + unverified(kernel: false)
             out += [("unit", a.unit.map(s.value) ?? "?"), ("why", reason(a, s)),
-                    ("evidence", "the journal (no audit record of this signal)" + (a.node.map { " on node " + s.value($0) } ?? ""))]
+                    ("evidence", from + " (no audit record of this signal)" + (a.node.map { " on node " + s.value($0) } ?? ""))]
         }
         return out
     }
@@ -128,7 +136,8 @@ enum KillDescription {
         }
         via += ", \(signal(r.signalName, r.signal, s))) on \(s.word(r.arch)): "
         via += r.success == false ? "failed, " + s.word(r.errno ?? "exit \(r.exit.map(String.init) ?? "?")")
-            : t.map { s.word(TracedSignalWords.result($0)) } ?? "delivered"
+            : t.map { s.word(TracedSignalWords.result($0)) } ?? outcome(r)
+        if let numbers = addressed(r) { via += "; " + numbers }
         out.append(("via", via))
         if let uid = r.targetUid {
             out.append(("target", "uid \(name(uid, r.targetUidName, s, users)), login uid \(name(r.targetAuid, r.targetAuidName, s, users)), session \(id(r.targetSes))"))
@@ -178,6 +187,7 @@ enum KillDescription {
     static func cgroupKill(_ a: SystemdKillRow, _ s: TextStyle, at time: String) -> String {
         var line = "systemd-oomd killed every process of the cgroup \(a.cgroup.map(s.value) ?? "?") at \(time)"
         if let r = a.reason { line += " (" + s.word(r) + ")" }
+        if !a.verified { line += "; " + s.alarm("UNVERIFIED") + ": read from a syslog file, where any user can write a systemd-oomd line" }
         return line
     }
 
@@ -188,10 +198,74 @@ enum KillDescription {
         return number.map { "signal \($0)" } ?? "signal ?"
     }
 
-    /// `pid 4242 (java)`, or what the sender asked for when no process was reached.
-    static func target(_ r: SignalRow, _ s: TextStyle) -> String {
-        if let pid = r.targetPid { return process(pid, r.targetComm, s) }
-        return requested(r.targetArg, r.pidfd)
+    /// `pid 4242 (java)`, `thread 19141 (w2) of pid 19139`, or what the sender asked for
+    /// when no process was reached; a process group's kill with the processes it reached.
+    static func target(_ r: SignalRow, _ s: TextStyle, group: [SignalRow] = []) -> String {
+        guard let pid = r.targetPid else { return asked(r) }
+        if !group.isEmpty, let g = groupName(r.aim) {
+            let n = group.count + 1
+            return "\(g), which reached \(n) process\(n == 1 ? "" : "es")"
+        }
+        switch r.aim {
+        case .thread(let tid): return "thread \(tid)" + (r.targetComm.map { " (\(s.value($0)))" } ?? "") + " of pid \(pid)"
+        case .namespacedThread: return "a thread" + (r.targetComm.map { " (\(s.value($0)))" } ?? "") + " of pid \(pid)"
+        default: return process(pid, r.targetComm, s)
+        }
+    }
+
+    static func groupName(_ aim: SignalAim) -> String? {
+        switch aim {
+        case .group(let g): return "process group \(g)"
+        case .everyProcess: return "every process it may signal (pid -1)"
+        case .ownGroup: return "its own process group (pid 0)"
+        default: return nil
+        }
+    }
+
+    /// What the sender asked for when no OBJ_PID names a process: numbers of the sender's
+    /// own pid namespace, which need not be any host process's (never matched to one).
+    static func asked(_ r: SignalRow) -> String {
+        let reached = r.success == false ? "no process was reached" : "no process reached is on record"
+        switch SignalSyscall(rawValue: r.syscall) {
+        case .tgkill?, .rt_tgsigqueueinfo?:
+            if let tid = r.targetArg, let tgid = r.tgidArg, tid != tgid {
+                return "asked for thread \(tid) of pid \(tgid) in its own pid namespace; "
+                    + (r.success == false ? "no thread was reached" : "no thread reached is on record")
+            }
+        case .tkill?:
+            if let tid = r.targetArg { return "asked for thread \(tid) in its own pid namespace; " + reached }
+        default: break
+        }
+        return "asked for " + requested(r.targetArg, r.pidfd) + (r.pidfd == nil ? " in its own pid namespace" : "") + "; " + reached
+    }
+
+    /// Which process with its pid the answer is about, when the log shows the pid was used
+    /// before: the kills that ended earlier ones.
+    static func instance(_ kill: Kill, _ r: SignalRow) -> String? {
+        guard let last = kill.earlierEnds.last, let pid = r.targetPid else { return nil }
+        let n = kill.earlierEnds.count
+        let how = last.byKernel ? "the kernel's kill at \(Clock.utc(last.time)) ended the process that had it before"
+            : "a SIGKILL the kernel accepted at \(Clock.utc(last.time)) most likely ended the process that had it before"
+        var line = "not the first with pid \(pid) on record: \(how)"
+        if n > 1 { line += " (\(n) such ends on record)" }
+        return line + "; --before \(Clock.utc(last.time)) asks about earlier ones"
+    }
+
+    /// The outcome audit can tell without the tracer: the kernel accepted the signal (the
+    /// call returned 0), which a zombie or an init that ignores it still does.
+    static func outcome(_ r: SignalRow) -> String {
+        r.success == nil ? "no result logged (the sender did not return from the call)" : "accepted"
+    }
+
+    /// When the syscall's numbers are not the host pid OBJ_PID gives: what they named.
+    static func addressed(_ r: SignalRow) -> String? {
+        switch r.aim {
+        case .namespaced(let p): return "pid \(p) in the sender's pid namespace"
+        case .namespacedThread(let p, let t): return "pid \(p), thread \(t) in the sender's pid namespace"
+        case .thread(let t): return "thread \(t) of pid \(r.targetPid.map(String.init) ?? "?")"
+        case .group(let g): return "process group \(g)"
+        default: return nil
+        }
     }
 
     /// `pid 4242 (java)`, or `pid 4242` without a name.
@@ -292,6 +366,12 @@ enum KillDescription {
         return out
     }
 
+    /// Why a kill read only from syslog or dmesg text is no evidence on its own.
+    static func unverified(kernel: Bool) -> String {
+        kernel ? "unverified: nothing proves the kernel wrote it (any user can write such a line with `logger -t kernel`; /dev/kmsg or the journal would prove it)"
+            : "unverified: nothing proves PID 1 wrote it (any user can write such a line with `logger -t 'systemd[1]'`; the journal would prove it)"
+    }
+
     static func source(_ s: KernelLogSource) -> String {
         switch s {
         case .kmsg: return "kernel log (/dev/kmsg)"
@@ -307,7 +387,7 @@ enum KillDescription {
         guard let j = journal else {
             return "PID 1 sends this when a unit's stop times out, or on `systemctl kill`; the journal names the unit (killdb ingest --journal)"
         }
-        return (j.unit.map { s.value($0) + ": " } ?? "") + reason(j, s)
+        return (j.unit.map { s.value($0) + ": " } ?? "") + reason(j, s) + (j.verified ? "" : " (" + unverified(kernel: false) + ")")
     }
 
     static func reason(_ a: SystemdKillRow, _ s: TextStyle) -> String {
@@ -324,14 +404,15 @@ extension JSON {
          ("uid", nullable(k.uid)), ("signal", nullable(k.signal)), ("signal_name", nullable(k.signalName)),
          ("cgroup", nullable(k.cgroup)), ("limit_cgroup", nullable(k.limitCgroup)), ("constraint", nullable(k.constraint)),
          ("syscall", nullable(k.syscall)), ("details", nullable(k.details)), ("source", string(k.source.rawValue)),
-         ("message", nullable(k.message))]
+         ("message", nullable(k.message)), ("verified", k.verified ? "true" : "false")]
     }
 
     /// A systemd action's members, the `systemd_kills` view's columns; its kind named `kind`.
     static func members(_ a: SystemdKillRow, kind: String = "kind") -> [(String, String)] {
         [("node", nullable(a.node)), ("event_time", value(.real(a.eventTime))), (kind, string(a.kind.rawValue)),
          ("unit", nullable(a.unit)), ("pid", nullable(a.pid)), ("comm", nullable(a.comm)), ("signal", nullable(a.signal)),
-         ("signal_name", nullable(a.signalName)), ("cgroup", nullable(a.cgroup)), ("reason", nullable(a.reason))]
+         ("signal_name", nullable(a.signalName)), ("cgroup", nullable(a.cgroup)), ("reason", nullable(a.reason)),
+         ("verified", a.verified ? "true" : "false")]
     }
 }
 

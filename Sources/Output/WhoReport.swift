@@ -75,7 +75,7 @@ public enum WhoReport {
         if !others.isEmpty {
             out += "\nEarlier candidates, newest first:\n"
             out += Table.render(columns: ["time", "signal", "target", "sender", "command", "result"],
-                                rows: others.map { row(for: $0.primary, ctx, reference: first.primary) }, width: ctx.width,
+                                rows: others.map { row(for: $0, ctx) }, width: ctx.width,
                                 // Time, signal and outcome are never cut; names and command lines are, at
                                 // their end (a pid never), the command line first.
                                 keep: [0, 1, 5], cutFirst: [4])
@@ -84,13 +84,13 @@ public enum WhoReport {
         return out
     }
 
-    static func row(for entry: Evidence, _ ctx: Context, reference: Evidence) -> [Cell] {
+    static func row(for kill: Kill, _ ctx: Context) -> [Cell] {
         func text(_ s: String) -> Cell { .text(Array(s.utf8)) }
+        let entry = kill.primary
         let time = text(Clock.local(entry.time, ctx.timeZone))
         switch entry {
         case .signal(let r):
-            if case .signal(let ref) = reference { return row(for: r, ctx, reference: ref) }
-            return row(for: r, ctx, reference: r)
+            return row(for: r, ctx, sameProcess: kill.sameProcess, group: kill.group)
         case .kernel(let k):
             let sender = k.kind == .memcgOOM ? "kernel: memory cgroup OOM killer"
                 : k.kind == .oom ? "kernel: OOM killer" : k.kind == .seccomp ? "kernel: seccomp" : "kernel"
@@ -124,6 +124,7 @@ public enum WhoReport {
                 let s = kill.journal
                 var members = [("kind", str("signal"))] + zip(SignalRow.outputColumns, r.cells.map(JSON.value)).map { ($0, $1) }
                 members += [("systemd_unit", bytes(s?.unit)), ("systemd_reason", str(s.map(systemdReason)))]
+                members += honesty(kill, r)
                 if let t = kill.traced { members.append(("traced", JSON.object(JSON.timed(JSON.members(t))))) }
                 if let c = kill.processes { members += ProcessContextText.json(c) }
                 return JSON.object(members)
@@ -200,6 +201,46 @@ public enum WhoReport {
         return JSON.object(members)
     }
 
+    /// What the row's columns alone do not say: what the sender's numbers named (a thread,
+    /// a pid in its own pid namespace), the outcome audit can vouch for, whether the command
+    /// line is the sender's, and which process with its pid the kill reached.
+    static func honesty(_ kill: Kill, _ r: SignalRow) -> [(String, String)] {
+        func int(_ v: Int64?) -> String { v.map(String.init) ?? "null" }
+        func str(_ v: String?) -> String { v.map { JSON.string(Array($0.utf8)) } ?? "null" }
+        let aim = r.aim
+        let (kind, tid, nsPid): (String, Int64?, Int64?) = switch aim {
+        case .process: ("process", nil, nil)
+        case .thread(let t): ("thread", t, nil)
+        case .namespaced(let p): ("process", nil, p)
+        case .namespacedThread(let p, let t): ("thread", t, p)
+        case .group: ("process_group", nil, nil)
+        case .everyProcess: ("every_process", nil, nil)
+        case .ownGroup: ("own_process_group", nil, nil)
+        case .pidfd: ("pidfd", nil, nil)
+        case .unreached: ("none_reached", nil, nil)
+        }
+        let outcome = r.success == false ? "failed" : kill.traced.map(\.result) ?? (r.success == nil ? "unknown" : "accepted")
+        let same: String? = switch kill.sameProcess {
+        case .earlier?: "earlier_process"
+        case .otherName?: "other_name"
+        case .cannotTell?: "cannot_tell"
+        case nil: nil
+        }
+        var out: [(String, String)] = [
+            ("target_kind", str(kind)), ("target_thread", int(tid)), ("sender_namespace_pid", int(nsPid)),
+            ("outcome", str(outcome)),
+            ("sender_cmdline_recorded_earlier", r.senderCmdline == nil ? "null" : r.commandLineFitsExecutable ? "false" : "true"),
+            ("same_process", str(same)),
+            ("earlier_process_ends", "[" + kill.earlierEnds.map { JSON.value(.real($0.time)) }.joined(separator: ",") + "]"),
+        ]
+        if !kill.group.isEmpty {
+            out.append(("group_targets", "[" + ([r] + kill.group).map { g in
+                JSON.object([("target_pid", int(g.targetPid)), ("target_comm", g.targetComm.map(JSON.string) ?? "null")])
+            }.joined(separator: ",") + "]"))
+        }
+        return out
+    }
+
     /// A kill systemd's journal explains: the reason it gives, or what its silence means.
     public static func systemdReason(_ s: SystemdKillRow) -> String {
         KillDescription.reason(s, .terminal(colour: false))
@@ -207,15 +248,21 @@ public enum WhoReport {
 
     /// `pid 4242 (java)` with the name's bytes as logged: a table escapes its cells itself,
     /// and text escaped before would be escaped twice there (`\\e`).
-    static func targetBytes(_ r: SignalRow) -> [UInt8] {
-        if let pid = r.targetPid { return process(pid, r.targetComm) }
-        if let arg = r.targetArg {
-            if arg == -1 { return Array("every process it may signal (pid -1)".utf8) }
-            if arg < -1 { return Array("process group \(-arg)".utf8) }
-            return Array("pid \(arg)".utf8)
+    static func targetBytes(_ r: SignalRow, group: [SignalRow] = []) -> [UInt8] {
+        guard let pid = r.targetPid else { return Array(KillDescription.asked(r).utf8) }
+        if !group.isEmpty, let g = KillDescription.groupName(r.aim) {
+            return Array("\(g): \(group.count + 1) processes".utf8)
         }
-        if let fd = r.pidfd { return Array("the process behind pidfd \(fd)".utf8) }
-        return Array("an unrecorded target".utf8)
+        switch r.aim {
+        case .thread(let tid):
+            return Array("thread \(tid)".utf8) + (r.targetComm.map { Array(" (".utf8) + $0 + Array(")".utf8) } ?? [])
+                + Array(" of pid \(pid)".utf8)
+        case .namespacedThread:
+            return Array("a thread".utf8) + (r.targetComm.map { Array(" (".utf8) + $0 + Array(")".utf8) } ?? [])
+                + Array(" of pid \(pid)".utf8)
+        default:
+            return process(pid, r.targetComm)
+        }
     }
 
     /// `pid 4242 (java)`, or `pid 4242` without a name; the name's bytes as logged.
@@ -223,19 +270,24 @@ public enum WhoReport {
         Array("pid \(pid.map(String.init) ?? "?")".utf8) + (comm.map { Array(" (".utf8) + $0 + Array(")".utf8) } ?? [])
     }
 
-    static func row(for r: SignalRow, _ ctx: Context, reference: SignalRow) -> [Cell] {
-        var targetText = targetBytes(r)
-        if let p = r.targetPid, p == reference.targetPid, r.targetComm != reference.targetComm {
-            targetText += Array(" [another process with this pid]".utf8)
+    static func row(for r: SignalRow, _ ctx: Context, sameProcess: SameProcess?, group: [SignalRow] = []) -> [Cell] {
+        var targetText = targetBytes(r, group: group)
+        switch sameProcess {
+        case .earlier?: targetText += Array(" [an earlier process with this pid]".utf8)
+        case .otherName?: targetText += Array(" [another name: perhaps another process]".utf8)
+        case .cannotTell?, nil: break
         }
         return [.text(Array(Clock.local(r.eventTime, ctx.timeZone).utf8)), .text(Array((r.signalName ?? "?").utf8)),
                 .text(targetText), .text(process(r.senderPid, r.senderComm)), r.senderCmdline.map(Cell.text) ?? .null,
-                .text(Array((r.success == false ? "failed \(r.errno ?? "")" : "delivered").utf8))]
+                .text(Array((r.success == false ? "failed \(r.errno ?? "")" : KillDescription.outcome(r)).utf8))]
     }
 
     static func notes(_ answer: WhoAnswer, _ ctx: Context) -> String {
         var out = ""
         if answer.truncated { out += "More matches exist: raise --limit to see them.\n" }
+        if let pid = answer.entries.first?.signal?.targetPid, answer.entries.contains(where: { $0.sameProcess == .cannotTell }) {
+            out += "Earlier signals to pid \(pid) above are not marked: nothing on record ended a process with this pid between them and the answer, so the log cannot tell whether they reached this process or an earlier one with the same pid.\n"
+        }
         let left = answer.leftOut
         if left.failed > 0 {
             out += "\(left.failed) failed attempt\(left.failed == 1 ? " is" : "s are") not shown: add --include-failed.\n"

@@ -91,9 +91,11 @@ public struct EventPipeline {
         return filter.beginFile()
     }
 
-    /// One audit record line (without newline) of `source`, starting at `offset`.
-    public mutating func take(_ line: UnsafeBufferPointer<UInt8>, source: Int, offset: Int64) {
-        filter.take(line, file: source, offset: offset)
+    /// One audit record line (without newline) of `source`, starting at `offset`. Returns
+    /// `waiting`: reading that property afterwards copies the pipeline's state, once a line.
+    @discardableResult
+    public mutating func take(_ line: UnsafeBufferPointer<UInt8>, source: Int, offset: Int64) -> Int {
+        filter.take(line, file: source, offset: offset) + kernelKills.count + tracedSignals.count
     }
 
     /// A line that cannot be read as one (too long, a damaged archive).
@@ -123,7 +125,9 @@ public struct EventPipeline {
             if let kill { kernelKills.append(kill) }
         case .systemd, .oomd:
             let action = SystemdAction.recognize(m, oomd: entry.program == .oomd, unitField: entry.unit) { kind in
-                SystemdAction(node: entry.node, time: entry.time, kind: kind, message: m, identity: entry.identity)
+                var a = SystemdAction(node: entry.node, time: entry.time, kind: kind, message: m, identity: entry.identity)
+                a.verified = entry.source.provesWriter
+                return a
             }
             if let action { systemdActions.append(action) }
         case .other:

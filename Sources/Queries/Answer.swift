@@ -75,6 +75,18 @@ public struct Kill: Sendable, Equatable {
     /// The processes behind `initKill`: who sent the init its signal, and who was behind that.
     public var initKillProcesses: EventContext?
 
+    /// The other processes a process-group kill reached, when the question was the group
+    /// (`who --pid=-N`): one kill, not one per member.
+    public var group: [SignalRow] = []
+
+    /// Whether this kill reached the process the answer (the first kill) is about, when it
+    /// went to the same pid on the same node; nil otherwise, and for the answer itself.
+    public var sameProcess: SameProcess?
+
+    /// For the answer: the kills on record that ended earlier processes with its pid, oldest
+    /// first (its process is not the first with that pid).
+    public var earlierEnds: [ProcessEnd] = []
+
     mutating func corroborate(_ e: Evidence) { evidence.append(e) }
 }
 

@@ -211,7 +211,7 @@ public struct WindowCoverage: Sendable, Equatable {
 public enum IncidentReportQuery {
     /// The report, read in one snapshot of `store`.
     public static func run(_ q: IncidentQuery, in store: SignalStore) throws -> Incident {
-        try store.read { db in try answer(q, db) }
+        try store.answering { db in try answer(q, db) }
     }
 
     /// The report from `db`, inside the caller's read transaction.
@@ -237,6 +237,11 @@ public enum IncidentReportQuery {
         let filter = KernelKillQuery.Filter(pid: q.targetPid, comm: q.targetComm, node: q.node, signals: q.signals,
                                             before: q.before, after: q.start)
         r.entries = try KillTimeline.kills(db, signals: r.kills, others: filter, limit: q.limit, order: .oldestFirst)
+        // Each kill says which process with its pid it reached, as who's answer does.
+        for i in r.entries.indices {
+            guard let s = r.entries[i].signal, let pid = s.targetPid else { continue }
+            r.entries[i].earlierEnds = try PidInstances.ends(db, pid: pid, node: s.node, before: s.eventTime)
+        }
         r.cgroupKills = try KernelKillQuery.oomdKills(db, node: q.node, before: q.before, after: q.start, limit: q.limit).reversed()
         r.coverage.kernel = try KernelLogCoverage.read(db)
         r.coverage.tracer = try TracedSignalQuery.coverage(db)

@@ -12,6 +12,8 @@ public enum QueryError: Error, CustomStringConvertible {
     case readOnly(String)
     /// A value the database should not hold (a kind this version never writes).
     case unexpected(String)
+    /// A name pattern that can match nothing, and is no process's name on record either.
+    case malformedPattern(String, String)
 
     public var description: String {
         switch self {
@@ -21,6 +23,8 @@ public enum QueryError: Error, CustomStringConvertible {
             return "no signal \"\(s)\": Linux signals are numbered 1 to 64 (and 0, the liveness probe); give a name (KILL, TERM, RTMIN+3) or a number in that range"
         case .badSQL(let message):
             return "SQL error: \(message)"
+        case .malformedPattern(let p, let why):
+            return "the name \"\(p)\" is no process's name on record, and \(why): close the set ([ab]), or write a literal [ as [[]"
         case .unexpected(let what):
             return "the database holds an unexpected \(what): is it damaged, or written by another program?"
         case .readOnly(let message):
@@ -34,6 +38,18 @@ public enum QueryError: Error, CustomStringConvertible {
 extension SignalQuery {
     /// The kernel keeps a process name (comm) in TASK_COMM_LEN - 1 bytes.
     public static let commBytes = 15
+
+    /// The names a name or pattern also stands for exactly: itself (glob characters and
+    /// all), the bytes of the escaped form killdb prints, and each cut to the kernel's 15.
+    public static func exactNames(_ pattern: String) -> [[UInt8]] {
+        var out = [Array(pattern.utf8)]
+        if let cut = keptName(pattern) { out.append(Array(cut.utf8)) }
+        if let raw = NameInput.unescaped(pattern), !out.contains(raw) {
+            out.append(raw)
+            if raw.count > commBytes { out.append(Array(raw.prefix(commBytes))) }
+        }
+        return out
+    }
 
     /// A plain name (no glob characters) longer than the kernel keeps, cut as the kernel
     /// cuts it: what a search for it matches. Nil when the name fits or is a pattern.

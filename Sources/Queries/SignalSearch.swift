@@ -29,6 +29,8 @@ struct SignalSearch {
     /// Where the search starts: the most selective filter the question has.
     private enum Driver {
         case targetPid(Int64)
+        /// kill(-N): the process group N (or -1, every process), by the pid the sender gave.
+        case targetArg(Int64)
         /// Few names: one index range per name.
         case targetComm([Int64])
         /// Many names (a broad glob): walk events by time and keep targets with one of them.
@@ -57,6 +59,12 @@ struct SignalSearch {
     private let msHigh: Int64
     /// A filter names a string no event has: nothing can match.
     private var impossible = false
+    /// For a name: pids of processes on record by that name, whose non-leader threads
+    /// (named otherwise) the signals to which go to the process too.
+    private var threadPids: [Int64] = []
+    private var nameIDs: [Int64] = []
+    /// The strings ids of tkill, tgkill and rt_tgsigqueueinfo: the calls that name a thread.
+    private var threadCallIDs = "[]"
 
     private typealias Part = (String, [any DatabaseValueConvertible])
 
@@ -65,7 +73,11 @@ struct SignalSearch {
         msLow = query.after.map(Self.firstMillisecond(atOrAfter:)) ?? Int64.min
         msHigh = query.before.map(Self.lastMillisecond(atOrBefore:)) ?? Int64.max
         let comms = try query.targetComm.map { try Self.nameIDs(matching: $0, db, targets: true) }
-        if let s = query.senderPid, query.targetPid != nil || comms?.isEmpty == false,
+        threadCallIDs = Self.json(try ["tkill", "tgkill", "rt_tgsigqueueinfo"].compactMap { try Self.stringID(Array($0.utf8), db) })
+        if let p = query.targetPid, p < 0 {
+            driver = .targetArg(p)
+            commFilter = comms
+        } else if let s = query.senderPid, query.targetPid != nil || comms?.isEmpty == false,
            try Self.senderIsNarrower(s, than: query.targetPid, comms, msLow, msHigh, db) {
             driver = .senderPidToTarget(s, targetPid: query.targetPid)
             commFilter = comms
@@ -83,6 +95,10 @@ struct SignalSearch {
             driver = .time
         }
         if comms?.isEmpty == true || msLow > msHigh { impossible = true }
+        if case .targetComm(let ids) = driver, !ids.isEmpty {
+            nameIDs = ids
+            threadPids = try Self.pids(named: ids, db)
+        }
         // The unary + keeps SQLite on the index the driver chose.
         if let n = query.node {
             if !n.isEmpty, let id = try Self.stringID(Array(n.utf8), db) {
@@ -190,9 +206,10 @@ struct SignalSearch {
     /// question applies as `rows` applies it, the time bounds too.
     func rows(storedAfter low: Int64, through high: Int64, _ o: Outcome) throws -> [SignalRow] {
         if impossible || high <= low { return [] }
-        var pid: Int64?, sender: Int64?, comms = commFilter
+        var pid: Int64?, sender: Int64?, groupArg: Int64?, comms = commFilter
         switch driver {
         case .targetPid(let p): pid = p
+        case .targetArg(let a): groupArg = a
         case .targetComm(let ids): comms = ids
         case .targetCommByTime: break
         case .senderPid(let p): sender = p
@@ -205,6 +222,8 @@ struct SignalSearch {
             args.append(Self.json(comms))
         }
         if let sender { filter += " AND e.sender_pid = ?"; args.append(sender) }
+        // kill(-N) asked for the group by the number the sender gave, as `rows` finds it.
+        if let groupArg { filter += " AND e.target_arg = ?"; args.append(groupArg) }
         if let pid {
             // As `rows`: the target, or the pid asked for when the kill reached no process.
             filter += " AND (t.pid = ? OR (t.event_id IS NULL AND e.target_arg = ?))"
@@ -266,7 +285,7 @@ struct SignalSearch {
     /// Whether the ranges give whole events (every row of an event found matches).
     private var eventsOnly: Bool {
         switch driver {
-        case .senderPid, .time: return true
+        case .senderPid, .time, .targetArg: return true
         default: return false
         }
     }
@@ -276,9 +295,12 @@ struct SignalSearch {
         switch driver {
         case .targetPid(let p):
             return try targetRanges("pid", [p], o)
-                + (commFilter == nil ? [Range(source: .events, filter: unmatchedPidWhere(p, o, sender: nil))] : [])
+                + [Range(source: .eventsWithTargets, filter: threadWhere(tid: p, o, sender: nil))]
+                + (commFilter == nil ? unmatchedPidWhere(p, o, sender: nil).map { Range(source: .events, filter: $0) } : [])
+        case .targetArg(let arg):
+            return [Range(source: .events, filter: wholeOutcomeWhere(o, lead: ("e.target_arg = ?", [arg])))]
         case .targetComm(let ids):
-            return try targetRanges("comm_id", ids, o)
+            return try targetRanges("comm_id", ids, o) + threadRanges(o)
         case .targetCommByTime:
             return try eventRanges(o).map { Range(source: .eventsWithTargets, filter: eventWhere(signal: $0, failed: $1)) }
         case .senderPid(let p):
@@ -290,8 +312,9 @@ struct SignalSearch {
                 args.append(target)
             }
             return [Range(source: .eventsWithTargets, filter: (where_, args))]
+                + (target.map { [Range(source: .eventsWithTargets, filter: threadWhere(tid: $0, o, sender: sender))] } ?? [])
                 + (target != nil && commFilter == nil
-                   ? [Range(source: .events, filter: unmatchedPidWhere(target!, o, sender: sender))] : [])
+                   ? unmatchedPidWhere(target!, o, sender: sender).map { Range(source: .events, filter: $0) } : [])
         case .time:
             return try eventRanges(o).map { Range(source: .events, filter: eventWhere(signal: $0, failed: $1)) }
         }
@@ -307,7 +330,7 @@ struct SignalSearch {
         case .targetIndex:
             if count {
                 // From the index alone, unless an event filter needs the event.
-                let join = eventTerms.isEmpty ? "" : " JOIN events e ON e.id = t.event_id"
+                let join = eventTerms.isEmpty && !filter.contains("e.") ? "" : " JOIN events e ON e.id = t.event_id"
                 return ("SELECT COUNT(*) FROM targets t\(join) WHERE \(filter)", args)
             }
             return ("""
@@ -372,16 +395,63 @@ struct SignalSearch {
         return sent < received
     }
 
-    /// Events that reached no process but were aimed at `pid` (ESRCH leaves no target):
-    /// the pid the sender asked for still says who was meant.
-    private func unmatchedPidWhere(_ pid: Int64, _ o: Outcome, sender: Int64?) -> Part {
-        var (where_, args) = wholeOutcomeWhere(
-            o, lead: ("e.target_arg = ? AND NOT EXISTS (SELECT 1 FROM targets n WHERE n.event_id = e.id)", [pid]))
+    /// Events that reached no process but were aimed at `pid` (ESRCH leaves no target),
+    /// by the pid or thread id, or as the process of a thread (tgkill's first argument):
+    /// the number the sender asked for, in its own pid namespace, says who may have been meant.
+    private func unmatchedPidWhere(_ pid: Int64, _ o: Outcome, sender: Int64?) -> [Part] {
+        let none = "NOT EXISTS (SELECT 1 FROM targets n WHERE n.event_id = e.id)"
+        return [("e.target_arg = ? AND \(none)", [pid]),
+                ("e.tgid_arg = ? AND e.target_arg IS NOT e.tgid_arg AND \(none)", [pid])].map { lead in
+            var (where_, args) = wholeOutcomeWhere(o, lead: (lead.0, lead.1))
+            if let sender {
+                where_ += " AND +e.sender_pid = ?"
+                args.append(sender)
+            }
+            return (where_, args)
+        }
+    }
+
+    /// A signal to thread `tid` of another process (tgkill(pid, tid), tkill(tid)): OBJ_PID
+    /// names the process, so the thread is found by the number the sender gave. Not for
+    /// kill(N) or a tgkill whose pid is not the host's: those numbers are of the sender's
+    /// pid namespace, and need not be any host process's.
+    private func threadWhere(tid: Int64, _ o: Outcome, sender: Int64?) -> Part {
+        var (where_, args) = wholeOutcomeWhere(o, lead: (
+            "e.target_arg = ? AND e.syscall_name_id IN (SELECT value FROM json_each(?)) AND t.pid != e.target_arg AND (e.tgid_arg = t.pid OR e.tgid_arg IS NULL)",
+            [tid, threadCallIDs]))
         if let sender {
             where_ += " AND +e.sender_pid = ?"
             args.append(sender)
         }
         return (where_, args)
+    }
+
+    /// Signals to the non-leader threads of processes on record by the name asked for:
+    /// the kernel logs the thread's name, but the signal went to that process.
+    private func threadRanges(_ o: Outcome) throws -> [Range] {
+        try threadPids.flatMap { pid in
+            try signals(o, table: "targets", column: "pid", value: pid).flatMap { s in
+                o.failed.map { f in
+                    var terms = ["t.pid = ?", "t.signal IS ?", "t.failed = ?", "t.time_ms BETWEEN ? AND ?",
+                                 "t.comm_id NOT IN (SELECT value FROM json_each(?))", "e.target_arg != t.pid",
+                                 "e.syscall_name_id IN (SELECT value FROM json_each(?))", "(e.tgid_arg = t.pid OR e.tgid_arg IS NULL)"]
+                    var args: [any DatabaseValueConvertible] = [pid, s, f, msLow, msHigh, Self.json(nameIDs), threadCallIDs]
+                    addFilters(&terms, &args)
+                    return Range(source: .targetIndex, filter: (terms.joined(separator: " AND "), args))
+                }
+            }
+        }
+    }
+
+    /// Above this many pids, a name's threads are not searched by process (a broad glob).
+    static let maxThreadPids = 64
+
+    /// The pids that had a process (or thread) of these names, from the index alone.
+    static func pids(named ids: [Int64], _ db: Database) throws -> [Int64] {
+        let found = try Int64.fetchAll(db, sql: """
+            SELECT DISTINCT pid FROM targets WHERE comm_id IN (SELECT value FROM json_each(?)) LIMIT \(maxThreadPids + 1)
+            """, arguments: [json(ids)])
+        return found.count > maxThreadPids ? [] : found
     }
 
     /// The (signal, failed) ranges of events_signal for an outcome.
@@ -497,12 +567,10 @@ struct SignalSearch {
     /// than the kernel keeps (TASK_COMM_LEN - 1 bytes) its first 15 bytes.
     static func nameIDs(matching pattern: String, _ db: Database, targets: Bool) throws -> [Int64] {
         var ids = targets ? try commIDs(matching: pattern, db) : try stringIDs(matching: pattern, db)
-        let bytes = Array(pattern.utf8)
-        var exact = [bytes]
-        if let cut = SignalQuery.keptName(pattern) { exact.append(Array(cut.utf8)) }
-        for name in exact {
+        for name in SignalQuery.exactNames(pattern) {
             if let id = try stringID(name, db), !ids.contains(id) { ids.append(id) }
         }
+        if ids.isEmpty, let why = NameInput.malformed(pattern) { throw QueryError.malformedPattern(pattern, why) }
         return ids
     }
 

@@ -104,7 +104,7 @@ extension Kill {
 public enum Who {
     /// The answer, read in one snapshot of `store`.
     public static func ask(_ query: SignalQuery, in store: SignalStore) throws -> WhoAnswer {
-        try store.read { db in try answer(query, db) }
+        try store.answering { db in try answer(query, db) }
     }
 
     /// The answer from `db`, inside the caller's read transaction.
@@ -126,7 +126,28 @@ public enum Who {
         var answer = WhoAnswer(rows: rows, leftOut: .init(failed: failed, probes: probes), truncated: truncated,
                                coverage: try DatabaseCoverage.read(db, after: query.after, before: query.before))
         try addKillsNoProcessSent(query, db, &answer)
+        if let p = query.targetPid, p < 0 {
+            answer.entries = groupKills(answer.entries)
+        } else {
+            try PidInstances.mark(&answer.entries, db)
+        }
         return answer
+    }
+
+    /// A question about a process group: each kill(-N) is one kill, with every process it
+    /// reached, not one per member.
+    static func groupKills(_ kills: [Kill]) -> [Kill] {
+        var out: [Kill] = []
+        var index: [String: Int] = [:]
+        for k in kills {
+            if let r = k.signal, let i = index[r.eventID] {
+                out[i].group.append(r)
+                continue
+            }
+            if let r = k.signal { index[r.eventID] = out.count }
+            out.append(k)
+        }
+        return out
     }
 
     /// The kernel's and systemd's kills of the target, joined with the signal rows by time.
@@ -185,11 +206,15 @@ public struct KernelKillRow: Sendable, Equatable {
     /// Where the kill was read: a kernel log, or the audit log (SECCOMP, ANOM_ABEND).
     public var source: KernelLogSource
     public var message: [UInt8]?
+    /// Whether a log that proves the kernel wrote it holds an entry of this kill (kmsg, the
+    /// journal's kernel transport, the audit log); false when it was read only from syslog
+    /// or dmesg text, which anyone could have written (`logger -t kernel`).
+    public var verified: Bool
 
     /// The `kernel_kills` view's columns, as JSON names them.
     public static let columns = ["node", "event_time", "kind", "reason", "pid", "comm", "exe", "uid", "signal",
                                  "signal_name", "cgroup", "limit_cgroup", "constraint", "syscall", "details",
-                                 "source", "message"]
+                                 "source", "message", "verified"]
 
     static let selectList = columns.map { c in
         ["node", "comm", "exe", "cgroup", "limit_cgroup", "message"].contains(c) ? "CAST(\(c) AS BLOB) AS \(c)"
@@ -205,6 +230,7 @@ public struct KernelKillRow: Sendable, Equatable {
         signalName = r["signal_name"]; cgroup = bytes("cgroup"); limitCgroup = bytes("limit_cgroup")
         constraint = r["constraint"]; syscall = r["syscall"]; details = r["details"]
         message = bytes("message")
+        verified = r["verified"] as Bool? ?? true
     }
 
     /// The write side's enums; a value this version never writes is a damaged database.
@@ -227,12 +253,15 @@ public struct SystemdKillRow: Sendable, Equatable {
     /// Why: the stop timeout before a kill (`State 'stop-sigterm' timed out. Killing`), or
     /// systemd-oomd's own words.
     public var reason: String?
+    /// Whether the journal (or /dev/kmsg) proves PID 1 or systemd-oomd wrote it; false for a
+    /// `systemd[1]:` line of a syslog file, which any user can write (`logger -t 'systemd[1]'`).
+    public var verified: Bool
 
     public var signalName: String? { signal.map { AuditArch.x86_64.signalName(Int32(truncatingIfNeeded: $0)) } }
 
     static let selectList = """
         CAST(node AS BLOB) AS node, event_time, kind, CAST(unit AS BLOB) AS unit, pid, CAST(comm AS BLOB) AS comm,
-        signal, CAST(cgroup AS BLOB) AS cgroup, reason
+        signal, CAST(cgroup AS BLOB) AS cgroup, reason, verified
         """
 
     init(_ r: Row) throws {
@@ -240,6 +269,7 @@ public struct SystemdKillRow: Sendable, Equatable {
         node = bytes("node"); eventTime = r["event_time"]; unit = bytes("unit"); pid = r["pid"]
         kind = try KernelKillRow.decode(r["kind"], "systemd action kind")
         comm = bytes("comm"); signal = r["signal"]; cgroup = bytes("cgroup"); reason = r["reason"]
+        verified = r["verified"] as Bool? ?? true
     }
 }
 
@@ -294,7 +324,13 @@ enum KernelKillQuery {
         func clause(signals: Bool = true) -> (String, [any DatabaseValueConvertible]) {
             var terms: [String] = [], args: [any DatabaseValueConvertible] = []
             if let pid { terms.append("pid = ?"); args.append(pid) }
-            if let comm { terms.append("comm GLOB ?"); args.append(comm) }
+            if let comm {
+                // The name exactly too (`evil[x`, the escaped form printed), as signal rows match.
+                let exact = SignalQuery.exactNames(comm)
+                terms.append("(comm GLOB ? OR CAST(comm AS BLOB) IN (\(exact.map { _ in "?" }.joined(separator: ","))))")
+                args.append(comm)
+                args += exact.map { Data($0) }
+            }
             if let node { terms.append("node IS ?"); args.append(node) }
             if signals, case .only(let n) = self.signals {
                 terms.append("signal IN (\(n.map { _ in "?" }.joined(separator: ",")))")

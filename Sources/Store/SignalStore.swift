@@ -62,6 +62,7 @@ public final class SignalStore {
     public let note: String?
     public var immutable: Bool { note != nil }
     private var interned: [[UInt8]: Int64] = [:]
+    private var internedNames: [String: Int64] = [:]
 
     /// The default location, used when neither --db nor KILLDB_DB is given.
     public static let defaultPath = "/var/lib/killdb/killdb.sqlite"
@@ -77,12 +78,21 @@ public final class SignalStore {
         close(fd)
         let before = try PrivateFile.identity(path)
         for suffix in ["-wal", "-shm", "-journal"] { _ = try PrivateFile.identity(path + suffix) }
+        let check = needsQuickCheck(path)
         try refuseForeign(path)
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // The working set of a large ingest (the indexes on names and pids, the newest
+            // pages of each; a 100,000-target kill's 9 MB of rows, which at SQLite's default
+            // 2 MiB spilled into the WAL 190,000 times) outgrows the default at once; bounded.
+            try db.execute(sql: "PRAGMA cache_size = -\(writerCacheKiB)")
+            // Statement journals (the pages a multi-row INSERT changes, so it can be undone
+            // alone): in memory, a few hundred KiB each, instead of a temporary file written
+            // page by page once the first one outgrows 64 KiB. Merge keeps its tables on disk.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         let queue: DatabaseQueue
         do {
@@ -107,9 +117,28 @@ public final class SignalStore {
             }
         }
         let store = SignalStore(path: path, queue: queue)
-        try store.quickCheck()
+        if check { try store.quickCheck() }
         return store
     }
+
+    /// The writer's page cache, in KiB.
+    static let writerCacheKiB = 16 << 10
+
+    /// Whether a writer should run quick_check before adding to the file: it reads every
+    /// page (about 1 s per million events), so it runs where damage is likely and cheap to
+    /// look for: when the last writer did not close the database (a write-ahead log is left,
+    /// or another connection is open), and on a database small enough to check in a few
+    /// tens of milliseconds. A database closed cleanly has been checkpointed whole; damage
+    /// from outside (a disk, another program) is still reported as SQLite reads the pages a
+    /// write touches, and by `killdb doctor`, which always checks.
+    static func needsQuickCheck(_ path: String) -> Bool {
+        var wal = stat(), db = stat()
+        if stat(path + "-wal", &wal) == 0, wal.st_size > 0 { return true }
+        return stat(path, &db) != 0 || db.st_size <= quickCheckAlwaysBytes
+    }
+
+    /// Up to this size quick_check costs at most ~30 ms.
+    static let quickCheckAlwaysBytes: Int = 8 << 20
 
     /// Refuses a database that holds tables but none of killdb's migrations, before
     /// anything (WAL mode, the schema) is written to it.
@@ -220,9 +249,21 @@ public final class SignalStore {
             if try queue.read({ try migrator.hasBeenSuperseded($0) }) { throw StoreError.newerSchema(path: path) }
             let pending = try queue.read { try !migrator.hasCompletedMigrations($0) }
             try migrator.migrate(queue)
-            // A migration may rewrite much of the file. Until a checkpoint moves that back into
-            // it, every reader reads the whole write-ahead log first (50 ms for 120 MB). Best
-            // effort: a reader holding an old snapshot only delays it to the next checkpoint.
+            // A migration that copied a table (009 copies events) leaves the old pages free:
+            // a year of events upgraded grew from 268 MB to 399 MB, 35% of it free. Once, and
+            // best effort (a reader holding the file makes it wait for the next upgrade):
+            // VACUUM took 6.7 s for that million events and gave 243 MB.
+            if pending {
+                _ = try? queue.writeWithoutTransaction { db in
+                    let free = try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+                    let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+                    if free > 1024 && free * 4 > pages { try db.execute(sql: "VACUUM") }
+                }
+            }
+            // A migration (and VACUUM) may rewrite much of the file. Until a checkpoint moves
+            // that back into it, every reader reads the whole write-ahead log first (50 ms for
+            // 120 MB). Best effort: a reader holding an old snapshot only delays it to the next
+            // checkpoint.
             if pending { _ = try? queue.writeWithoutTransaction { try $0.checkpoint(.truncate) } }
         } catch let e as StoreError {
             throw e
@@ -241,18 +282,17 @@ public final class SignalStore {
     /// Runs `body` in one write transaction.
     public func transaction<T>(_ body: (StoreTransaction) throws -> T) throws(StoreError) -> T {
         do {
-            return try queue.write { db in
-                let tx = StoreTransaction(db: db, store: self)
-                return try body(tx)
-            }
-        } catch let e as StoreError {
-            throw e
-        } catch let e as DatabaseError where e.resultCode == .SQLITE_BUSY {
-            throw .busy(path: path)
-        } catch let e as DatabaseError where e.resultCode == .SQLITE_CORRUPT || e.resultCode == .SQLITE_NOTADB {
-            throw .corrupt(path: path, detail: e.message ?? "\(e.resultCode)")
+            return try queue.write { db in try body(StoreTransaction(db: db, store: self)) }
         } catch {
-            interned.removeAll()  // ids from a rolled-back transaction are not in the file
+            // Ids interned in a rolled-back transaction are not in the file (a busy plugin
+            // retries the same batch).
+            interned.removeAll()
+            internedNames.removeAll()
+            if let e = error as? StoreError { throw e }
+            if let e = error as? DatabaseError, e.resultCode == .SQLITE_BUSY { throw .busy(path: path) }
+            if let e = error as? DatabaseError, e.resultCode == .SQLITE_CORRUPT || e.resultCode == .SQLITE_NOTADB {
+                throw .corrupt(path: path, detail: e.message ?? "\(e.resultCode)")
+            }
             throw .sqlite(describe(error))
         }
     }
@@ -276,13 +316,39 @@ public final class SignalStore {
         try queue.read(body)
     }
 
+    /// The id of `bytes` in `strings`, adding the row when new. One statement for a new
+    /// string (the insert reports whether it added the row), two for one stored earlier
+    /// and no longer remembered here.
     func intern(_ bytes: [UInt8], _ db: Database) throws -> Int64 {
         if let id = interned[bytes] { return id }
-        let data = Data(bytes)
-        try db.cachedStatement(sql: "INSERT OR IGNORE INTO strings(value) VALUES (?)").execute(arguments: [data])
-        let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM strings WHERE value = ?"), arguments: [data])!
-        if interned.count > 100_000 { interned.removeAll(keepingCapacity: true) }
+        var insert = try BoundStatement(db, "INSERT OR IGNORE INTO strings(value) VALUES (?)")
+        insert.begin()
+        insert.bind(bytes)
+        try insert.run(db)
+        let id: Int64
+        if db.changesCount > 0 {
+            id = db.lastInsertedRowID
+        } else {
+            var select = try BoundStatement(db, "SELECT id FROM strings WHERE value = ?")
+            select.begin()
+            select.bind(bytes)
+            guard let found = try select.run(db) else { throw StoreError.sqlite("an interned string vanished") }
+            id = found
+        }
+        // Bounded: a command line of its own per event would otherwise fill it with strings
+        // never asked for again (names, executables and hosts repeat, and come back at once).
+        if interned.count >= 16_384 { interned.removeAll(keepingCapacity: true) }
         interned[bytes] = id
+        return id
+    }
+
+    /// `intern` for the names killdb itself writes (hosts, arches, syscalls, signals,
+    /// errnos): looked up by the String, without making its bytes each time.
+    func intern(name: String, _ db: Database) throws -> Int64 {
+        if let id = internedNames[name] { return id }
+        let id = try intern(Array(name.utf8), db)
+        if internedNames.count >= 4096 { internedNames.removeAll(keepingCapacity: true) }
+        internedNames[name] = id
         return id
     }
 }

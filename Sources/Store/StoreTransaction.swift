@@ -118,8 +118,9 @@ public struct StoreTransaction {
     /// the session they belong to.
     public func store(_ batch: EventBatch, trace: TraceSession? = nil, podLogs: PodLogs? = nil) throws -> StoredBatch {
         var out = StoredBatch()
+        var statements = try EventStatements(db)
         for event in batch.events {
-            switch try store(event) {
+            switch try store(event, &statements) {
             case .inserted: out.newEvents += 1
             case .merged: out.mergedEvents += 1
             case .orphan: out.orphanRecords += 1
@@ -141,66 +142,120 @@ public struct StoreTransaction {
 
     // MARK: events
 
+    /// The statements storing events runs per event, looked up once per batch (targets: TargetRows).
+    struct EventStatements {
+        var find: BoundStatement
+        var insert: BoundStatement
+        var complete: BoundStatement
+
+        init(_ db: Database) throws {
+            find = try BoundStatement(db, "SELECT id FROM events WHERE node_id = ? AND sec = ? AND msec = ? AND serial = ?")
+            insert = try BoundStatement(db, """
+                INSERT INTO events (node_id, sec, msec, serial, arch, arch_name_id, syscall, syscall_name_id,
+                  signal, signal_name_id, success, exit, errno_id, target_arg, tgid_arg, pidfd,
+                  a0, a1, a2, a3, sender_pid, sender_ppid, sender_uid, sender_auid, sender_euid, sender_ses,
+                  sender_tty_id, sender_comm_id, sender_exe_id, sender_cmdline, sender_cmdline_id, sender_argv_id,
+                  sender_subj_id, sender_uid_name_id, sender_auid_name_id, sender_euid_name_id, key_id)
+                VALUES (\(Array(repeating: "?", count: 37).joined(separator: ",")))
+                """)
+            // The first copy of a PROCTITLE wins: a later one fills only an event that has none.
+            complete = try BoundStatement(db, """
+                UPDATE events SET sender_cmdline = ?, sender_cmdline_id = ?, sender_argv_id = ?
+                WHERE id = ? AND sender_cmdline IS NULL AND sender_cmdline_id IS NULL
+                """)
+        }
+    }
+
+    /// A target's 32-bit audit id as stored (migration 009): 4294967295, unset, is -1 (one
+    /// byte, not six); the `signals` view gives back the unsigned number.
+    static func signed32(_ id: Int64) -> Int64 {
+        (2_147_483_648...4_294_967_295).contains(id) ? id - 4_294_967_296 : id
+    }
+
+    /// A command line this short is stored in the event's row (migration 009).
+    static let inlineCommandLine = 32
+
+    /// How an event's PROCTITLE is stored (migration 009): the command line (arguments
+    /// joined by spaces) inline when short, else interned; the argv bytes only when they
+    /// cannot be told from it (an argument holding a space, NULs at the end).
+    func commandLineColumns(_ proctitle: [UInt8]) throws -> (inline: [UInt8]?, id: Int64?, argv: Int64?) {
+        let cmdline = AuditField.commandLine(proctitle)
+        let recoverable = proctitle.last != 0 && !proctitle.contains(0x20)
+        let argv = recoverable ? nil : try store.intern(proctitle, db)
+        if cmdline.count <= Self.inlineCommandLine { return (cmdline, nil, argv) }
+        return (nil, try store.intern(cmdline, db), argv)
+    }
+
     public func store(_ event: SignalEvent) throws -> EventOutcome {
-        let nodeID = try store.intern(Array(event.id.node.utf8), db)
-        let existing = try Int64.fetchOne(
-            db.cachedStatement(sql: "SELECT id FROM events WHERE node_id = ? AND sec = ? AND msec = ? AND serial = ?"),
-            arguments: [nodeID, event.id.seconds, event.id.milliseconds, Int64(event.id.serial)])
+        var statements = try EventStatements(db)
+        return try store(event, &statements)
+    }
+
+    func store(_ event: SignalEvent, _ st: inout EventStatements) throws -> EventOutcome {
+        let nodeID = try store.intern(name: event.id.node, db)
+        st.find.begin()
+        st.find.bind(nodeID)
+        st.find.bind(event.id.seconds)
+        st.find.bind(event.id.milliseconds)
+        st.find.bind(event.id.serial)
+        let existing = try st.find.run(db)
         let s = event.sender
         func id(_ b: [UInt8]?) throws -> Int64? { try b.map { try store.intern($0, db) } }
-        let cmdline = try id(s.proctitle.map(AuditField.commandLine))
-        let argv = try id(s.proctitle)
+        let command = try s.proctitle.map(commandLineColumns)
         let rowID: Int64
         let outcome: EventOutcome
+        let signal: Int32?
+        let failed: Int64
+        let timeMS: Int64
         if let existing {
             rowID = existing
             outcome = .merged
             if let call = event.call, try disagrees(existing, call, s) {
                 return try recordConflict(existing, event)
             }
-            // Fill only what is missing: the first complete copy of a record wins.
-            try db.cachedStatement(sql: """
-                UPDATE events SET
-                  sender_cmdline_id = COALESCE(sender_cmdline_id, ?),
-                  sender_argv_id = COALESCE(sender_argv_id, ?)
-                WHERE id = ?
-                """).execute(arguments: [cmdline, argv, rowID])
+            if let command {
+                st.complete.begin()
+                st.complete.bind(command.inline)
+                st.complete.bind(command.id)
+                st.complete.bind(command.argv)
+                st.complete.bind(rowID)
+                try st.complete.run(db)
+            }
+            guard !event.targets.isEmpty else { return outcome }
+            let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT signal, failed, sec * 1000 + msec AS t FROM events WHERE id = ?"),
+                                       arguments: [rowID])
+            signal = row?["signal"]
+            failed = row?["failed"] ?? 0
+            timeMS = row?["t"] ?? 0
         } else {
             guard let call = event.call else { return .orphan }
-            let arch = try store.intern(Array(call.arch.name.utf8), db)
-            let syscall = try store.intern(Array(call.syscall.rawValue.utf8), db)
-            let signalName = try call.signal.map { try store.intern(Array(call.arch.signalName($0).utf8), db) }
-            let errnoName = try call.exit.flatMap(AuditField.errnoName).map { try store.intern(Array($0.utf8), db) }
-            let a = call.arguments.map { Int64(bitPattern: $0) } + [Int64](repeating: 0, count: max(0, 4 - call.arguments.count))
-            let values: [(any DatabaseValueConvertible)?] = [
-                nodeID, event.id.seconds, event.id.milliseconds, Int64(event.id.serial),
-                Int64(call.arch.code), arch, call.syscallNumber, syscall,
-                call.signal, signalName, call.success.map { $0 ? 1 : 0 }, call.exit, errnoName,
-                call.targetArgument, call.threadGroupArgument, call.pidfd,
-                a[0], a[1], a[2], a[3],
-                s.pid, s.ppid, s.uid, s.auid, s.euid, s.ses,
-                try id(s.tty), try id(s.comm), try id(s.exe), cmdline, argv, try id(s.subject),
-                try id(s.uidName), try id(s.auidName), try id(s.euidName), try id(event.key),
-            ]
-            try db.cachedStatement(sql: """
-                INSERT INTO events (node_id, sec, msec, serial, arch, arch_name_id, syscall, syscall_name_id,
-                  signal, signal_name_id, success, exit, errno_id, target_arg, tgid_arg, pidfd,
-                  a0, a1, a2, a3, sender_pid, sender_ppid, sender_uid, sender_auid, sender_euid, sender_ses,
-                  sender_tty_id, sender_comm_id, sender_exe_id, sender_cmdline_id, sender_argv_id, sender_subj_id,
-                  sender_uid_name_id, sender_auid_name_id, sender_euid_name_id, key_id)
-                VALUES (\(Array(repeating: "?", count: 36).joined(separator: ",")))
-                """).execute(arguments: StatementArguments(values))
+            let arch = try store.intern(name: call.arch.name, db)
+            let syscall = try store.intern(name: call.syscall.rawValue, db)
+            let signalName = try call.signal.map { try store.intern(name: call.arch.signalName($0), db) }
+            let errnoName = try call.exit.flatMap(AuditField.errnoName).map { try store.intern(name: $0, db) }
+            func argument(_ i: Int) -> Int64 { i < call.arguments.count ? Int64(bitPattern: call.arguments[i]) : 0 }
+            var q = st.insert
+            q.begin()
+            q.bind(nodeID); q.bind(event.id.seconds); q.bind(event.id.milliseconds); q.bind(event.id.serial)
+            q.bind(Int64(call.arch.code)); q.bind(arch); q.bind(call.syscallNumber); q.bind(syscall)
+            q.bind(call.signal); q.bind(signalName); q.bind(call.success.map { $0 ? 1 : 0 } as Int64?); q.bind(call.exit)
+            q.bind(errnoName)
+            q.bind(call.targetArgument); q.bind(call.threadGroupArgument); q.bind(call.pidfd)
+            q.bind(argument(0)); q.bind(argument(1)); q.bind(argument(2)); q.bind(argument(3))
+            q.bind(s.pid); q.bind(s.ppid); q.bind(s.uid); q.bind(s.auid); q.bind(s.euid); q.bind(s.ses)
+            q.bind(try id(s.tty)); q.bind(try id(s.comm)); q.bind(try id(s.exe))
+            q.bind(command?.inline); q.bind(command?.id); q.bind(command?.argv)
+            q.bind(try id(s.subject)); q.bind(try id(s.uidName)); q.bind(try id(s.auidName)); q.bind(try id(s.euidName))
+            q.bind(try id(event.key))
+            try q.run(db)
+            st.insert = q
             rowID = db.lastInsertedRowID
             outcome = .inserted
+            signal = call.signal
+            failed = call.success == false ? 1 : 0
+            timeMS = event.id.seconds * 1000 + Int64(event.id.milliseconds)
         }
-        for t in event.targets {
-            try db.cachedStatement(sql: """
-                INSERT OR IGNORE INTO targets (event_id, pid, uid, auid, ses, comm_id, obj_id, uid_name_id, auid_name_id,
-                  signal, failed, time_ms)
-                SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, signal, failed, sec * 1000 + msec FROM events WHERE id = ?1
-                """).execute(arguments: [rowID, t.pid, t.uid, t.auid, t.ses, try id(t.comm), try id(t.object),
-                                         try id(t.uidName), try id(t.auidName)])
-        }
+        try storeTargets(event.targets, event: rowID, signal: signal.map(Int64.init), failed: failed, timeMS: timeMS)
         return outcome
     }
 

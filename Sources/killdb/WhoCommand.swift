@@ -13,8 +13,18 @@ struct WhoCommand: ParsableCommand {
             Answers by target: the process that received the signal, which `ausearch -p` \
             cannot do (it matches only the sender). The newest matching event comes first, \
             with the sender's pid, command line, executable, user, session and tty, then the \
-            earlier candidates. Pids are reused: when an earlier kill hit another process \
-            that had the same pid, it is marked.
+            earlier candidates. Pids are reused: a SIGKILL the kernel accepted (or its own \
+            kill) ends the process that had a pid, so an earlier signal before such a kill \
+            is marked as reaching an earlier process, another name as perhaps another one, \
+            and the answer says when the log cannot tell them apart. Without the tracer a \
+            kill that returned 0 is "accepted": a zombie, or an init that ignores it, \
+            accepts one too.
+
+            A signal to a thread (tgkill, tkill) is found by the thread's id as well as the \
+            process's pid and name, and said as "thread T (name) of pid P". The sender's \
+            numbers are of its own pid namespace: a kill whose argument is not the host pid \
+            says so, and an attempt that reached no process names only what was asked. \
+            --pid=-N asks for process group N: each kill(-N) with the processes it reached.
 
             Kills no process sent are answered too: the kernel's OOM killer (global or a \
             memory cgroup's, with the cgroup), seccomp, fatal signals, from the kernel log \
@@ -64,7 +74,7 @@ struct WhoCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The target: a pid, or a process name (glob patterns allowed).", valueName: "target"))
     var target: String?
 
-    @Option(help: ArgumentHelp("Target pid.", valueName: "pid")) var pid: Int64?
+    @Option(help: ArgumentHelp("Target pid, or a thread's id; -N: process group N (--pid=-N).", valueName: "pid")) var pid: Int64?
     @Option(help: ArgumentHelp("Target process name (comm), glob allowed: 'java*'.", valueName: "pattern")) var comm: String?
     @Option(help: ArgumentHelp(
         "Target executable. The kernel records only the target's name (comm: the first 15 bytes of its executable's file name), so this matches by that name.",
@@ -252,7 +262,9 @@ struct WhoCommand: ParsableCommand {
     /// "SIGKILL sent to pid 4242 before ..." for the not-found message.
     func question(_ q: SignalQuery) -> String {
         var s = q.signals.names + " sent"
-        if let p = q.targetPid { s += " to pid \(p)" }
+        if let p = q.targetPid {
+            s += p == -1 ? " to every process (pid -1)" : p < 0 ? " to process group \(-p)" : " to pid \(p)"
+        }
         if let c = q.targetComm { s += " to a process named \(SafeText.line(c))" }
         if let u = q.targetPlace.unit { s += " to unit \(SafeText.line(u))" }
         if let c = q.targetPlace.container { s += " to container \(SafeText.line(c))" }

@@ -85,6 +85,40 @@ struct IngestTests {
         }
     }
 
+    @Test("a wide kill's targets, in any pid order and some arriving in a later file, carry the stored event's signal, outcome and time")
+    func wideKillCopies() throws {
+        try TestLogs.withScratch { dir in
+            let stamp = "1700000300.250:701"
+            var first = AuditLine.killSyscall(stamp, target: -1, signal: 15, success: false, exit: -1)
+            // Descending pids, more than one statement's worth, and a remainder.
+            for pid in stride(from: 1_000, to: 800, by: -1) { first += AuditLine.objPID(stamp, pid: pid, comm: "c\(pid % 5)") }
+            let a = dir.appendingPathComponent("audit.log.1")
+            try TestLogs.write(first, to: a)
+            // The rest of the event after rotation: no SYSCALL, so the copies come from the row.
+            var rest = ""
+            for pid in 2..<40 { rest += AuditLine.objPID(stamp, pid: pid) }
+            let b = dir.appendingPathComponent("audit.log")
+            try TestLogs.write(rest, to: b)
+            try TestLogs.age(a)
+            try TestLogs.age(b)
+            let db = dir.appendingPathComponent("killdb.sqlite")
+            _ = try TestLogs.ingest([a, b], db: db)
+            let rows = try TestLogs.query(db, """
+                SELECT COUNT(*) AS n, COUNT(DISTINCT pid) AS pids, SUM(signal = 15) AS sig, SUM(failed = 1) AS failed,
+                  SUM(time_ms = 1700000300250) AS timed, SUM(comm_id IS NOT NULL) AS named FROM targets
+                """)
+            #expect(rows[0]["n"] as Int64? == 238)
+            #expect(rows[0]["pids"] as Int64? == 238)
+            #expect(rows[0]["sig"] as Int64? == 238)
+            #expect(rows[0]["failed"] as Int64? == 238)
+            #expect(rows[0]["timed"] as Int64? == 238)
+            #expect(rows[0]["named"] as Int64? == 238)
+            // Read again: nothing new, nothing doubled.
+            _ = try TestLogs.ingest([a, b], db: db)
+            #expect(try TestLogs.query(db, "SELECT COUNT(*) AS n FROM targets")[0]["n"] as Int64? == 238)
+        }
+    }
+
     // MARK: which call, which signal
 
     @Test("tgkill takes its signal from a2, the thread id from a1 and the thread group from a0")
@@ -299,6 +333,51 @@ struct IngestTests {
         let (_, rows) = try rows(of: "proctitle-argv.log")
         try #require(rows.count == 1)
         #expect(rows[0]["sender_cmdline"] as String? == "/bin/kill -s KILL 7006")
+    }
+
+    @Test("a command line is stored once: in the row when short, interned when long; the argv bytes only when the command line cannot tell them")
+    func commandLineStoredOnce() throws {
+        try TestLogs.withScratch { dir in
+            let long = ["java", "-Xmx4g", "-jar", "/opt/service/lib/service-launcher.jar", "--config", "/etc/a.yaml"]
+            let argvs: [[String]] = [["kill", "-9", "1234"], ["sh", "-c", "kill -9 77"], ["sleep", "10", "", ""], long, ["kill", "-9", "1234"]]
+            var text = ""
+            for (i, argv) in argvs.enumerated() {
+                let stamp = "1700000\(100 + i).000:\(500 + i)"
+                text += AuditLine.killSyscall(stamp, target: Int64(2000 + i), signal: 9)
+                    + AuditLine.objPID(stamp, pid: 2000 + i, comm: "sleep") + AuditLine.proctitle(stamp, argv: argv)
+            }
+            let log = dir.appendingPathComponent("audit.log")
+            try TestLogs.write(text, to: log)
+            let db = dir.appendingPathComponent("k.sqlite")
+            _ = try TestLogs.ingest([log], db: db)
+            #expect(try TestLogs.signals(db).map { $0["sender_cmdline"] as String? }
+                    == ["kill -9 1234", "sh -c kill -9 77", "sleep 10", long.joined(separator: " "), "kill -9 1234"])
+            let rows = try DatabaseQueue(path: db.path).read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT e.sender_cmdline IS NOT NULL AS inline, e.sender_cmdline_id IS NOT NULL AS interned,
+                           a.value AS argv FROM events e LEFT JOIN strings a ON a.id = e.sender_argv_id ORDER BY e.sec
+                    """)
+            }
+            #expect(rows.map { $0["inline"] as Bool } == [true, true, true, false, true])
+            #expect(rows.map { $0["interned"] as Bool } == [false, false, false, true, false])
+            #expect(rows.map { ($0["argv"] as Data?).map { String(decoding: $0, as: UTF8.self) } }
+                    == [nil, "sh\0-c\0kill -9 77", "sleep\010\0\0", nil, nil])
+        }
+    }
+
+    @Test("a target's unset audit login id and session read as the kernel prints them")
+    func unsetTargetIDs() throws {
+        try TestLogs.withScratch { dir in
+            let stamp = "1700000100.000:500"
+            let log = dir.appendingPathComponent("audit.log")
+            try TestLogs.write(AuditLine.killSyscall(stamp, target: 2000, signal: 9)
+                + "type=OBJ_PID msg=audit(\(stamp)): opid=2000 oauid=-1 ouid=4294967294 oses=-1 ocomm=\"sleep\"\n", to: log)
+            let db = dir.appendingPathComponent("k.sqlite")
+            _ = try TestLogs.ingest([log], db: db)
+            let r = try #require(try TestLogs.signals(db).first)
+            #expect(r["target_auid"] as Int64? == 4_294_967_295 && r["target_ses"] as Int64? == 4_294_967_295)
+            #expect(r["target_uid"] as Int64? == 4_294_967_294)
+        }
     }
 
     @Test("a CONFIG_CHANGE event carrying the rule key is not a signal event")

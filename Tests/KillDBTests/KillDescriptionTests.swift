@@ -39,7 +39,7 @@ struct KillDescriptionTests {
             #expect(reportFields.first?.hasPrefix("  time      2026-11-25 11:00:00.300 UTC") == true, "\(reportFields)")
             #expect(Array(reportFields.dropFirst()) == whoFields, "who:\n\(whoFields.joined(separator: "\n"))\nreport:\n\(reportFields.joined(separator: "\n"))")
             #expect(whoFields.map { $0.prefix(12) } == ["  sent by   ", "  command   ", "  user      ", "  context   ", "  via       ",
-                                                         "  target    ", "  evidence  ", "  systemd   "])
+                                                         "  target    ", "  evidence  ", "  process   ", "  systemd   "])
         }
     }
 }

@@ -125,12 +125,12 @@ struct ReportTests {
         #expect(r.patterns.map(\.targetComm) == [Array("java".utf8)])
     }
 
-    @Test("--signal all: SIGTERM counts as delivered, the probe still does not")
+    @Test("--signal all: SIGTERM counts as sent, the probe still does not")
     func allSignals() throws {
         let r = try incident { $0.signals = .all }
         #expect(serials(r.kills) == [102, 103, 104, 105, 106, 109, 111, 113])
         #expect(r.kills.allSatisfy { !$0.probe })
-        #expect(IncidentReport.text(r, Self.ctx).contains("Signals delivered to any process in the window: 8"))
+        #expect(IncidentReport.text(r, Self.ctx).contains("Signals sent to any process in the window: 8"))
     }
 
     @Test("--limit keeps the kills nearest the incident and still counts them all")

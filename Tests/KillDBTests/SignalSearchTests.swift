@@ -178,6 +178,10 @@ struct SignalSearchTests {
             try FileManager.default.copyItem(at: fresh, to: old)
             try DatabaseQueue(path: old.path).write { db in
                 try db.execute(sql: """
+                    INSERT OR IGNORE INTO strings (value) SELECT sender_cmdline FROM events WHERE sender_cmdline IS NOT NULL;
+                    UPDATE events SET sender_cmdline_id = (SELECT id FROM strings WHERE value = events.sender_cmdline)
+                    WHERE sender_cmdline IS NOT NULL;
+                    DROP VIEW signals; ALTER TABLE events DROP COLUMN sender_cmdline; CREATE VIEW signals AS SELECT 1;
                     DROP TRIGGER targets_copies;
                     DROP INDEX targets_pid; DROP INDEX targets_comm; DROP INDEX events_signal; DROP INDEX events_sender_pid;
                     ALTER TABLE events DROP COLUMN failed;
@@ -191,6 +195,10 @@ struct SignalSearchTests {
                     DROP VIEW coverage; DROP TRIGGER ingest_runs_plugin_kind; DROP TRIGGER ingest_runs_status_insert;
                     DROP TRIGGER ingest_runs_status_update; ALTER TABLE ingest_runs DROP COLUMN kind;
                     DROP VIEW signal_context; DROP VIEW process_context; DROP TABLE event_processes; DROP TABLE processes;
+                    DROP VIEW kernel_kills; DROP VIEW systemd_kills;
+                    ALTER TABLE kernel_kill_events DROP COLUMN verified; ALTER TABLE systemd_actions DROP COLUMN verified;
+                    CREATE VIEW kernel_kills AS SELECT 1; CREATE VIEW systemd_kills AS SELECT 1;
+                    DROP INDEX events_tgid_arg;
                     DELETE FROM grdb_migrations WHERE identifier >= '003';
                     """)
             }

@@ -69,7 +69,7 @@ struct TableTests {
             try Golden.check(table.joined(separator: "\n") + "\n", "who-80-columns.txt")
             for line in table { #expect(DisplayWidth.of(String(line)) <= 80, "\(line)") }
             #expect(table.last?.hasPrefix("2026-11-25 10:00:00.100 UTC  SIGKILL  pid 4242") == true, "\(table)")
-            #expect(table.last?.hasSuffix("  delivered") == true)
+            #expect(table.last?.hasSuffix("  accepted") == true)
         }
     }
 
