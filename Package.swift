@@ -21,7 +21,8 @@ let package = Package(
             providers: [.apt(["libauparse-dev", "libaudit-dev"])]
         ),
         // SQLite's C API for what GRDB does not offer: a sandboxed, streaming connection
-        // for `killdb sql` (Debian: libsqlite3-dev, the library GRDB links too).
+        // for `killdb sql`, rows bound without per-row overhead (Debian: libsqlite3-dev, the
+        // library GRDB links too).
         .systemLibrary(
             name: "CSQLite",
             pkgConfig: "sqlite3",
@@ -68,7 +69,7 @@ let package = Package(
         ),
         // The library the CLI and tests call: the sources (file ingest, the plugin's stream,
         // kernel logs, the tracer) feeding the pipeline and the store.
-        .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "KernelTrace", "Pipeline", "ProcessContext", "Store", "Tracer"]),
+        .target(name: "KillDB", dependencies: ["AuditDecoding", "AuditLog", "KernelLog", "KernelTrace", "Pipeline", "ProcessContext", "Quantities", "Store", "Tracer"]),
         // Questions asked of the database: who, report, ad hoc SQL.
         .target(name: "Queries", dependencies: ["AuditDecoding", "KernelLog", "ProcessContext", "Store", "CSQLite", .product(name: "GRDB", package: "GRDB.swift")]),
         // Times and durations as operators type them on the command line (--before, --since,

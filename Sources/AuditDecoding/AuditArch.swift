@@ -45,6 +45,21 @@ public struct AuditArch: Hashable, Sendable {
         return t.numbers.firstIndex(of: number).map { SignalSyscall.tableOrder[$0] }
     }
 
+    /// False when `number` is a signal syscall on no known arch (x32's included): most
+    /// SYSCALL records of a busy log are told apart by this, before their arch is read.
+    public static func maySignal(syscallNumber number: Int) -> Bool {
+        let n = number & ~x32SyscallBit
+        guard n >= 0, n < signalSyscallBits.count * 64 else { return false }
+        return signalSyscallBits[n >> 6] & (1 << UInt64(n & 63)) != 0
+    }
+
+    private static let signalSyscallBits: [UInt64] = {
+        let numbers = known.flatMap(\.traits.numbers) + Traits.x32Numbers
+        var bits = [UInt64](repeating: 0, count: numbers.max()! / 64 + 1)
+        for n in numbers { bits[n >> 6] |= 1 << UInt64(n & 63) }
+        return bits
+    }()
+
     /// The native syscall number on this arch (for x86_64 the 64-bit ABI's, not x32's).
     public func number(of syscall: SignalSyscall) -> Int? {
         traits?.numbers[syscall.tableIndex]

@@ -57,8 +57,12 @@ public final class SignalEventDecoder: @unchecked Sendable {
             let end = min(start + Self.recordsPerBuffer, lines.endIndex)
             buffer.removeAll(keepingCapacity: true)
             for line in lines[start..<end] {
+                let at = buffer.count
+                buffer.append(contentsOf: line)
                 // A NUL would end libauparse's C string early; the kernel never logs one.
-                buffer.append(contentsOf: line.lazy.map { $0 == 0 ? 0x20 : $0 })
+                if line.contains(0) {
+                    for i in at..<buffer.count where buffer[i] == 0 { buffer[i] = 0x20 }
+                }
                 buffer.append(0x0a)
             }
             start = end
@@ -147,20 +151,39 @@ public final class SignalEventDecoder: @unchecked Sendable {
         return true
     }
 
+    /// OBJ_PID's fields, the first of a repeated name winning. A kill(-1) has one record per
+    /// process it reached (100,000 of them), so names are compared as libauparse holds them
+    /// and only the values used are copied.
     private func decodeTarget() -> SignalTarget? {
-        var f = FieldSet()
-        collectFields(into: &f)
-        guard let pid = f["opid"].flatMap(AuditField.decimal) else { return nil }
-        var t = SignalTarget(pid: pid)
-        t.uid = f["ouid"].flatMap(AuditField.auditID)
-        t.auid = f["oauid"].flatMap(AuditField.auditID)
-        t.ses = f["oses"].flatMap(AuditField.auditID)
-        t.comm = f["ocomm"].flatMap(AuditField.decodeString)
-        t.object = f["obj"].flatMap(AuditField.decodeString)
+        var pid: Int64??, uid: Int64??, auid: Int64??, ses: Int64??
+        var comm: [UInt8]??, object: [UInt8]??
+        guard auparse_first_field(au) > 0 else { return nil }
+        repeat {
+            guard let name = auparse_get_field_name(au), let value = auparse_get_field_str(au) else { continue }
+            let v = UnsafeBufferPointer(start: UnsafeRawPointer(value).assumingMemoryBound(to: UInt8.self), count: strlen(value))
+            if pid == nil, Self.named(name, "opid") { pid = AuditField.decimal(bytes: v) }
+            else if uid == nil, Self.named(name, "ouid") { uid = AuditField.auditID(v) }
+            else if auid == nil, Self.named(name, "oauid") { auid = AuditField.auditID(v) }
+            else if ses == nil, Self.named(name, "oses") { ses = AuditField.auditID(v) }
+            else if comm == nil, Self.named(name, "ocomm") { comm = AuditField.decodeString(bytes: v) }
+            else if object == nil, Self.named(name, "obj") { object = AuditField.decodeString(bytes: v) }
+        } while auparse_next_field(au) > 0
+        guard let p = pid, let p else { return nil }
+        var t = SignalTarget(pid: p)
+        t.uid = uid ?? nil
+        t.auid = auid ?? nil
+        t.ses = ses ?? nil
+        t.comm = comm ?? nil
+        t.object = object ?? nil
         let names = interpretations()
         t.uidName = names["OUID"]
         t.auidName = names["OAUID"]
         return t
+    }
+
+    @inline(__always)
+    private static func named(_ name: UnsafePointer<CChar>, _ field: StaticString) -> Bool {
+        strcmp(name, UnsafeRawPointer(field.utf8Start).assumingMemoryBound(to: CChar.self)) == 0
     }
 
     // MARK: fields

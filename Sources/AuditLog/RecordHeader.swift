@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import AuditDecoding
 
 /// The record types killdb cares about, recognised by name (`type=SYSCALL`) or by number
@@ -17,6 +22,8 @@ public enum RecordKind: Sendable, Equatable {
     /// A user-space message (type USER, 1005): `killdb trace --audit` writes its records as
     /// these; the kernel puts the writer's pid and uid in front.
     case user
+    /// An execve's arguments (EXECVE): with its SYSCALL, what a process ran, and its parent.
+    case execve
     case other
 }
 
@@ -55,67 +62,121 @@ public enum LineProblem: String, Error, Sendable {
 
 @usableFromInline let enrichedSeparator: UInt8 = 0x1d
 
-extension RecordHeader {
+/// The fixed part of one line as offsets into it: what the pre-filter needs of every line of
+/// a log, found without allocating. The node and type stay bytes of the line; the body's
+/// end (the ENRICHED separator) is looked for only when a field of the body is read.
+struct RawRecordHeader {
+    /// `node=NAME`'s name, empty when the line has none.
+    var nodeStart = 0
+    var nodeEnd = 0
+    var typeStart: Int
+    var typeEnd: Int
+    var kind: RecordKind
+    var seconds: Int64
+    var milliseconds: Int32
+    var serial: UInt32
+    /// Just past `): `.
+    var bodyStart: Int
+
+    @inline(__always)
+    func node(in line: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: line[nodeStart..<nodeEnd])
+    }
+
+    /// Where the body ends: at the ENRICHED interpretations' separator, or the line's end.
+    func bodyEnd(in line: UnsafeBufferPointer<UInt8>) -> Int {
+        guard bodyStart < line.count,
+              let sep = memchr(line.baseAddress! + bodyStart, Int32(enrichedSeparator), line.count - bodyStart)
+        else { return line.count }
+        return line.baseAddress!.distance(to: sep.assumingMemoryBound(to: UInt8.self))
+    }
+
     /// Parses the header of `line` (without its newline). Returns nil with a reason for a line
-    /// that is not an audit record; blank lines are the caller's business.
-    public static func parse(_ line: UnsafeBufferPointer<UInt8>) -> Result<RecordHeader, LineProblem> {
+    /// that is not an audit record; blank lines are the caller's business. Every line of a
+    /// log comes through here: it reads the header's bytes once, and none of the body's.
+    static func parse(_ line: UnsafeBufferPointer<UInt8>) -> Result<RawRecordHeader, LineProblem> {
         let n = line.count
+        guard n > 0, let p = line.baseAddress else { return .failure(.notARecord) }
         var i = 0
-        var node = ""
+        var nodeStart = 0, nodeEnd = 0
         // Optional node= prefix, added by name_format or by the collector of forwarded events.
-        if n >= 5, line.starts(with: "node=") {
+        if p[0] == 0x6e, n >= 5, line.starts(with: "node=") {
             var j = 5
-            while j < n, line[j] != 0x20 { j += 1 }
-            node = String(decoding: UnsafeBufferPointer(rebasing: line[5..<j]), as: UTF8.self)
+            while j < n, p[j] != 0x20 { j += 1 }
+            nodeStart = 5
+            nodeEnd = j
             i = j
-            while i < n, line[i] == 0x20 { i += 1 }
+            while i < n, p[i] == 0x20 { i += 1 }
         }
         // type=NAME starts the record: a header found further in is damage or a line of
         // some other log quoting one, and its stamp must not move the event clock. The
         // kernel log's own "audit: " is the one prefix (its callers strip theirs to it).
-        if n - i >= 7, UnsafeBufferPointer(rebasing: line[i...]).starts(with: "audit: ") { i += 7 }
+        if n - i >= 7, p[i] == 0x61, UnsafeBufferPointer(rebasing: line[i...]).starts(with: "audit: ") { i += 7 }
         guard n - i >= 5, UnsafeBufferPointer(rebasing: line[i...]).starts(with: "type=") else {
             return .failure(.notARecord)
         }
         var j = i + 5
         let typeStart = j
-        while j < n, line[j] != 0x20 { j += 1 }
+        while j < n, p[j] != 0x20 { j += 1 }
         guard j > typeStart else { return .failure(.notARecord) }
-        let typeBytes = UnsafeBufferPointer(rebasing: line[typeStart..<j])
-        // audit(SEC.MSEC:SERIAL):
-        guard let a = find(line, "audit(", from: j, limit: min(n, j + 64)) else { return .failure(.missingTimestamp) }
-        var k = a + 6
+        let typeEnd = j
+        // audit(SEC.MSEC:SERIAL): as auditd writes it, " msg=audit(" right after the type.
+        var k: Int
+        if n - j >= 11, UnsafeBufferPointer(rebasing: line[j...]).starts(with: " msg=audit(") {
+            k = j + 11
+        } else if let a = find(line, "audit(", from: j, limit: min(n, j + 64)) {
+            k = a + 6
+        } else {
+            return .failure(.missingTimestamp)
+        }
         // Twelve digits reach the year 33658: more is damage, and would overflow.
-        let secStart = k
-        guard let sec = readDecimal(line, &k), k - secStart <= 12, k < n, line[k] == 0x2e else {
+        guard let sec = digits(p, n, &k, max: 12), k < n, p[k] == 0x2e else { return .failure(.badTimestamp) }
+        k += 1
+        guard let ms = digits(p, n, &k, max: 3), k < n, p[k] == 0x3a else { return .failure(.badTimestamp) }
+        k += 1
+        guard let serial = digits(p, n, &k, max: 10), serial <= UInt64(UInt32.max), k < n, p[k] == 0x29 else {
             return .failure(.badTimestamp)
         }
         k += 1
-        let msStart = k
-        guard let ms = readDecimal(line, &k), k - msStart <= 3, k < n, line[k] == 0x3a else {
-            return .failure(.badTimestamp)
-        }
-        k += 1
-        guard let serial = readDecimal(line, &k), serial <= UInt64(UInt32.max), k < n, line[k] == 0x29 else {
-            return .failure(.badTimestamp)
-        }
-        k += 1
-        if k < n, line[k] == 0x3a { k += 1 }
-        while k < n, line[k] == 0x20 { k += 1 }
-        var end = k
-        while end < n, line[end] != enrichedSeparator { end += 1 }
+        if k < n, p[k] == 0x3a { k += 1 }
+        while k < n, p[k] == 0x20 { k += 1 }
         // A three-digit millisecond field; "5" would be odd but means 5 ms, as auparse reads it.
-        let header = RecordHeader(
-            node: node,
-            typeName: String(decoding: typeBytes, as: UTF8.self),
-            kind: kind(of: typeBytes),
-            seconds: Int64(sec),
-            milliseconds: Int32(ms),
-            serial: UInt32(serial),
-            bodyStart: k,
-            bodyEnd: end
-        )
-        return .success(header)
+        return .success(RawRecordHeader(
+            nodeStart: nodeStart, nodeEnd: nodeEnd, typeStart: typeStart, typeEnd: typeEnd,
+            kind: RecordHeader.kind(of: UnsafeBufferPointer(rebasing: line[typeStart..<typeEnd])),
+            seconds: Int64(sec), milliseconds: Int32(ms), serial: UInt32(serial), bodyStart: k))
+    }
+
+    /// At most `max` (≤ 19, so no overflow) decimal digits from `k`; nil for none or more.
+    @inline(__always)
+    private static func digits(_ p: UnsafePointer<UInt8>, _ n: Int, _ k: inout Int, max: Int) -> UInt64? {
+        let start = k
+        let limit = Swift.min(n, start + max + 1)
+        var v: UInt64 = 0
+        while k < limit {
+            let d = p[k] &- 0x30
+            guard d < 10 else { break }
+            v = v &* 10 &+ UInt64(d)
+            k &+= 1
+        }
+        return k > start && k - start <= max ? v : nil
+    }
+
+    /// The whole header, its node and type as Strings (for the few records kept).
+    func header(of line: UnsafeBufferPointer<UInt8>, node: String? = nil) -> RecordHeader {
+        RecordHeader(
+            node: node ?? String(decoding: self.node(in: line), as: UTF8.self),
+            typeName: String(decoding: UnsafeBufferPointer(rebasing: line[typeStart..<typeEnd]), as: UTF8.self),
+            kind: kind, seconds: seconds, milliseconds: milliseconds, serial: serial,
+            bodyStart: bodyStart, bodyEnd: bodyEnd(in: line))
+    }
+}
+
+extension RecordHeader {
+    /// Parses the header of `line` (without its newline). Returns nil with a reason for a line
+    /// that is not an audit record; blank lines are the caller's business.
+    public static func parse(_ line: UnsafeBufferPointer<UInt8>) -> Result<RecordHeader, LineProblem> {
+        RawRecordHeader.parse(line).map { $0.header(of: line) }
     }
 
     static func kind(of type: UnsafeBufferPointer<UInt8>) -> RecordKind {
@@ -127,6 +188,7 @@ extension RecordHeader {
         case 9 where type.starts(with: "PROCTITLE"): return .proctitle
         case 3 where type.starts(with: "EOE"): return .endOfEvent
         case 4 where type.starts(with: "USER"): return .user
+        case 6 where type.starts(with: "EXECVE"): return .execve
         case 4:
             // Numeric types, as in the kernel log: 1300 SYSCALL, 1318 OBJ_PID, 1320 EOE,
             // 1326 SECCOMP, 1327 PROCTITLE, 1701 ANOM_ABEND, 1200-1299 auditd's own.
@@ -143,6 +205,7 @@ extension RecordHeader {
             case 1326: return .seccomp
             case 1701: return .anomAbend
             case 1005: return .user
+            case 1309: return .execve
             case 1200...1299: return .daemon
             default: return .other
             }
@@ -156,10 +219,15 @@ extension RecordHeader {
     /// Only whole field names match: `uid` does not match `auid=`.
     public static func field(_ name: StaticString, in line: UnsafeBufferPointer<UInt8>,
                              header: RecordHeader) -> UnsafeBufferPointer<UInt8>? {
+        field(name, in: line, from: header.bodyStart, to: header.bodyEnd)
+    }
+
+    /// The value of field `name` between body offsets `start` and `end`.
+    static func field(_ name: StaticString, in line: UnsafeBufferPointer<UInt8>,
+                      from start: Int, to end: Int) -> UnsafeBufferPointer<UInt8>? {
         let nameLen = name.utf8CodeUnitCount
         let namePtr = name.utf8Start
-        var i = header.bodyStart
-        let end = header.bodyEnd
+        var i = start
         while i < end {
             // At the start of a token.
             if i + nameLen < end, line[i + nameLen] == 0x3d {

@@ -40,13 +40,17 @@ public struct SerialGapTracker {
     }
 
     struct Sequence {
-        var high: EventID
+        var node: String
+        /// nil until the node's first kernel record.
+        var high: EventID?
         var pending: [Pending] = []
         /// auditd started since the last kernel record: the machine may have rebooted.
         var daemonStarted = false
     }
 
-    private var sequences: [String: Sequence] = [:]
+    /// One sequence per node, found by name once per node (`sequence(node:)`), not per record.
+    private var index: [String: Int] = [:]
+    private var sequences: [Sequence] = []
     private var newestSecond: Int64 = .min
     public private(set) var found: [SerialGap] = []
     /// The first file (without `node=` names) that looked like another host's: logs of
@@ -54,37 +58,62 @@ public struct SerialGapTracker {
     public private(set) var unnamedHostsMixed: OriginBreak?
 
     public init(cursors: [String: EventID] = [:]) {
-        for (node, id) in cursors { sequences[node] = Sequence(high: id) }
+        for (node, id) in cursors { sequences[sequence(node: node)].high = id }
     }
 
     /// Where each node's sequence stands, to carry into the next run.
-    public var cursors: [String: EventID] { sequences.mapValues(\.high) }
+    public var cursors: [String: EventID] {
+        var out: [String: EventID] = [:]
+        for s in sequences { if let high = s.high { out[s.node] = high } }
+        return out
+    }
+
+    /// The number of `node`'s sequence, for `observe(_:sequence:fileStart:)`.
+    public mutating func sequence(node: String) -> Int {
+        if let i = index[node] { return i }
+        index[node] = sequences.count
+        sequences.append(Sequence(node: node))
+        return sequences.count - 1
+    }
 
     /// `fileStart`: the first record of this node in a file read from its beginning (given
     /// as that file's index): a sequence never spans files of different origin, so a file
     /// whose first serial and time do not continue the previous one starts a new sequence.
     public mutating func observe(_ id: EventID, fileStart: Int? = nil) {
+        observe(id, sequence: sequence(node: id.node), fileStart: fileStart)
+    }
+
+    /// `observe(_:fileStart:)` for the node whose sequence is number `i`.
+    public mutating func observe(_ id: EventID, sequence i: Int, fileStart: Int? = nil) {
         if id.seconds > newestSecond {
             newestSecond = id.seconds
             settleAll(final: false)
         }
-        guard var seq = sequences[id.node] else {
-            sequences[id.node] = Sequence(high: id)
+        guard let high = sequences[i].high else {
+            sequences[i].high = id
+            sequences[i].daemonStarted = false
             return
         }
-        defer { sequences[id.node] = seq }
+        // Taken out and put back, so its pending holes are changed in place, not copied.
+        var seq = Sequence(node: "")
+        swap(&seq, &sequences[i])
+        defer { swap(&seq, &sequences[i]) }
+        observe(id, high: high, in: &seq, fileStart: fileStart)
+    }
+
+    private mutating func observe(_ id: EventID, high: EventID, in seq: inout Sequence, fileStart: Int?) {
         if let file = fileStart {
-            let forward = id.serial &- seq.high.serial
+            let forward = id.serial &- high.serial
             // Files are read oldest first: one that starts before the last ends (beyond the
             // clock's slack) is not its continuation, and neither is one that starts far on.
-            let timeBack = id.seconds + Self.clockSlack < seq.high.seconds
+            let timeBack = id.seconds + Self.clockSlack < high.seconds
             let farOn = forward < 1 << 31 && forward > Self.boundaryJump
             if timeBack || farOn {
                 // An older file of the same host read late starts earlier in both serial and
                 // time; a serial further on at an earlier time, or far on, is another count.
                 let otherHost = (timeBack && forward < 1 << 31) || (farOn && !timeBack)
                 if id.node.isEmpty && otherHost && unnamedHostsMixed == nil && !seq.daemonStarted {
-                    unnamedHostsMixed = OriginBreak(previous: seq.high, next: id, file: file)
+                    unnamedHostsMixed = OriginBreak(previous: high, next: id, file: file)
                 }
                 seq.daemonStarted = false
                 restart(&seq, at: id)
@@ -93,41 +122,41 @@ public struct SerialGapTracker {
         }
         let daemonStarted = seq.daemonStarted
         seq.daemonStarted = false
-        let forward = id.serial &- seq.high.serial
+        let forward = id.serial &- high.serial
         if forward == 0 { return }
         if forward < 1 << 31 {
-            if id.seconds + Self.clockSlack < seq.high.seconds {
+            if id.seconds + Self.clockSlack < high.seconds {
                 restart(&seq, at: id)
                 return
             }
             // Moving on; a jump of more than one leaves a hole, unless it is a new counter.
             if forward > 1 && forward <= Self.discontinuity {
-                seq.pending.append(Pending(after: seq.high, before: id,
-                                           low: seq.high.serial &+ 1, high: id.serial &- 1))
+                seq.pending.append(Pending(after: high, before: id,
+                                           low: high.serial &+ 1, high: id.serial &- 1))
             }
             if forward > Self.discontinuity { seq.pending.removeAll() }
             seq.high = id
             return
         }
         // Backwards: a late record that fills a hole, an old event, or a reboot.
-        for i in seq.pending.indices where inRange(id.serial, seq.pending[i]) {
+        for i in seq.pending.indices where Self.inRange(id.serial, seq.pending[i]) {
             seq.pending[i].seen.insert(id.serial)
             return
         }
-        let back = seq.high.serial &- id.serial
-        if daemonStarted || id.seconds > seq.high.seconds + Self.clockSlack
-            || (back > Self.discontinuity && id.seconds >= seq.high.seconds) {
+        let back = high.serial &- id.serial
+        if daemonStarted || id.seconds > high.seconds + Self.clockSlack
+            || (back > Self.discontinuity && id.seconds >= high.seconds) {
             restart(&seq, at: id)
         }
     }
 
     /// auditd's DAEMON_START for `node`: its next kernel record may begin a new boot's count.
     public mutating func daemonStarted(node: String) {
-        sequences[node]?.daemonStarted = true
+        if let i = index[node], sequences[i].high != nil { sequences[i].daemonStarted = true }
     }
 
     private mutating func restart(_ seq: inout Sequence, at id: EventID) {
-        settle(&seq, final: true)
+        Self.settlePending(&seq, final: true, newestSecond: newestSecond, into: &found)
         seq.high = id
     }
 
@@ -138,23 +167,20 @@ public struct SerialGapTracker {
     public mutating func finish(complete: Bool) {
         settleAll(final: false)
         if complete { settleAll(final: true) }
-        for node in sequences.keys { sequences[node]!.pending.removeAll() }
+        for i in sequences.indices { sequences[i].pending.removeAll() }
     }
 
-    private func inRange(_ s: UInt32, _ p: Pending) -> Bool {
+    private static func inRange(_ s: UInt32, _ p: Pending) -> Bool {
         (s &- p.low) <= (p.high &- p.low)
     }
 
     private mutating func settleAll(final: Bool) {
-        for node in sequences.keys {
-            var seq = sequences[node]!
-            if seq.pending.isEmpty { continue }
-            settle(&seq, final: final)
-            sequences[node] = seq
+        for i in sequences.indices where !sequences[i].pending.isEmpty {
+            Self.settlePending(&sequences[i], final: final, newestSecond: newestSecond, into: &found)
         }
     }
 
-    private mutating func settle(_ seq: inout Sequence, final: Bool) {
+    private static func settlePending(_ seq: inout Sequence, final: Bool, newestSecond: Int64, into found: inout [SerialGap]) {
         var keep: [Pending] = []
         for p in seq.pending {
             if !final && p.before.seconds + Self.settle > newestSecond {

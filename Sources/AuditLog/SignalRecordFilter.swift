@@ -52,16 +52,9 @@ public struct FileCoverage: Sendable {
 
     public init() {}
 
-    mutating func saw(_ id: EventID) {
-        let t = id.time
+    mutating func saw(time t: Double) {
         if firstEventTime == nil || t < firstEventTime! { firstEventTime = t }
         if lastEventTime == nil || t > lastEventTime! { lastEventTime = t }
-        if var n = nodes[id.node] {
-            n.first = min(n.first, t); n.last = max(n.last, t); n.records += 1
-            nodes[id.node] = n
-        } else {
-            nodes[id.node] = (t, t, 1)
-        }
     }
 }
 
@@ -73,12 +66,74 @@ public struct KernelActionRecord: Sendable {
     public var file: Int
 }
 
+/// A successful execve from the audit log (its SYSCALL and EXECVE records): a process, its
+/// parent and what it ran. Kept when the rules audit execve, so that a kill's sender's
+/// parents can be named from the logs alone.
+public struct ProcessExec: Sendable, Equatable {
+    public var id: EventID
+    public var pid: Int64
+    public var ppid: Int64?
+    public var comm: [UInt8]?
+    public var exe: [UInt8]?
+    public var argv: [[UInt8]]
+
+    public init(id: EventID, pid: Int64, ppid: Int64?, comm: [UInt8]?, exe: [UInt8]?, argv: [[UInt8]]) {
+        self.id = id
+        self.pid = pid
+        self.ppid = ppid
+        self.comm = comm
+        self.exe = exe
+        self.argv = argv
+    }
+
+    /// From the SYSCALL line and the EXECVE lines of one event; nil when they say no process.
+    static func parse(syscall: [UInt8], execve: [[UInt8]]) -> ProcessExec? {
+        syscall.withUnsafeBufferPointer { line -> ProcessExec? in
+            guard case .success(let h) = RecordHeader.parse(line),
+                  let pid = RecordHeader.field("pid", in: line, header: h).flatMap({ AuditField.decimal($0) }) else { return nil }
+            let ppid = RecordHeader.field("ppid", in: line, header: h).flatMap { AuditField.decimal($0) }
+            let comm = RecordHeader.field("comm", in: line, header: h).flatMap { AuditField.decodeString($0) }
+            let exe = RecordHeader.field("exe", in: line, header: h).flatMap { AuditField.decodeString($0) }
+            return ProcessExec(id: h.eventID, pid: pid, ppid: ppid, comm: comm, exe: exe, argv: arguments(execve))
+        }
+    }
+
+    /// `argc=3 a0="ls" a1=2D6C a2_len=9000 a2[0]=… a2[1]=…`: argv, a long argument's pieces joined.
+    static func arguments(_ lines: [[UInt8]]) -> [[UInt8]] {
+        var args: [Int: [UInt8]] = [:]
+        var argc: Int?
+        for line in lines {
+            let body: [UInt8] = line.withUnsafeBufferPointer { b in
+                guard case .success(let h) = RecordHeader.parse(b) else { return [] }
+                return Array(b[h.bodyStart..<h.bodyEnd])
+            }
+            for token in body.split(separator: 0x20) {
+                guard let eq = token.firstIndex(of: 0x3d) else { continue }
+                let name = token[token.startIndex..<eq], value = token[(eq + 1)...]
+                if name.elementsEqual("argc".utf8) { argc = AuditField.decimal(value).map(Int.init); continue }
+                guard name.first == UInt8(ascii: "a") else { continue }
+                var digits = name.dropFirst()
+                if let bracket = digits.firstIndex(of: UInt8(ascii: "[")) { digits = digits[digits.startIndex..<bracket] }
+                guard !digits.isEmpty, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), digits.count < 7,
+                      let n = Int(String(decoding: digits, as: UTF8.self)), n < 4096,
+                      let decoded = AuditField.decodeString(value) else { continue }
+                args[n, default: []] += decoded
+            }
+        }
+        let count = min(argc ?? (args.keys.max().map { $0 + 1 } ?? 0), 4096)
+        return (0..<count).map { args[$0] ?? [] }
+    }
+}
+
 /// What the filter hands on at each `drain()`.
 public struct FilterOutput: Sendable {
     public var daemonRecords: [DaemonRecord]
     public var kernelRecords: [KernelActionRecord]
     /// USER records that name killdb's tracer (`killdb trace --audit`), to be verified.
     public var tracerMessages: [KernelActionRecord] = []
+    /// Successful execve events (when the rules audit them): best effort, never held
+    /// across a checkpoint.
+    public var execs: [ProcessExec] = []
     public var serialGaps: [SerialGap]
     /// Complete events the decoder could not use.
     public var unusableEvents: Int
@@ -121,7 +176,7 @@ public struct SignalRecordFilter {
     private var carriedOrder: [EventID] = []
     private var carriedHead = 0
     /// Newest log time per node: hosts' clocks differ in aggregated logs, so each node's
-    /// events time out against its own clock.
+    /// events time out against its own clock. (`nodes` holds it too, for every record.)
     private var newest: [String: Int64] = [:]
     private var newestSecond: Int64 = .min
     private var lastSweepSecond: Int64 = .min
@@ -129,15 +184,58 @@ public struct SignalRecordFilter {
     static let lateWindow: Int64 = 60
     private var recentIDs = RecentIDs()
     private var gaps: SerialGapTracker
-    /// The file whose records are being taken, whether it was read from its start, and the
-    /// nodes seen in it so far: each node's first record there may begin another origin.
+    /// The file whose records are being taken, and whether it was read from its start: each
+    /// node's first record there may begin another origin. `fileEpoch` counts the changes.
     private var fileInProgress = -1
     private var fileFromStart = false
-    private var nodesInFile: Set<String> = []
+    private var fileEpoch = 0
+
+    /// What is kept per node (a host of the logs: few), by number: found by name only when
+    /// a record's node differs from the one before.
+    private struct Node {
+        var name: String
+        var newest: Int64 = .min
+        /// Its serial sequence in `gaps`.
+        var sequence: Int
+        /// The `fileEpoch` of the file in progress once its first record there was seen.
+        var seenInFile = -1
+    }
+    private var nodes: [Node] = []
+    private var nodeNumbers: [String: Int] = [:]
+    /// The last record's node: its number and its bytes as the line has them.
+    private var lastNode = -1
+    private var nodeBytes: [UInt8] = []
+    /// Per file and node number: first and last event time, records (0: none seen).
+    private var spans: [[(first: Double, last: Double, records: Int)]] = []
     /// Logs without `node=` names that look like several hosts' (see SerialGapTracker).
     public var unnamedHostsMixed: SerialGapTracker.OriginBreak? { gaps.unnamedHostsMixed }
 
-    public private(set) var coverage: [FileCoverage] = []
+    /// Per file: what was seen, but for the records of the current run counted in
+    /// `uncountedRecords` (`coverage` adds them).
+    private var counts: [FileCoverage] = []
+    public var coverage: [FileCoverage] {
+        var c = counts
+        for file in c.indices {
+            for (n, span) in spans[file].enumerated() where span.records > 0 {
+                var span = span
+                if file == runFile && n == runNode { span.records += uncountedRecords }
+                c[file].nodes[nodes[n].name] = span
+            }
+        }
+        return c
+    }
+    /// The event of the run of records being read: the kernel writes an event's records one
+    /// after another, so what is kept per event (coverage, recent ids, serials, clocks) is
+    /// done at the first record of a run, and the others of the run are only counted.
+    private var runID = EventID(seconds: 0, milliseconds: 0, serial: 0)
+    /// The run's file, -1 when no run is open (none yet, or a daemon record was the last).
+    private var runFile = -1
+    private var runNode = -1
+    private var uncountedRecords = 0
+    /// The run's SYSCALL record was read and is no signal syscall (and none of the run was):
+    /// its OBJ_PID and PROCTITLE records belong to no signal event.
+    private var runNoise = false
+    private var runSignal = false
     /// Lines skipped since the last `drain()`, the first `skippedLimit` of the run only.
     private var skipped: [SkippedLine] = []
     private var skippedRecorded = 0
@@ -147,6 +245,10 @@ public struct SignalRecordFilter {
     private var daemonRecords: [DaemonRecord] = []
     /// SECCOMP and ANOM_ABEND records: fatal signals the kernel delivered itself.
     private var kernelRecords: [KernelActionRecord] = []
+    /// execve events being read (SYSCALL line, EXECVE lines), and those complete.
+    private var execOpen: [EventID: (syscall: [UInt8], execve: [[UInt8]])] = [:]
+    private var execs: [ProcessExec] = []
+    static let execLimit = 1 << 14
     static let kernelRecordLimit = 1 << 16
     /// USER records mentioning killdb's tracer: its forwarded records, or forgeries of them.
     private var tracerMessages: [KernelActionRecord] = []
@@ -159,12 +261,13 @@ public struct SignalRecordFilter {
     }
 
     public mutating func beginFile() -> Int {
-        coverage.append(FileCoverage())
-        return coverage.count - 1
+        counts.append(FileCoverage())
+        spans.append([])
+        return counts.count - 1
     }
 
     public mutating func skip(file: Int, offset: Int64, _ problem: LineProblem) {
-        coverage[file].badLines += 1
+        counts[file].badLines += 1
         skippedTotal += 1
         skippedSinceTaken += 1
         if skippedRecorded < Self.skippedLimit {
@@ -175,7 +278,10 @@ public struct SignalRecordFilter {
 
     /// Counting starts again (a new run of a long-lived stream); what is held stays held.
     public mutating func restartCounts() {
-        for i in coverage.indices { coverage[i] = FileCoverage() }
+        for i in counts.indices { counts[i] = FileCoverage() }
+        for i in spans.indices { spans[i].removeAll() }
+        uncountedRecords = 0
+        runFile = -1
         skippedTotal = 0
         skippedRecorded = 0
     }
@@ -195,6 +301,8 @@ public struct SignalRecordFilter {
                                serialGaps: gaps.takeFound(), unusableEvents: unusable,
                                skippedLines: skippedSinceTaken, skipped: skipped)
         out.tracerMessages = tracerMessages
+        out.execs = execs
+        execs.removeAll()
         daemonRecords.removeAll()
         kernelRecords.removeAll()
         tracerMessages.removeAll()
@@ -225,9 +333,16 @@ public struct SignalRecordFilter {
     /// margin is a year: a host whose clock is wrong by weeks still logs evidence.
     public var latestPlausibleSecond = Int64(time(nil)) + 366 * 86_400
 
-    /// Offers one line (without newline) of file `file`.
-    public mutating func take(_ line: UnsafeBufferPointer<UInt8>, file: Int, offset: Int64) {
-        coverage[file].lines += 1
+    /// Offers one line (without newline) of file `file`. Returns `waiting` (which, read as a
+    /// property from another module, copies the filter's state).
+    @discardableResult
+    public mutating func take(_ line: UnsafeBufferPointer<UInt8>, file: Int, offset: Int64) -> Int {
+        takeLine(line, file: file, offset: offset)
+        return ready.count + kernelRecords.count
+    }
+
+    private mutating func takeLine(_ line: UnsafeBufferPointer<UInt8>, file: Int, offset: Int64) {
+        counts[file].lines += 1
         // A CRLF log's CR is not part of the record (it would end up in the last field).
         var line = line
         if let last = line.last, last == 0x0d { line = UnsafeBufferPointer(rebasing: line.dropLast()) }
@@ -235,8 +350,8 @@ public struct SignalRecordFilter {
         var first = 0
         while first < line.count, line[first] == 0x20 || line[first] == 0x09 || line[first] == 0x0d { first += 1 }
         if first == line.count || line[first] == 0x23 { return }
-        let header: RecordHeader
-        switch RecordHeader.parse(line) {
+        let header: RawRecordHeader
+        switch RawRecordHeader.parse(line) {
         case .success(let h): header = h
         case .failure(let problem):
             skip(file: file, offset: offset, problem)
@@ -246,25 +361,28 @@ public struct SignalRecordFilter {
             skip(file: file, offset: offset, .farFuture)
             return
         }
-        coverage[file].records += 1
-        let id = header.eventID
-        if recentIDs.insert(id) { coverage[file].events += 1 }
-        coverage[file].saw(id)
-        if header.seconds > newest[id.node, default: .min] { newest[id.node] = header.seconds }
-        if header.seconds > newestSecond { newestSecond = header.seconds }
-        if header.kind != .daemon {
-            if file != fileInProgress {
-                fileInProgress = file
-                fileFromStart = offset == 0
-                nodesInFile.removeAll()
-            }
-            let fileStart = fileFromStart && nodesInFile.insert(id.node).inserted ? file : nil
-            gaps.observe(id, fileStart: fileStart)
+        counts[file].records += 1
+        let id: EventID
+        if runFile == file, header.serial == runID.serial, header.seconds == runID.seconds,
+           header.milliseconds == runID.milliseconds, header.kind != .daemon, same(header.node(in: line), nodeBytes) {
+            uncountedRecords += 1
+            id = runID
+        } else {
+            id = beginRun(header, line, file: file, offset: offset)
         }
 
         switch header.kind {
         case .syscall:
-            guard isSignalSyscall(line, header) else { break }
+            guard isSignalSyscall(line, header) else {
+                if !runSignal { runNoise = true }
+                if isExecve(line, header) {
+                    if execOpen.count >= Self.execLimit { execOpen.removeAll() }
+                    execOpen[id] = (Array(line), [])
+                }
+                break
+            }
+            runSignal = true
+            runNoise = false
             // A second SYSCALL for one id is another copy of the event (a log read twice, a
             // forged line): it and its records are a group of their own, for the store to
             // compare, never mixed into the first.
@@ -273,7 +391,7 @@ public struct SignalRecordFilter {
                 handOn(first)
             }
             var group = open[id] ?? SignalRecordGroup(id: id, lines: [], hasSyscall: false)
-            if !group.hasSyscall { coverage[file].signalEvents += 1 }
+            if !group.hasSyscall { counts[file].signalEvents += 1 }
             group.hasSyscall = true
             if let early = unclaimed.removeValue(forKey: id) {
                 unclaimedCount -= early.count
@@ -282,6 +400,8 @@ public struct SignalRecordFilter {
             group.lines.append(hold(line, header, file, offset))
             open[id] = group
         case .objPID, .proctitle:
+            // After its event's SYSCALL said no signal, nothing to keep: no lookup, no copy.
+            if runNoise { break }
             if open[id] != nil {
                 open[id]!.lines.append(hold(line, header, file, offset))
             } else if carried.contains(id) {
@@ -289,35 +409,115 @@ public struct SignalRecordFilter {
             } else {
                 remember(hold(line, header, file, offset), id)
             }
+        case .execve:
+            if execOpen[id] != nil, execOpen[id]!.execve.count < 64 { execOpen[id]!.execve.append(Array(line)) }
         case .endOfEvent:
+            if let e = execOpen.removeValue(forKey: id) { completeExec(e) }
             if let group = open.removeValue(forKey: id) { handOn(group) }
             // The event is over and was no signal: its records need not be held (a stream's
             // spool is emptied only when nothing is).
             if let lines = unclaimed.removeValue(forKey: id) { unclaimedCount -= lines.count }
         case .daemon:
-            let body = Array(UnsafeBufferPointer(rebasing: line[header.bodyStart..<header.bodyEnd]))
-            let op = RecordHeader.field("op", in: line, header: header).map { String(decoding: $0, as: UTF8.self) }
-            daemonRecords.append(DaemonRecord(id: id, type: header.typeName, op: op, body: body))
-            if header.typeName == "DAEMON_START" || header.typeName == "1200" { gaps.daemonStarted(node: id.node) }
+            let full = header.header(of: line, node: id.node)
+            let body = Array(UnsafeBufferPointer(rebasing: line[full.bodyStart..<full.bodyEnd]))
+            let op = RecordHeader.field("op", in: line, header: full).map { String(decoding: $0, as: UTF8.self) }
+            daemonRecords.append(DaemonRecord(id: id, type: full.typeName, op: op, body: body))
+            if full.typeName == "DAEMON_START" || full.typeName == "1200" { gaps.daemonStarted(node: id.node) }
         case .seccomp, .anomAbend:
             // Bounded for callers that never drain them (they are then lost, not hoarded).
             if kernelRecords.count >= Self.kernelRecordLimit { kernelRecords.removeFirst(kernelRecords.count / 2) }
-            kernelRecords.append(KernelActionRecord(bytes: Array(line), header: header, file: file))
+            kernelRecords.append(KernelActionRecord(bytes: Array(line), header: header.header(of: line, node: id.node),
+                                                    file: file))
         case .user:
             // Any mention counts, not only a well-formed one: a forgery is shown as one.
-            let body = UnsafeBufferPointer(rebasing: line[header.bodyStart..<header.bodyEnd])
+            let full = header.header(of: line, node: id.node)
+            let body = UnsafeBufferPointer(rebasing: line[full.bodyStart..<full.bodyEnd])
             guard find(body, "killdb-trace-", from: 0, limit: body.count) != nil else { break }
             if tracerMessages.count >= Self.kernelRecordLimit { tracerMessages.removeFirst(tracerMessages.count / 2) }
-            tracerMessages.append(KernelActionRecord(bytes: Array(line), header: header, file: file))
+            tracerMessages.append(KernelActionRecord(bytes: Array(line), header: full, file: file))
         case .other:
             break
         }
         if newestSecond > lastSweepSecond { sweep() }
     }
 
+    /// The first record of a run (usually of an event): what is kept per event, once.
+    private mutating func beginRun(_ header: RawRecordHeader, _ line: UnsafeBufferPointer<UInt8>,
+                                   file: Int, offset: Int64) -> EventID {
+        if uncountedRecords > 0 {
+            spans[runFile][runNode].records += uncountedRecords
+            uncountedRecords = 0
+        }
+        let nodeField = header.node(in: line)
+        if lastNode < 0 || !same(nodeField, nodeBytes) {
+            lastNode = number(of: nodeField)
+            nodeBytes = Array(nodeField)
+        }
+        let n = lastNode
+        let id = EventID(node: nodes[n].name, seconds: header.seconds, milliseconds: header.milliseconds,
+                         serial: header.serial)
+        if recentIDs.insert(RecentIDs.Key(header, node: n)) { counts[file].events += 1 }
+        let t = id.time
+        counts[file].saw(time: t)
+        if spans[file].count <= n { spans[file] += Array(repeating: (0, 0, 0), count: n + 1 - spans[file].count) }
+        if spans[file][n].records == 0 {
+            spans[file][n] = (t, t, 1)
+        } else {
+            spans[file][n].first = min(spans[file][n].first, t)
+            spans[file][n].last = max(spans[file][n].last, t)
+            spans[file][n].records += 1
+        }
+        if header.seconds > nodes[n].newest {
+            nodes[n].newest = header.seconds
+            newest[id.node] = header.seconds
+        }
+        if header.seconds > newestSecond { newestSecond = header.seconds }
+        runNoise = false
+        runSignal = false
+        if header.kind == .daemon {
+            // auditd's own records are numbered by its counter: no run, no serial.
+            runFile = -1
+            return id
+        }
+        if file != fileInProgress {
+            fileInProgress = file
+            fileFromStart = offset == 0
+            fileEpoch += 1
+        }
+        var fileStart: Int?
+        if fileFromStart && nodes[n].seenInFile != fileEpoch {
+            nodes[n].seenInFile = fileEpoch
+            fileStart = file
+        }
+        gaps.observe(id, sequence: nodes[n].sequence, fileStart: fileStart)
+        runID = id
+        runFile = file
+        runNode = n
+        return id
+    }
+
+    /// The number of the node named by `bytes` (a new one if it is the first record of it).
+    /// Numbered by name: two spellings that decode to one name are one node, as before.
+    private mutating func number(of bytes: UnsafeBufferPointer<UInt8>) -> Int {
+        let name = String(decoding: bytes, as: UTF8.self)
+        if let n = nodeNumbers[name] { return n }
+        nodes.append(Node(name: name, sequence: gaps.sequence(node: name)))
+        nodeNumbers[name] = nodes.count - 1
+        return nodes.count - 1
+    }
+
+    @inline(__always)
+    private func same(_ bytes: UnsafeBufferPointer<UInt8>, _ kept: [UInt8]) -> Bool {
+        guard bytes.count == kept.count else { return false }
+        guard bytes.count > 0 else { return true }
+        return kept.withUnsafeBufferPointer { memcmp(bytes.baseAddress!, $0.baseAddress!, bytes.count) == 0 }
+    }
+
     /// End of the stream: every open event is as complete as it will get in this run.
     /// `complete` says whether the logs are finished (nobody is writing them).
     public mutating func finish(complete: Bool) {
+        for (_, e) in execOpen.sorted(by: { $0.key < $1.key }) { completeExec(e) }
+        execOpen.removeAll()
         for (_, group) in open { handOn(group) }
         open.removeAll()
         unclaimed.removeAll()
@@ -337,20 +537,50 @@ public struct SignalRecordFilter {
         return out
     }
 
-    /// Events whose SYSCALL record is a signal syscall for its arch.
-    func isSignalSyscall(_ line: UnsafeBufferPointer<UInt8>, _ header: RecordHeader) -> Bool {
-        guard let archField = RecordHeader.field("arch", in: line, header: header),
-              let arch = AuditArch(field: archField),
-              let sc = RecordHeader.field("syscall", in: line, header: header) else { return false }
-        var i = 0
-        if let n = readDecimal(sc, &i), i == sc.count {
-            return arch.signalSyscall(number: Int(n)) != nil
-        }
-        // Pre-interpreted logs name the syscall.
-        return SignalSyscall(name: sc) != nil
+    private mutating func completeExec(_ e: (syscall: [UInt8], execve: [[UInt8]])) {
+        guard let exec = ProcessExec.parse(syscall: e.syscall, execve: e.execve) else { return }
+        if execs.count >= Self.execLimit { execs.removeFirst(execs.count / 2) }
+        execs.append(exec)
     }
 
-    private func hold(_ line: UnsafeBufferPointer<UInt8>, _ header: RecordHeader, _ file: Int, _ offset: Int64) -> HeldLine {
+    /// A successful execve or execveat (the process now runs what its EXECVE record says).
+    /// The syscall number is read first: most SYSCALL records of a busy log are ruled out
+    /// by it alone, without the arch or the outcome.
+    func isExecve(_ line: UnsafeBufferPointer<UInt8>, _ header: RawRecordHeader) -> Bool {
+        let end = header.bodyEnd(in: line)
+        guard let sc = RecordHeader.field("syscall", in: line, from: header.bodyStart, to: end) else { return false }
+        var i = 0
+        if let n = readDecimal(sc, &i), i == sc.count {
+            guard let number = Int(exactly: n), Self.anyExecveNumber.contains(number),
+                  let archField = RecordHeader.field("arch", in: line, from: header.bodyStart, to: end),
+                  let arch = AuditArch(field: archField), Self.execveNumbers[arch]?.contains(number) == true else { return false }
+        } else if !(sc.elementsEqual("execve".utf8) || sc.elementsEqual("execveat".utf8)) {
+            return false
+        }
+        guard let success = RecordHeader.field("success", in: line, from: header.bodyStart, to: end) else { return false }
+        return success.elementsEqual("yes".utf8)
+    }
+
+    /// execve and execveat, per arch.
+    static let execveNumbers: [AuditArch: Set<Int>] = [.x86_64: [59, 322], .i386: [11, 358], .aarch64: [221, 281], .arm: [11, 387]]
+    static let anyExecveNumber = Set(execveNumbers.values.joined())
+
+    /// Events whose SYSCALL record is a signal syscall for its arch.
+    func isSignalSyscall(_ line: UnsafeBufferPointer<UInt8>, _ header: RawRecordHeader) -> Bool {
+        let end = header.bodyEnd(in: line)
+        guard let sc = RecordHeader.field("syscall", in: line, from: header.bodyStart, to: end) else { return false }
+        var i = 0
+        let number = readDecimal(sc, &i).flatMap { i == sc.count ? Int(exactly: $0) : nil }
+        // The number alone rules out most (execve, open ...) without reading the arch.
+        if let number, !AuditArch.maySignal(syscallNumber: number) { return false }
+        guard let archField = RecordHeader.field("arch", in: line, from: header.bodyStart, to: end),
+              let arch = AuditArch(field: archField) else { return false }
+        if let number { return arch.signalSyscall(number: number) != nil }
+        // Pre-interpreted logs name the syscall.
+        return i != sc.count && SignalSyscall(name: sc) != nil
+    }
+
+    private func hold(_ line: UnsafeBufferPointer<UInt8>, _ header: RawRecordHeader, _ file: Int, _ offset: Int64) -> HeldLine {
         HeldLine(bytes: Array(line), kind: header.kind, file: file, offset: offset)
     }
 
@@ -378,6 +608,10 @@ public struct SignalRecordFilter {
     /// log time, and forgets finished events too old to get late records.
     private mutating func sweep() {
         lastSweepSecond = newestSecond
+        for (id, e) in execOpen where id.seconds < newest[id.node, default: .min] - Self.eventTimeout {
+            execOpen.removeValue(forKey: id)
+            completeExec(e)
+        }
         for (id, group) in open where id.seconds < newest[id.node, default: .min] - Self.eventTimeout {
             open.removeValue(forKey: id)
             handOn(group)
@@ -398,14 +632,29 @@ public struct SignalRecordFilter {
 /// Distinct-event counting without a set of every id: consecutive records of one event share
 /// an id, and interleaving is shallow, so a small window of recent ids is enough.
 struct RecentIDs {
-    private var ring: [EventID?] = Array(repeating: nil, count: 16)
+    /// An event id with its node as the filter numbers it: compared without Strings.
+    struct Key: Equatable {
+        var seconds: Int64
+        var milliseconds: Int32
+        var serial: UInt32
+        var node: Int
+
+        init(_ header: RawRecordHeader, node: Int) {
+            seconds = header.seconds
+            milliseconds = header.milliseconds
+            serial = header.serial
+            self.node = node
+        }
+    }
+
+    private var ring: [Key?] = Array(repeating: nil, count: 16)
     private var next = 0
 
     /// False if `id` was seen among the last few distinct ids.
-    mutating func insert(_ id: EventID) -> Bool {
-        for case let seen? in ring where seen.serial == id.serial && seen == id { return false }
+    mutating func insert(_ id: Key) -> Bool {
+        for case let seen? in ring where seen == id { return false }
         ring[next] = id
-        next = (next + 1) % ring.count
+        next = (next + 1) & (ring.count - 1)
         return true
     }
 }

@@ -14,6 +14,7 @@
 #define KT_CGPATH_DEPTH 10
 #define KT_EXE_LEN 384       /* the sender's executable: path components, leaf first */
 #define KT_EXE_DEPTH 16      /* path components and mount points crossed */
+#define KT_ANCESTRY_DEPTH 8  /* the sender's parents read at the event */
 
 /* Records on the ring buffer. */
 enum kt_kind {
@@ -38,6 +39,9 @@ enum kt_cause {
 #define KT_FLAG_EXITING        0x20 /* the sender is exiting (PF_EXITING) */
 #define KT_FLAG_REAPER         0x40 /* the sender's thread group is its pid namespace's init */
 #define KT_FLAG_EXE_TRUNCATED  0x80 /* the executable's path is deeper than KT_EXE_DEPTH */
+#define KT_FLAG_SENDER_CGPATH_TRUNCATED 0x100 /* sender_cgpath is deeper than KT_CGPATH_DEPTH */
+#define KT_FLAG_TARGET_CGPATH_TRUNCATED 0x200 /* target_cgpath is deeper than KT_CGPATH_DEPTH */
+#define KT_FLAG_ANCESTRY_TRUNCATED      0x400 /* the sender has more parents than KT_ANCESTRY_DEPTH */
 
 /* The tracer's settings, in the `config` array map. */
 struct kt_config {
@@ -55,6 +59,14 @@ struct kt_task {
     __u32 pidns_inum;       /* its pid namespace (the inode number of /proc/PID/ns/pid) */
     __u32 ns_tgid;          /* its tgid as that namespace numbers it */
     char comm[KT_COMM_LEN]; /* the thread's name */
+};
+
+/* One of the sender's parents: a thread group leader, named as `ps` names it. */
+struct kt_ancestor {
+    __u64 start_boottime;
+    __u32 tgid;
+    __u32 unused;
+    char comm[KT_COMM_LEN];
 };
 
 struct kt_record {
@@ -86,6 +98,16 @@ struct kt_record {
     char args[KT_ARGS_LEN];
     char cgpath[KT_CGPATH_LEN]; /* cgroup.kill: the cgroup written; OOM victim: its memory cgroup */
     char exe[KT_EXE_LEN];       /* mm->exe_file, as the host's root sees it */
+    /* Signal records only (an OOM marker leaves them unset). */
+    __u32 ancestors_len;        /* entries of ancestors[], the sender's parent first */
+    __u32 sender_cgpath_len;
+    __u32 target_cgpath_len;
+    __u32 unused2;
+    /* The sender's real_parent links up to PID 1, read at the event: a short-lived
+     * `kill` and the parents that exit with it are still named. */
+    struct kt_ancestor ancestors[KT_ANCESTRY_DEPTH];
+    char sender_cgpath[KT_CGPATH_LEN]; /* the sender's unified (v2) cgroup, as cgpath */
+    char target_cgpath[KT_CGPATH_LEN]; /* the target's */
 };
 
 #endif

@@ -27,6 +27,11 @@ public enum KernelLogSource: String, Sendable, Equatable {
     /// `kernel: audit: type=1300 …` in syslog (`logger -t kernel`), and dmesg text or
     /// standard input is only as trustworthy as whoever wrote it.
     public var provesKernelOrigin: Bool { self == .kmsg || self == .journal || self == .audit }
+
+    /// Whether this source proves who wrote an entry: the kernel for its own messages, and
+    /// for systemd's, PID 1 or systemd-oomd (the journal's own fields; /dev/kmsg, which
+    /// only root may write). Kills read only from syslog or dmesg text are unverified.
+    public var provesWriter: Bool { provesKernelOrigin }
 }
 
 /// One kernel kill as one log entry describes it. Several entries may describe the same
@@ -58,6 +63,8 @@ public struct KernelKill: Sendable, Equatable {
     public var message: [UInt8]
     /// Unique per log entry: reading the entry again adds nothing.
     public var identity: String
+    /// Whether the source proves the kernel wrote the entry (see `KernelLogSource.provesWriter`).
+    public var verified: Bool { source.provesWriter }
 
     public init(node: String, time: Double, source: KernelLogSource, kind: KernelKillKind, message: [UInt8], identity: String) {
         self.node = node

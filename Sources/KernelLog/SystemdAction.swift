@@ -24,6 +24,9 @@ public struct SystemdAction: Sendable, Equatable {
     public var reason: String?
     public var message: [UInt8]
     public var identity: String
+    /// Whether the log it was read from proves PID 1 or systemd-oomd wrote it (the journal,
+    /// /dev/kmsg); a `systemd[1]:` tag in a syslog file is anyone's to write.
+    public var verified = true
 
     public init(node: String, time: Double, kind: Kind, message: [UInt8], identity: String) {
         self.node = node

@@ -33,6 +33,15 @@ public struct TracedSignal: Sendable, Equatable {
     /// (a `kill` that exits a moment later is still named).
     public var exe: [UInt8]?
     public var senderIsKernelThread: Bool
+    /// The sender's parents read in the kernel at the event (real_parent links, the parent
+    /// first, up to PID 1 or `TracedAncestor.kernelDepth`), then, while they lived, the
+    /// rest from /proc; each completed from /proc when it still lived.
+    public var ancestors: [TracedAncestor] = []
+    /// More parents than the kernel read, and none of them read from /proc.
+    public var ancestryTruncated = false
+    /// The sender's /proc/PID/cgroup (every hierarchy, named v1 ones too), read a moment
+    /// after the event while it lived; nil when it had exited.
+    public var senderProcCgroup: [UInt8]?
 
     public init(bootNanoseconds: UInt64, time: Double, signal: Int32, code: Int32, processDirected: Bool,
                 result: SignalResult, syscallNumber: Int32?, cause: TraceCause, sender: TracedTask, target: TracedTask,
@@ -88,6 +97,9 @@ public struct TracedTask: Sendable, Equatable {
     public var comm: [UInt8]
     /// Its cgroup in the unified (v2) hierarchy, by id (the inode number of its directory).
     public var cgroupID: UInt64
+    /// The same cgroup as a path from the hierarchy's root, read at the event (the id
+    /// names nothing once a container's cgroup is removed); nil when not read.
+    public var cgroupPath: [UInt8]?
     /// Its pid namespace (the inode of /proc/PID/ns/pid) and its pid there.
     public var pidNamespace: UInt32
     public var namespacePid: Int32
@@ -99,6 +111,30 @@ public struct TracedTask: Sendable, Equatable {
         self.cgroupID = cgroupID
         self.pidNamespace = pidNamespace
         self.namespacePid = namespacePid
+    }
+}
+
+/// One of a traced sender's parents: who it was at the event (from the kernel), and what
+/// it ran (from /proc, while it still lived, proven the same process by its start time).
+public struct TracedAncestor: Sendable, Equatable {
+    /// How many parents the BPF program reads.
+    public static let kernelDepth = 8
+
+    public var process: ProcessIdentity
+    public var comm: [UInt8]
+    /// Read by the kernel at the event; false for parents past `kernelDepth`, read from /proc.
+    public var atEvent: Bool
+    public var exe: [UInt8]?
+    public var argv: [[UInt8]] = []
+    /// Its /proc/PID/cgroup.
+    public var procCgroup: [UInt8]?
+    /// When /proc was read (epoch seconds); nil: it had exited, only the kernel's names stand.
+    public var readAt: Double?
+
+    public init(process: ProcessIdentity, comm: [UInt8], atEvent: Bool = true) {
+        self.process = process
+        self.comm = comm
+        self.atEvent = atEvent
     }
 }
 

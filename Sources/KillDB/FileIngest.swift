@@ -107,16 +107,18 @@ struct Ingestion {
         }
         var progressBytes: Int64 = 0
         let outcome = try reader.read(from: start) { event in
+            var waiting = 0
             switch event {
             case .line(let line, let offset):
-                pipeline.take(line, source: index, offset: offset)
+                waiting = pipeline.take(line, source: index, offset: offset)
                 let next = offset + Int64(line.count) + 1
                 bytesSinceCommit += next - files[slot].consumed
                 files[slot].consumed = next
             case .overlong(let offset):
                 pipeline.skip(source: index, offset: offset, .tooLong)
+                waiting = pipeline.waiting
             }
-            if bytesSinceCommit >= options.commitBytes || pipeline.waiting >= 4096 {
+            if bytesSinceCommit >= options.commitBytes || waiting >= 4096 {
                 try commit(final: false)
             }
             if let progress = options.progress, files[slot].consumed - progressBytes > 4 << 20 {

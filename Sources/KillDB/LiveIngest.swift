@@ -3,6 +3,7 @@ import AuditLog
 import Foundation
 import Pipeline
 import ProcessContext
+import Quantities
 import Store
 #if canImport(Glibc)
 import Glibc
@@ -28,6 +29,12 @@ public struct LiveIngestOptions: Sendable {
     public var stopReplayBudget: Double = 3
     /// nil: the database path with ".spool" appended.
     public var spoolPath: String?
+    /// Largest the spool grows to (plus at most one read, 64 KiB, and the rest of a line) while the
+    /// writer has not caught up with it, as while the database stays locked: beyond it the
+    /// reader stops reading input, so auditd's own queue (q_depth) fills and auditd's
+    /// overflow_action decides, as with any plugin that falls behind. Nothing is dropped here.
+    public var spoolLimit: Int64 = LiveIngestOptions.defaultSpoolLimit
+    public static let defaultSpoolLimit: Int64 = 256 << 20
     /// Read each sender's parents and each process's cgroup from /proc as its event arrives.
     public var captureProcesses = true
     /// Where kubelet's pod log directories are (`pods/`, `containers/`), to name pods.
@@ -44,15 +51,24 @@ public struct LiveIngestStatus: Sendable {
     public var replayedLines = 0
     /// Lines lost because neither memory nor the spool could take them.
     public var droppedLines = 0
+    /// Lines longer than any audit record (`LineReader.maxLineLength`), skipped and said so.
+    public var overlongLines = 0
     /// New lines go to the spool file (the queue was full, or the database unavailable).
     public var spooling = false
     public var spoolBytes: Int64 = 0
+    /// Input is not read: the spool is at its limit and the writer behind it.
+    public var readingPaused = false
+    /// How often reading stopped at the spool's limit.
+    public var readPauses = 0
     public var databaseAvailable = false
     public var commits = 0
     public var signalEvents = 0
     public var newEvents = 0
     /// Signal events libauparse could not parse (their lines count as skipped).
     public var unparsableEvents = 0
+    /// Copies of stored event ids that told another story (another sender, signal or
+    /// target): the stored copy was kept, these are in event_conflicts.
+    public var conflictingEvents = 0
     /// The ingest_runs rows written, one per database session (start, SIGHUP, recovery).
     public var runIDs: [Int64] = []
     public init() {}
@@ -100,6 +116,17 @@ public final class LiveIngestControl: @unchecked Sendable {
     /// End of the bytes in the spool, the start of a line moved there but not ended yet
     /// included (`current.spoolBytes` ends at the last whole line).
     var spoolRawEnd: Int64 = 0
+    var spoolLimit = LiveIngestOptions.defaultSpoolLimit
+    var spoolPath = ""
+    /// Where the writer has read the spool to (LiveWriter.spoolOffset).
+    var writerSpoolOffset: Int64 = 0
+    /// At start: the start of a line an earlier plugin spliced from the same pipe, already
+    /// in the spool past its last whole line; the reader continues it.
+    var lineStart: [UInt8] = []
+    /// The reader stopped at the spool's limit and said so; since when the writer has read
+    /// all of the spool while it is over the limit.
+    var pauseLogged = false
+    var caughtUpSince: Date?
 
     public init() {}
 
@@ -175,14 +202,14 @@ public final class LiveIngestControl: @unchecked Sendable {
     /// Moves what the input pipe holds into the spool, in the kernel (so a kill -9 finds it
     /// in the pipe or in the spool, never in between), and copies it into `buffer`. nil:
     /// the spool is not open or the input cannot be spliced; read it instead.
-    func splice(from input: Int32, into buffer: inout [UInt8]) -> (count: Int, at: Int64)? {
+    func splice(from input: Int32, into buffer: inout [UInt8], max: Int) -> (count: Int, at: Int64)? {
         spoolWrite.lock()
         defer { spoolWrite.unlock() }
         let (fd, at) = locked { (spoolFD, spoolRawEnd) }
         guard fd >= 0 else { return nil }
         guard let splice = Self.splice else { return nil }
         var offset = Int64(at)
-        let n = splice(input, nil, fd, &offset, buffer.count, 0)
+        let n = splice(input, nil, fd, &offset, min(buffer.count, max), 0)
         if n < 0 {
             if errno == EINTR || errno == EAGAIN { return (-2, at) }
             return nil
@@ -244,6 +271,56 @@ public final class LiveIngestControl: @unchecked Sendable {
     }
 
     func readerFinished() { locked { readerDone = true } }
+
+    /// Reader side: a line longer than any audit record was skipped (not held in memory).
+    func overlong() {
+        locked {
+            current.overlongLines += 1
+            log?(true, "skipped a record line longer than \(LineReader.maxLineLength / 1024) KiB: no audit record is that long")
+        }
+    }
+
+    /// Reader side: whether to stop reading input for now, the spool being at its limit
+    /// (which it passes by at most the read that crossed it, 64 KiB, and the rest of a line
+    /// that read left open, read 4 KiB at a time).
+    /// Bounded where the writer is behind it (the database unavailable, or slower than
+    /// input); once the writer, with the database available, has read all of it and had a
+    /// moment to store and empty it,
+    /// what it still holds may be waiting for more input (an event's last records), so one
+    /// more read goes through. A spliced line not ended yet is read to its end first (the
+    /// spool is emptied only at a line's end). Said loudly once each time the limit is reached.
+    func mustPause() -> Bool {
+        locked {
+            let over = spoolFD >= 0 && current.spoolBytes >= spoolLimit && spoolRawEnd == current.spoolBytes
+                && !stopRequested
+            if current.spoolBytes < spoolLimit / 2, pauseLogged {
+                pauseLogged = false
+                log?(false, "reading from auditd again: the spool holds \(Quantity.bytes(current.spoolBytes))")
+            }
+            var pause = over
+            // While the database is unavailable nothing can be emptied, however much is read.
+            if over && current.databaseAvailable && writerSpoolOffset >= current.spoolBytes {
+                if let since = caughtUpSince, Date().timeIntervalSince(since) > 1 {
+                    caughtUpSince = nil
+                    pause = false
+                } else if caughtUpSince == nil {
+                    caughtUpSince = Date()
+                }
+            } else {
+                caughtUpSince = nil
+            }
+            current.readingPaused = pause
+            guard pause else { return false }
+            if !pauseLogged {
+                pauseLogged = true
+                current.readPauses += 1
+                let why = current.databaseAvailable ? "the database is behind" : "the database is unavailable"
+                log?(true, "the spool \(spoolPath) reached its limit of \(Quantity.bytes(spoolLimit)) (--spool-limit) and \(why): no longer reading from auditd until the spool is stored. killdb drops nothing; auditd's queue (q_depth in auditd.conf) fills and auditd's overflow_action decides what becomes of new events")
+            }
+            _ = condition.wait(until: Date().addingTimeInterval(0.2))
+            return true
+        }
+    }
 }
 
 public enum LiveIngest {
@@ -261,13 +338,21 @@ public enum LiveIngest {
         control.locked {
             control.queueLimit = options.queueBytes
             control.log = options.log
+            control.spoolLimit = max(options.spoolLimit, 1)
         }
         let path = options.spoolPath ?? databasePath + ".spool"
+        control.locked { control.spoolPath = path }
         var spool = openSpoolFile(path, log: options.log)
         // The spool first, so no line is read before it can be kept there; but drain input
         // from the start, even while another plugin still holds the spool.
         let free = spool >= 0 && flock(spool, LOCK_EX | LOCK_NB) == 0
-        if free { adoptSpool(spool, control: control) }
+        if free {
+            // A pipe that outlives a killed plugin still holds the rest of a line the killed
+            // one spliced only the start of: kept, the reader's first line continues it.
+            var st = stat()
+            let pipe = fstat(input, &st) == 0 && st.st_mode & S_IFMT == S_IFIFO && LiveIngestControl.splice != nil
+            adoptSpool(spool, control: control, keepLineStart: pipe)
+        }
         let reader = Thread { readLines(input, control: control) }
         reader.name = "killdb plugin reader"
         reader.start()
@@ -314,10 +399,32 @@ public enum LiveIngest {
     }
 
     /// The locked spool becomes the reader's write-ahead log.
-    static func adoptSpool(_ fd: Int32, control: LiveIngestControl) {
+    static func adoptSpool(_ fd: Int32, control: LiveIngestControl, keepLineStart: Bool = false) {
         var st = stat()
         fstat(fd, &st)
-        let size = completeLines(fd, size: Int64(st.st_size))
+        var size: Int64
+        if keepLineStart {
+            size = wholeLines(fd, size: Int64(st.st_size))
+            let start = Int(Int64(st.st_size) - size)
+            if start > 0 && start <= LineReader.maxLineLength {
+                var head = [UInt8](repeating: 0, count: start)
+                if head.withUnsafeMutableBytes({ pread(fd, $0.baseAddress!, start, off_t(size)) }) == start {
+                    control.spoolWrite.lock()
+                    control.locked {
+                        control.spoolFD = fd
+                        control.current.spoolBytes = size
+                        control.spoolRawEnd = Int64(st.st_size)
+                        control.lineStart = head
+                        control.current.spooling = true
+                    }
+                    control.spoolWrite.unlock()
+                    return
+                }
+            }
+            size = completeLines(fd, size: Int64(st.st_size))
+        } else {
+            size = completeLines(fd, size: Int64(st.st_size))
+        }
         control.spoolWrite.lock()
         defer { control.spoolWrite.unlock() }
         control.locked {
@@ -342,6 +449,13 @@ public enum LiveIngest {
     /// A kill during an append can leave a torn last line, which the next append would fuse
     /// with: it is cut off (it was never durable, so never counted as kept). Returns the size.
     static func completeLines(_ fd: Int32, size: Int64) -> Int64 {
+        let end = wholeLines(fd, size: size)
+        if end != size { _ = ftruncate(fd, off_t(end)) }
+        return end
+    }
+
+    /// Where the last whole line of the spool ends.
+    static func wholeLines(_ fd: Int32, size: Int64) -> Int64 {
         var end = size
         var byte: UInt8 = 0
         while end > 0 {
@@ -349,7 +463,6 @@ public enum LiveIngest {
             if byte == 0x0a { break }
             end -= 1
         }
-        if end != size { _ = ftruncate(fd, off_t(end)) }
         return end
     }
 
@@ -357,16 +470,21 @@ public enum LiveIngest {
     /// request once nothing more is waiting in the pipe.
     static func readLines(_ fd: Int32, control: LiveIngestControl) {
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        var partial: [UInt8] = []
+        // The start of a line a killed plugin spliced, its rest still in the pipe.
+        var partial: [UInt8] = control.locked { () -> [UInt8] in
+            defer { control.lineStart = [] }
+            return control.lineStart
+        }
         var overlong = false
         var stopDeadline: Date?
         var st = stat()
         // From a pipe (as auditd gives it), input moves to the spool inside the kernel.
         let canSplice = fstat(fd, &st) == 0 && st.st_mode & S_IFMT == S_IFIFO
-        var splicing = false
+        var splicing = !partial.isEmpty
         while true {
             if stopDeadline == nil, control.locked({ control.stopRequested }) { stopDeadline = Date().addingTimeInterval(2) }
             if let d = stopDeadline, Date() > d { break }
+            if control.mustPause() { continue }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&pfd, 1, stopDeadline == nil ? 200 : 0)
             if ready < 0 {
@@ -380,7 +498,10 @@ public enum LiveIngest {
             }
             var n = -1
             var splicedAt: Int64?
-            if canSplice && (splicing || partial.isEmpty), let r = control.splice(from: fd, into: &chunk) {
+            // Past the spool's limit, only to end a line a read left open: a little at a time,
+            // or a full pipe (every read ending mid-line) would never let it stop.
+            let allowance = control.locked { control.current.spoolBytes >= control.spoolLimit } ? 4096 : chunk.count
+            if canSplice && (splicing || partial.isEmpty), let r = control.splice(from: fd, into: &chunk, max: allowance) {
                 if r.count == -2 { continue }
                 (n, splicedAt, splicing) = (r.count, r.at, true)
             } else {
@@ -389,7 +510,7 @@ public enum LiveIngest {
                     partial.removeAll()
                     splicing = false
                 }
-                n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+                n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, allowance) }
             }
             if n < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
@@ -404,6 +525,7 @@ public enum LiveIngest {
                     let end = buf.baseAddress!.distance(to: nl.assumingMemoryBound(to: UInt8.self))
                     if overlong {
                         overlong = false
+                        control.overlong()
                     } else if partial.isEmpty {
                         lines.append(Array(buf[start..<end]))
                     } else {
@@ -455,6 +577,8 @@ struct LiveWriter {
     /// Stream bytes of this run: the file_reads row's end offset.
     var bytes: Int64 = 0
     var newEvents = 0
+    /// Disagreeing copies met in this run (its run row's conflicting_events).
+    var conflictingEvents = 0
     /// What the pipeline completed and the next commit stores.
     var waiting = EventBatch()
     /// The processes of waiting events, read from /proc as they arrived.
@@ -479,6 +603,10 @@ struct LiveWriter {
     var nextAttempt = Date()
     /// The writer read the spool to its end: commit soon, so it can be emptied.
     var replayedToEnd = false
+    /// Replay is within a line longer than a whole read, skipping to its end.
+    var replaySkipping = false
+    /// Input ended while the database was unavailable: retrying until then.
+    var finishRetryDeadline: Date?
 
     init(databasePath: String, spool: Int32, options: LiveIngestOptions, control: LiveIngestControl) {
         self.databasePath = databasePath
@@ -516,6 +644,19 @@ struct LiveWriter {
                 reload()
                 continue
             case .finish:
+                // Input over while the database is briefly unavailable (a restart with
+                // nothing new to read, an ingest's commit): retry a little, then replay
+                // the spool, rather than leave it all for the next start.
+                let unread = control.locked { control.current.spoolBytes } > spoolOffset
+                if failing && unread {
+                    let limit = finishRetryDeadline ?? Date().addingTimeInterval(max(options.stopReplayBudget, 1))
+                    finishRetryDeadline = limit
+                    if Date() < limit {
+                        usleep(UInt32(min(options.retryInterval, 0.2) * 1_000_000))
+                        commit(final: false)
+                        continue
+                    }
+                }
                 return try finish()
             }
             if stopReplayDeadline == nil, control.locked({ control.stopRequested }) {
@@ -542,6 +683,9 @@ struct LiveWriter {
     func shouldCommit() -> Bool {
         waiting.events.count >= options.commitEvents || unspooled.count >= Self.unspooledLimit || Date() >= deadline()
     }
+
+    /// Most of the spool one replay reads.
+    static let replayRead = 4 << 20
 
     /// Lines held in memory only (the spool failing) are bounded by committing sooner.
     static let unspooledLimit = 20_000
@@ -599,6 +743,13 @@ struct LiveWriter {
             fedOffset = min(offset, spoolBase + chunk.end)
         }
         fedOffset = spoolBase + chunk.end
+        publishOffset()
+    }
+
+    /// Tells the reader where the writer has read the spool to (its limit counts from there).
+    func publishOffset() {
+        let offset = spoolOffset
+        control.locked { control.writerSpoolOffset = offset }
     }
 
     mutating func feed(_ line: [UInt8], at offset: Int64) {
@@ -615,7 +766,7 @@ struct LiveWriter {
     /// a time, so commits keep coming) towards `end`.
     mutating func replay(upTo end: Int64) {
         let from = spoolOffset
-        let want = Int(min(end - from, 4 << 20))
+        let want = Int(min(end - from, Int64(Self.replayRead)))
         var buffer = [UInt8](repeating: 0, count: want)
         let got = buffer.withUnsafeMutableBytes { pread(spool, $0.baseAddress!, want, off_t(from)) }
         guard got > 0 else {
@@ -627,15 +778,35 @@ struct LiveWriter {
         var start = 0
         var count = 0
         while start < got, let nl = buffer[start..<got].firstIndex(of: 0x0a) {
-            feed(Array(buffer[start..<nl]), at: spoolBase + from + Int64(start))
+            if replaySkipping {
+                // The rest of a line longer than a replay's read, skipped below.
+                replaySkipping = false
+            } else if nl - start > LineReader.maxLineLength {
+                // As the reader skips it live: no audit record is that long.
+                pipeline.skip(source: source, offset: spoolBase + from + Int64(start), .tooLong)
+            } else {
+                feed(Array(buffer[start..<nl]), at: spoolBase + from + Int64(start))
+            }
             count += 1
             start = nl + 1
             fedOffset = spoolBase + from + Int64(start)
         }
-        // No newline at all: a torn tail (appends are whole lines, so only after damage); drop it.
-        if start == 0 { fedOffset = spoolBase + from + Int64(got) }
+        if start == 0 {
+            // No newline in a whole read: a line longer than any record, skipped to its end
+            // (never fed from its middle). Short of a whole read: a torn tail (appends are
+            // whole lines, so only after damage); dropped.
+            if got == Self.replayRead, !replaySkipping {
+                pipeline.skip(source: source, offset: spoolBase + from, .tooLong)
+                replaySkipping = true
+            }
+            fedOffset = spoolBase + from + Int64(got)
+        }
         if spoolOffset >= end { replayedToEnd = true }
-        control.locked { control.current.replayedLines += count }
+        let offset = spoolOffset
+        control.locked {
+            control.current.replayedLines += count
+            control.writerSpoolOffset = offset
+        }
     }
 
     /// Takes what the pipeline completed into the waiting batch.
@@ -684,12 +855,13 @@ struct LiveWriter {
         totals.badLines = pipeline.skippedTotal
         totals.signalEvents = coverage.signalEvents
         totals.newEvents = newEvents
+        totals.conflictingEvents = conflictingEvents
         let read = FileRead(path: LiveIngest.streamPath, device: 0, inode: 0, startOffset: 0, endOffset: bytes,
                             coverage: coverage)
         let (batch, runID, fileReadRow, abandoned, hostname) = (waiting, self.runID, self.fileReadRow, abandonedRuns, self.hostname)
         let processes = waitingProcesses
         do {
-            let r = try store.transaction { tx -> (run: Int64, row: Int64, inserted: Int) in
+            let r = try store.transaction { tx -> (run: Int64, row: Int64, inserted: Int, conflicts: Int) in
                 if runID == nil { try tx.markInterruptedRuns([.plugin]) }
                 let run = try runID ?? tx.beginRun(.plugin, version: Ingest.version, hostname: hostname)
                 let stored = try tx.store(batch)
@@ -697,15 +869,21 @@ struct LiveWriter {
                 let row = try tx.save(read, run: run, rowID: fileReadRow)
                 var t = totals
                 t.newEvents += stored.newEvents
+                t.conflictingEvents += stored.conflictingEvents
                 try tx.updateRun(run, totals: t, status: final ? .complete : .running)
                 for old in abandoned { try tx.updateRun(old, totals: RunTotals(), status: .failed) }
-                return (run, row, stored.newEvents)
+                return (run, row, stored.newEvents, stored.conflictingEvents)
             }
             if self.runID == nil { control.locked { control.current.runIDs.append(r.run) } }
             self.runID = r.run
             self.fileReadRow = r.row
             abandonedRuns.removeAll()
             newEvents += r.inserted
+            conflictingEvents += r.conflicts
+            if r.conflicts > 0 {
+                let n = r.conflicts
+                log(true, "\(n) cop\(n == 1 ? "y" : "ies") of stored event ids told another story (another sender, signal or target); the first copy was kept, the other\(n == 1 ? " is" : "s are") in the event_conflicts table")
+            }
             let committed = batch.held[source] ?? collectedOffset
             waiting = EventBatch()
             waitingProcesses.removeAll()
@@ -722,6 +900,7 @@ struct LiveWriter {
                 control.current.databaseAvailable = true
                 control.current.commits += 1
                 control.current.newEvents = newEvents
+                control.current.conflictingEvents = conflictingEvents
                 control.current.signalEvents = coverage.signalEvents
                 control.current.unparsableEvents = pipeline.unparsableEvents
             }
@@ -775,6 +954,7 @@ struct LiveWriter {
             control.current.spoolBytes = 0
             control.spoolRawEnd = 0
             control.current.spooling = false
+            control.writerSpoolOffset = 0
             return true
         }
         if emptied { spoolBase += end }
@@ -791,6 +971,7 @@ struct LiveWriter {
         fileReadRow = nil
         bytes = 0
         newEvents = 0
+        conflictingEvents = 0
         pipeline.restartCounts()
         failing = false
         failureLogged = false

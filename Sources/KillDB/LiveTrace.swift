@@ -1,6 +1,7 @@
 import Foundation
 import KernelTrace
 import Pipeline
+import ProcessContext
 import Store
 import Tracer
 
@@ -74,15 +75,18 @@ public enum LiveTrace {
         options.log?(false, "tracing \(filter.description), database \(databasePath), run \(session.runID)")
         options.ready?()
 
+        var completion = TraceCompletion()
         var lostSeen: UInt64 = 0
         var lostCheckedAt = Date().timeIntervalSince1970
         var failure: (any Error)?
         while !control.stopRequested {
             do {
                 let records = try tracer.poll(timeout: 100)
+                completion.newPoll()
                 if !records.isEmpty {
-                    writer.enqueue(records)
-                    forwarder?.enqueue(records.map { .signal($0) })
+                    let completed = completion.complete(records, now: Date().timeIntervalSince1970)
+                    writer.enqueue(completed)
+                    forwarder?.enqueue(completed.map { .signal($0) })
                 }
             } catch {
                 failure = error
@@ -101,9 +105,11 @@ public enum LiveTrace {
             }
         }
         // Detach first: nothing new arrives, and what the buffer still holds is read.
-        let tail = ((try? tracer.poll(timeout: 0)) ?? []) + tracer.drain()
-        writer.enqueue(tail)
-        forwarder?.enqueue(tail.map { .signal($0) })
+        let tail = (try? tracer.poll(timeout: 0)) ?? []
+        completion.newPoll()
+        let completed = completion.complete(tail + tracer.drain(), now: Date().timeIntervalSince1970)
+        writer.enqueue(completed)
+        forwarder?.enqueue(completed.map { .signal($0) })
         let lost = tracer.lostRecords()
         if lost > lostSeen {
             let loss = TraceLoss(from: lostCheckedAt, to: Date().timeIntervalSince1970, count: lost - lostSeen)
@@ -137,6 +143,8 @@ final class TraceWriter: @unchecked Sendable {
     private var status = LiveTraceStatus()
     private var thread: Thread?
     private let maxBatch = 5000
+    /// Kubelet's log directories, which name the pods of the cgroups the records give.
+    private let podLogs = PodLogs()
 
     init(store: SignalStore, session: TraceSession, options: LiveTraceOptions) {
         self.store = store
@@ -207,7 +215,7 @@ final class TraceWriter: @unchecked Sendable {
             let finalWrite = finishingNow && !more
             do {
                 try store.transaction { tx in
-                    _ = try tx.store(batch, trace: session)
+                    _ = try tx.store(batch, trace: session, podLogs: podLogs)
                     try tx.updateTraceSession(session, records: totals.records + taken.count, lost: totals.lost,
                                               finished: finalWrite, status: finalWrite ? (failedNow ? "failed" : "complete") : "running")
                 }

@@ -33,7 +33,8 @@ public enum FollowLine {
         if let comm = k.comm { target += " (\(s(comm)))" }
         var line = "\(Clock.local(k.eventTime, timeZone))  \(k.signalName ?? "a kill") to \(target) by \(SafeText.line(k.reason ?? k.kind))"
         if let node = k.node { line += ", node \(s(node))" }
-        return line + "  [kernel log" + (k.source.map { ": \(SafeText.line($0))" } ?? "") + "]\n"
+        return line + "  [kernel log" + (k.source.map { ": \(SafeText.line($0))" } ?? "")
+            + (k.verified ? "" : ", UNVERIFIED: anyone can write such a line there") + "]\n"
     }
 
     public static func json(_ k: Follow.KernelKill) -> String {
@@ -42,6 +43,6 @@ public enum FollowLine {
         return JSON.object(JSON.timed([("kind", t("kernel")), ("kernel_kind", t(k.kind)), ("node", t(k.node)),
                             ("event_time", JSON.value(.real(k.eventTime))), ("pid", k.pid.map(String.init) ?? "null"),
                             ("comm", t(k.comm)), ("signal_name", t(k.signalName)), ("reason", t(k.reason)),
-                            ("source", t(k.source))])) + "\n"
+                            ("source", t(k.source)), ("verified", k.verified ? "true" : "false")])) + "\n"
     }
 }

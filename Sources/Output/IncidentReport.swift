@@ -51,6 +51,7 @@ public enum IncidentReport {
                 .joined(separator: "\n")
         }
         if !r.cgroupKills.isEmpty { out += "\n" + r.cgroupKills.map { wrap(oomd($0, ctx, s), indent: 2) }.joined() }
+        for line in places(r, s) { out += "\n" + wrap(line, indent: 2) }
 
         out += heading("2. Other signals from these senders")
         if r.senders.isEmpty {
@@ -168,6 +169,8 @@ public enum IncidentReport {
             }.joined(separator: "\n")
         }
         if !r.cgroupKills.isEmpty { out += "\n" + r.cgroupKills.map { "- " + oomd($0, ctx, s) + "\n" }.joined() }
+        let grouped = places(r, s)
+        if !grouped.isEmpty { out += "\n" + grouped.map { $0 + "\n" }.joined() }
 
         out += "\n## 2. Other signals from these senders\n\n"
         if r.senders.isEmpty {
@@ -316,6 +319,14 @@ public enum IncidentReport {
         if !traced.isEmpty {
             members.insert(("traced_kills", "[" + traced.map { "\n    " + $0 }.joined(separator: ",") + "\n  ]"),
                            at: members.firstIndex { $0.0 == "failed_total" } ?? members.count)
+        }
+        // Only when some kill's processes were read: other reports are unchanged.
+        let byPlace = r.killsByPlace
+        if !byPlace.isEmpty {
+            members.insert(("kills_by_place", "[" + byPlace.map {
+                "\n    " + JSON.object([("side", str($0.side.rawValue)), ("kind", str($0.kind.rawValue)),
+                                        ("name", text($0.name)), ("kills", String($0.count))])
+            }.joined(separator: ",") + "\n  ]"), at: members.firstIndex { $0.0 == "failed_total" } ?? members.count)
         }
         members.append(("users_resolved_here", JSON.object(resolved.sorted { $0.key < $1.key }.map { (String($0.key), str($0.value)) })))
         return "{\n" + members.map { "  " + JSON.string(Array($0.0.utf8)) + ": " + $0.1 }.joined(separator: ",\n") + "\n}\n"
@@ -494,6 +505,22 @@ public enum IncidentReport {
             line += " The database does not cover all of the window: see the coverage below."
         }
         return line
+    }
+
+    /// "Kills by where their target lived: 2 in pod shop/cart-7d9, 1 in app.service", and
+    /// the same by sender; nothing when no kill's processes were read.
+    static func places(_ r: Incident, _ s: Style) -> [String] {
+        let all = r.killsByPlace
+        var out: [String] = []
+        for side in [PlaceCount.Side.target, .sender] {
+            let these = all.filter { $0.side == side }
+            guard !these.isEmpty else { continue }
+            let list = these.map { p in
+                "\(p.count) \(p.kind == .unit ? "in" : p.kind == .pod ? "in pod" : "in container") \(s.value(p.name))"
+            }
+            out.append("Kills by where their \(side == .target ? "target" : "sender") lived: " + list.joined(separator: ", ") + ".")
+        }
+        return out
     }
 
     /// A kill's fields as section 1 lists them: the time first, the headline lacking it.

@@ -43,9 +43,10 @@ enum KillDescription {
             if r.success == false { line += ": " + s.alarm("FAILED (\(s.word(r.errno ?? "error")))") }
             return line
         case .kernel(let k):
-            return process(k.pid, k.comm, s) + " \(killedBy(k))\(when): " + cause(k, s)
+            return (k.verified ? "" : s.alarm("UNVERIFIED") + ": ") + process(k.pid, k.comm, s) + " \(killedBy(k))\(when): " + cause(k, s)
         case .systemd(let a):
-            return "\(signal(a.signalName, a.signal, s)) to \(process(a.pid, a.comm, s))\(when) from systemd (PID 1)"
+            return (a.verified ? "" : s.alarm("UNVERIFIED") + ": ")
+                + "\(signal(a.signalName, a.signal, s)) to \(process(a.pid, a.comm, s))\(when) from systemd (PID 1)"
         case .traced(let t):
             var line = "\(s.word(t.signalName)) to \(process(t.targetPid, t.targetComm, s))\(when)"
             if t.result != "delivered" { line += ": " + s.alarm(s.word(t.result.uppercased())) }
@@ -69,7 +70,14 @@ enum KillDescription {
             if r.senderPid == 1 { out.append(("systemd", systemd(kill.journal, s))) }
             if let c = kill.processes { out += ProcessContextText.fields(c, eventTime: r.eventTime, s) }
         case .traced(let t):
-            out += fields(t, initKill: kill.initKill, s, users)
+            out += fields(t, initKill: kill.initKill, s, users, places: ProcessContextText.places(kill, t, s))
+            if let c = kill.processes {
+                // The teardown's sender is the init, whose killer the cause already names.
+                out += ProcessContextText.fields(c, eventTime: t.eventTime, s).filter { label, _ in
+                    label != "target in" && !(t.cause == "pidns-teardown" && label == "chain")
+                        && !(t.cause == "cgroup-kill" && label == "sender in")
+                }
+            }
         case .kernel(let k):
             out.append(("signal", "\(s.word(k.signalName ?? "?")), from the kernel itself: no process sent it"))
             if let c = k.cgroup {
@@ -82,14 +90,16 @@ enum KillDescription {
             if let e = k.exe { out.append(("exe", s.value(e))) }
             if let uid = k.uid { out.append(("user", "uid \(name(uid, nil, s, users))")) }
             var evidence = source(k.source)
+            if !k.verified { evidence += ", " + unverified(kernel: true) }
             if let m = k.message { evidence += ": " + s.value(m) }
             if let n = k.node { evidence += " on node " + s.value(n) }
             if kill.traced != nil { evidence += "; and the kernel tracer's record (signal:signal_generate)" }
             out.append(("evidence", evidence))
             if let t = kill.traced { out.append(("kernel", TracedSignalWords.sentence(t, initKill: nil, named: s.value))) }
         case .systemd(let a):
+            let from = a.verified ? "the journal" : "a syslog file's systemd[1] line, " + unverified(kernel: false)
             out += [("unit", a.unit.map(s.value) ?? "?"), ("why", reason(a, s)),
-                    ("evidence", "the journal (no audit record of this signal)" + (a.node.map { " on node " + s.value($0) } ?? ""))]
+                    ("evidence", from + " (no audit record of this signal)" + (a.node.map { " on node " + s.value($0) } ?? ""))]
         }
         return out
     }
@@ -147,8 +157,9 @@ enum KillDescription {
     }
 
     /// A kill only the tracer saw: the cause in words, the sender as the kernel knew it.
-    static func fields(_ t: TracedSignalRow, initKill: TracedSignalRow?, _ s: TextStyle, _ users: UserNames) -> [(String, String)] {
-        var out: [(String, String)] = [("cause", TracedSignalWords.sentence(t, initKill: initKill, named: s.value))]
+    static func fields(_ t: TracedSignalRow, initKill: TracedSignalRow?, _ s: TextStyle, _ users: UserNames,
+                       places: TracedSignalWords.Places = .init()) -> [(String, String)] {
+        var out: [(String, String)] = [("cause", TracedSignalWords.sentence(t, initKill: initKill, named: s.value, places: places))]
         var sender = process(t.senderPid, t.senderComm, s)
         if t.senderTid != t.senderPid { sender += ", thread \(t.senderTid)" }
         if let e = t.senderExe { sender += " " + s.value(e) }
@@ -176,6 +187,7 @@ enum KillDescription {
     static func cgroupKill(_ a: SystemdKillRow, _ s: TextStyle, at time: String) -> String {
         var line = "systemd-oomd killed every process of the cgroup \(a.cgroup.map(s.value) ?? "?") at \(time)"
         if let r = a.reason { line += " (" + s.word(r) + ")" }
+        if !a.verified { line += "; " + s.alarm("UNVERIFIED") + ": read from a syslog file, where any user can write a systemd-oomd line" }
         return line
     }
 
@@ -354,6 +366,12 @@ enum KillDescription {
         return out
     }
 
+    /// Why a kill read only from syslog or dmesg text is no evidence on its own.
+    static func unverified(kernel: Bool) -> String {
+        kernel ? "unverified: nothing proves the kernel wrote it (any user can write such a line with `logger -t kernel`; /dev/kmsg or the journal would prove it)"
+            : "unverified: nothing proves PID 1 wrote it (any user can write such a line with `logger -t 'systemd[1]'`; the journal would prove it)"
+    }
+
     static func source(_ s: KernelLogSource) -> String {
         switch s {
         case .kmsg: return "kernel log (/dev/kmsg)"
@@ -369,7 +387,7 @@ enum KillDescription {
         guard let j = journal else {
             return "PID 1 sends this when a unit's stop times out, or on `systemctl kill`; the journal names the unit (killdb ingest --journal)"
         }
-        return (j.unit.map { s.value($0) + ": " } ?? "") + reason(j, s)
+        return (j.unit.map { s.value($0) + ": " } ?? "") + reason(j, s) + (j.verified ? "" : " (" + unverified(kernel: false) + ")")
     }
 
     static func reason(_ a: SystemdKillRow, _ s: TextStyle) -> String {
@@ -386,14 +404,15 @@ extension JSON {
          ("uid", nullable(k.uid)), ("signal", nullable(k.signal)), ("signal_name", nullable(k.signalName)),
          ("cgroup", nullable(k.cgroup)), ("limit_cgroup", nullable(k.limitCgroup)), ("constraint", nullable(k.constraint)),
          ("syscall", nullable(k.syscall)), ("details", nullable(k.details)), ("source", string(k.source.rawValue)),
-         ("message", nullable(k.message))]
+         ("message", nullable(k.message)), ("verified", k.verified ? "true" : "false")]
     }
 
     /// A systemd action's members, the `systemd_kills` view's columns; its kind named `kind`.
     static func members(_ a: SystemdKillRow, kind: String = "kind") -> [(String, String)] {
         [("node", nullable(a.node)), ("event_time", value(.real(a.eventTime))), (kind, string(a.kind.rawValue)),
          ("unit", nullable(a.unit)), ("pid", nullable(a.pid)), ("comm", nullable(a.comm)), ("signal", nullable(a.signal)),
-         ("signal_name", nullable(a.signalName)), ("cgroup", nullable(a.cgroup)), ("reason", nullable(a.reason))]
+         ("signal_name", nullable(a.signalName)), ("cgroup", nullable(a.cgroup)), ("reason", nullable(a.reason)),
+         ("verified", a.verified ? "true" : "false")]
     }
 }
 

@@ -34,6 +34,7 @@ enum ProcessContextText {
         var text = shown.enumerated().map { process($0.element, s, width: $0.offset == 0 ? 80 : 48) }.joined(separator: " ← ")
         if cut { text += " ← …" }
         if let unit { text += ", " + s.value(unit) } else if let last = shown.last?.place, let w = where_(last, s) { text += ", " + w }
+        if shown.contains(where: { $0.source == .auditExecve }) { text += " (from the audit log's execve records)" }
         // Marked: /proc is read a moment after the kill, not at it.
         if let read = shown.first?.readAt, shown.first?.source == .proc {
             let late = max(0, read - eventTime)
@@ -86,11 +87,81 @@ enum ProcessContextText {
     static func fields(_ c: EventContext, eventTime: Double, _ s: TextStyle) -> [(String, String)] {
         var out: [(String, String)] = []
         if let place = c.senderPlace, let w = where_(place, s) {
-            out.append(("sender in", w + (c.senderRead ? "" : " (its parent's)")))
+            out.append(("sender in", w + (c.senderPlaceIsParents ? " (its parent's)" : "")))
         }
         if let place = c.target?.place, let w = where_(place, s) { out.append(("target in", w)) }
         if let b = behind(c, eventTime: eventTime, s) { out.append(("chain", "\(b.label): \(b.text)")) }
         return out
+    }
+
+    /// What a tracer's record of a kill says of places and of who was behind it, for its
+    /// cause's sentence: the target's pod or unit, cgroup.kill's writer's unit, the pod or
+    /// unit of the cgroup written (or of the OOM's memory cgroup), and who was behind the
+    /// kill of a namespace's init.
+    static func places(_ kill: Kill, _ t: TracedSignalRow, _ s: TextStyle) -> TracedSignalWords.Places {
+        var p = TracedSignalWords.Places()
+        let targetPlace = kill.processes?.target?.place
+        if let tp = targetPlace {
+            p.target = where_(tp, s)
+            p.inContainer = tp.container != nil
+        }
+        if t.cause == "cgroup-kill", let c = kill.processes, let sp = c.senderPlace, let w = where_(sp, s) {
+            p.sender = w + (c.senderPlaceIsParents ? " (its parent's)" : "")
+        }
+        if t.cause == "cgroup-kill" || t.cause == "oom", let d = t.causeDetail {
+            var place = ProcessPlace(path: d)
+            // The target's pod, read with kubelet's directories, names the same UID's pod.
+            if let pod = place.pod, let named = targetPlace?.pod, named.uid == pod.uid {
+                place.pod?.namespace = named.namespace
+                place.pod?.name = named.name
+            }
+            place.container = nil
+            place.pod?.containerName = nil
+            p.causeCgroup = where_(place, s)
+        }
+        if let i = kill.initKill, let c = kill.initKillProcesses, let b = behind(c, eventTime: i.eventTime, s) {
+            p.initBehind = "\(b.label): \(b.text)"
+        }
+        return p
+    }
+
+    /// `--format json`: the chain of causes of a tracer's record as data, the kill itself
+    /// first: `{"step":"pidns-teardown",…}`, then the init's kill, then who was behind it
+    /// (`"step":"behind"`, with its index in that kill's `sender_chain`).
+    static func causeChain(_ kill: Kill, _ t: TracedSignalRow) -> String {
+        func bytes(_ b: [UInt8]?) -> String { b.map(JSON.string) ?? "null" }
+        func str(_ s: String?) -> String { s.map { JSON.string(Array($0.utf8)) } ?? "null" }
+        func placeMembers(_ p: ProcessPlace?) -> [(String, String)] {
+            [("unit", bytes(p?.unit)), ("container", str(p?.container?.id)),
+             ("pod", p?.pod.map { pod in
+                 if let ns = pod.namespace, let n = pod.name { return JSON.string(ns + Array("/".utf8) + n) }
+                 return str(pod.uid)
+             } ?? "null")]
+        }
+        var steps: [String] = []
+        var first: [(String, String)] = [("step", str(t.cause)), ("signal", str(t.signalName)),
+                                         ("target_pid", String(t.targetPid)), ("sender_pid", String(t.senderPid)),
+                                         ("syscall", str(t.syscall)), ("cgroup", bytes(t.causeDetail))]
+        first += placeMembers(kill.processes?.target?.place).map { ("target_" + $0.0, $0.1) }
+        if t.cause == "cgroup-kill" || t.cause == "oom" {
+            first += placeMembers(t.causeDetail.map { ProcessPlace(path: $0) }).map { ("cgroup_" + $0.0, $0.1) }
+        }
+        first += placeMembers(kill.processes?.senderPlace).map { ("sender_" + $0.0, $0.1) }
+        steps.append(JSON.object(first))
+        var behindOf = kill.processes
+        if let i = kill.initKill {
+            steps.append(JSON.object([("step", str(i.cause)), ("signal", str(i.signalName)), ("target_pid", String(i.targetPid)),
+                                      ("sender_pid", String(i.senderPid)), ("syscall", str(i.syscall))]
+                                     + placeMembers(kill.initKillProcesses?.senderPlace).map { ("sender_" + $0.0, $0.1) }))
+            behindOf = kill.initKillProcesses
+        }
+        if t.cause != "pidns-teardown" || kill.initKill != nil, let c = behindOf, let b = c.chain.behind {
+            let p = c.chain.processes[b]
+            steps.append(JSON.object([("step", str("behind")), ("pid", String(p.pid)), ("index", String(b)),
+                                      ("exe", bytes(p.exe)), ("argv", "[" + p.argv.map(JSON.string).joined(separator: ",") + "]")]
+                                     + placeMembers(p.place)))
+        }
+        return "[" + steps.joined(separator: ",") + "]"
     }
 
     /// `--format json`: the chain as data, the sender first.

@@ -11,9 +11,25 @@ public enum TracedSignalWords {
 
     /// `named` shows a name the kernel held (chosen by whoever ran the process) in an
     /// output's style (escaped for a terminal, inert in Markdown).
-    static func sentence(_ r: TracedSignalRow, initKill: TracedSignalRow?, named: ([UInt8]) -> String) -> String {
+    /// What the answer knows of where the processes lived and who was behind a kill,
+    /// already in words (`ProcessContextText`): the chain of causes in one sentence.
+    struct Places {
+        /// `pod shop/cart-7d9, container java (containerd 4f3c2b1a0e9d)`.
+        var target: String?
+        /// The target's namespace init is a container's (the target lives in one).
+        var inContainer = false
+        /// `cron.service`: where the sender lived (cgroup.kill's writer).
+        var sender: String?
+        /// `behind it: containerd-shim (pid 3900) ← …`: behind the init's killer.
+        var initBehind: String?
+        /// The pod or unit of the cgroup the cause names (cgroup.kill's, the OOM's memory cgroup).
+        var causeCgroup: String?
+    }
+
+    static func sentence(_ r: TracedSignalRow, initKill: TracedSignalRow?, named: ([UInt8]) -> String,
+                         places: Places = Places()) -> String {
         func name(_ b: [UInt8]?) -> String { named(b ?? []) }
-        let target = "pid \(r.targetPid) (\(name(r.targetComm)))"
+        let target = "pid \(r.targetPid) (\(name(r.targetComm)))" + (places.target.map { " in " + $0 } ?? "")
         let sender = "pid \(r.senderPid) (\(name(r.senderComm)))"
         let sig = r.signalName
         var s: String
@@ -21,14 +37,18 @@ public enum TracedSignalWords {
         case "syscall":
             s = "\(target) was sent \(sig) by \(sender) through \(r.syscall ?? "a signal syscall")"
         case "cgroup-kill":
-            s = "\(target) was killed through cgroup.kill of \(r.causeDetail.map(name) ?? "its cgroup") by \(sender)"
+            s = "\(target) was killed through cgroup.kill of \(r.causeDetail.map(name) ?? "its cgroup")"
+                + (places.causeCgroup.map { " (\($0))" } ?? "") + " by \(sender)" + (places.sender.map { " in " + $0 } ?? "")
         case "pidns-teardown":
-            s = "\(target) was killed by the kernel when its pid namespace's init, \(sender), exited"
+            s = "\(target) was killed by the kernel when its \(places.inContainer ? "container's" : "pid namespace's") init, \(sender), exited"
             if let k = initKill {
                 s += "; pid \(k.targetPid) was sent \(k.signalName) by pid \(k.senderPid) (\(name(k.senderComm)))"
+                if k.cause == "syscall", let call = k.syscall { s += " through \(call)" }
+                if let b = places.initBehind { s += "; " + b }
             }
         case "oom":
-            s = "\(target) was killed by the kernel's OOM killer" + (r.causeDetail.map { " (memory cgroup \(name($0)))" } ?? "")
+            s = "\(target) was killed by the kernel's OOM killer"
+                + (r.causeDetail.map { " (memory cgroup \(name($0))" + (places.causeCgroup.map { ", " + $0 } ?? "") + ")" } ?? "")
                 + " while \(r.senderPid == r.targetPid ? "it" : sender) allocated memory"
         case "cpu-limit":
             s = "\(target) was sent \(sig) by the kernel: it reached its CPU-time limit (RLIMIT_CPU)"

@@ -136,7 +136,13 @@ public enum WhoReport {
                 return JSON.object([("kind", str("systemd"))] + JSON.timed(JSON.members(s, kind: "systemd_kind")))
             case .traced(let t):
                 var members = [("kind", str("traced"))] + JSON.timed(JSON.members(t))
-                if let i = kill.initKill { members.append(("init_kill", JSON.object(JSON.timed(JSON.members(i))))) }
+                if let i = kill.initKill {
+                    var initMembers = JSON.timed(JSON.members(i))
+                    if let c = kill.initKillProcesses { initMembers += ProcessContextText.json(c) }
+                    members.append(("init_kill", JSON.object(initMembers)))
+                }
+                if let c = kill.processes { members += ProcessContextText.json(c) }
+                members.append(("cause_chain", ProcessContextText.causeChain(kill, t)))
                 return JSON.object(members)
             }
         }

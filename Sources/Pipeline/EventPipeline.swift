@@ -16,6 +16,9 @@ public struct EventBatch: Sendable {
     /// systemd's kills (unit stop timeouts, systemd-oomd).
     public var systemdActions: [SystemdAction] = []
     public var serialGaps: [SerialGap] = []
+    /// Successful execve events, when the rules audit them: the processes a sender's
+    /// parents were, from the logs alone.
+    public var execs: [ProcessExec] = []
     /// The tracer's records (`killdb trace`), and the spans its ring buffer lost records in.
     public var tracedSignals: [TracedSignal] = []
     public var traceLosses: [TraceLoss] = []
@@ -39,6 +42,7 @@ public struct EventBatch: Sendable {
     /// True when there is nothing to store.
     public var isEmpty: Bool {
         events.isEmpty && daemonRecords.isEmpty && kernelKills.isEmpty && systemdActions.isEmpty && serialGaps.isEmpty
+            && execs.isEmpty
             && tracedSignals.isEmpty && traceLosses.isEmpty && forwardedTrace.isEmpty && unverifiedTraceMessages.isEmpty
     }
 
@@ -49,6 +53,7 @@ public struct EventBatch: Sendable {
         kernelKills += later.kernelKills
         systemdActions += later.systemdActions
         serialGaps += later.serialGaps
+        execs += later.execs
         tracedSignals += later.tracedSignals
         traceLosses += later.traceLosses
         forwardedTrace += later.forwardedTrace
@@ -92,9 +97,11 @@ public struct EventPipeline {
         return filter.beginFile()
     }
 
-    /// One audit record line (without newline) of `source`, starting at `offset`.
-    public mutating func take(_ line: UnsafeBufferPointer<UInt8>, source: Int, offset: Int64) {
-        filter.take(line, file: source, offset: offset)
+    /// One audit record line (without newline) of `source`, starting at `offset`. Returns
+    /// `waiting`: reading that property afterwards copies the pipeline's state, once a line.
+    @discardableResult
+    public mutating func take(_ line: UnsafeBufferPointer<UInt8>, source: Int, offset: Int64) -> Int {
+        filter.take(line, file: source, offset: offset) + kernelKills.count + tracedSignals.count
     }
 
     /// A line that cannot be read as one (too long, a damaged archive).
@@ -124,7 +131,9 @@ public struct EventPipeline {
             if let kill { kernelKills.append(kill) }
         case .systemd, .oomd:
             let action = SystemdAction.recognize(m, oomd: entry.program == .oomd, unitField: entry.unit) { kind in
-                SystemdAction(node: entry.node, time: entry.time, kind: kind, message: m, identity: entry.identity)
+                var a = SystemdAction(node: entry.node, time: entry.time, kind: kind, message: m, identity: entry.identity)
+                a.verified = entry.source.provesWriter
+                return a
             }
             if let action { systemdActions.append(action) }
         case .other:
@@ -201,6 +210,7 @@ public struct EventPipeline {
         batch.traceLosses = traceLosses
         traceLosses.removeAll()
         batch.serialGaps = out.serialGaps
+        batch.execs = out.execs
         batch.held = out.held
         batch.unverifiedAuditRecords = unverified
         unverified = 0

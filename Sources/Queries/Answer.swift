@@ -72,6 +72,8 @@ public struct Kill: Sendable, Equatable {
     /// For a pid-namespace teardown the tracer saw: its record of the kill of the
     /// namespace's init, whose exit caused it (read with the answer, so output needs no I/O).
     public var initKill: TracedSignalRow?
+    /// The processes behind `initKill`: who sent the init its signal, and who was behind that.
+    public var initKillProcesses: EventContext?
 
     /// The other processes a process-group kill reached, when the question was the group
     /// (`who --pid=-N`): one kill, not one per member.
@@ -105,20 +107,25 @@ enum KillTimeline {
         let traced = try TracedSignalQuery.hasRecords(db)
         for r in signals { kills.append(try join(Kill(.signal(r)), db, traced: traced)) }
         if let filter {
-            var kernel = try KernelKillQuery.kernelKills(db, filter, limit: limit)
-            var systemd = try KernelKillQuery.standaloneSystemdKills(db, filter, limit: limit)
+            var kernel = filter.kernelAndSystemd ? try KernelKillQuery.kernelKills(db, filter, limit: limit) : []
+            var systemd = filter.kernelAndSystemd ? try KernelKillQuery.standaloneSystemdKills(db, filter, limit: limit) : []
             if order == .oldestFirst {
                 kernel.reverse()
                 systemd.reverse()
             }
             var unjoined = !traced ? [] : try TracedSignalQuery.unjoined(db, pid: filter.pid, comm: filter.comm, node: filter.node,
                                                         signals: filter.signals, before: filter.before,
-                                                        after: filter.after, limit: limit)
+                                                        after: filter.after, target: filter.targetPlace,
+                                                        sender: filter.senderPlace, limit: limit)
             if order == .oldestFirst { unjoined.reverse() }
             kills += try kernel.map { try join(Kill(.kernel($0)), db, traced: traced) } + systemd.map { Kill(.systemd($0)) }
             for t in unjoined {
                 var kill = Kill(.traced(t))
-                if t.cause == "pidns-teardown" { kill.initKill = try TracedSignalQuery.initKill(db, for: t) }
+                if t.cause == "pidns-teardown", let i = try TracedSignalQuery.initKill(db, for: t) {
+                    kill.initKill = i
+                    kill.initKillProcesses = try i.recordRowID.flatMap { try ProcessChainQuery.context(db, tracedRecord: $0) }
+                }
+                kill.processes = try t.recordRowID.flatMap { try ProcessChainQuery.context(db, tracedRecord: $0) }
                 kills.append(kill)
             }
         }
@@ -147,6 +154,14 @@ enum KillTimeline {
         case .systemd, .traced: break
         }
         if let r = kill.signal { kill.processes = try ProcessChainQuery.context(db, for: r) }
+        // The tracer's reading, made in the kernel at the event, says more than /proc's a
+        // moment later: it is preferred when it names the sender's parents.
+        if let t = kill.traced, let id = t.recordRowID, let c = try ProcessChainQuery.context(db, tracedRecord: id),
+           c.chain.processes.count > 1 || kill.processes == nil {
+            var c = c
+            if c.target == nil || c.target?.place?.isEmpty != false, let plugin = kill.processes?.target { c.target = plugin }
+            kill.processes = c
+        }
         return kill
     }
 }

@@ -41,6 +41,8 @@ public enum Follow {
         public var comm: [UInt8]?
         public var signalName: String?
         public var source: String?
+        /// False when read only from syslog or dmesg text (see `KernelKillRow.verified`).
+        public var verified = true
     }
 
     /// The newest kernel kill's rowid now (0 for none).
@@ -68,12 +70,14 @@ public enum Follow {
                 arguments += numbers.map { Int64($0) }
             }
             let rows = try Row.fetchAll(db, sql: """
-                SELECT kill_rowid, CAST(node AS BLOB), event_time, kind, reason, pid, CAST(comm AS BLOB), signal_name, source
+                SELECT kill_rowid, CAST(node AS BLOB), event_time, kind, reason, pid, CAST(comm AS BLOB), signal_name, source,
+                  verified
                 FROM kernel_kills WHERE \(terms.joined(separator: " AND ")) ORDER BY kill_rowid
                 """, arguments: StatementArguments(arguments) ?? [])
             return (rows.map { r in
                 KernelKill(rowid: r[0], node: (r[1] as Data?).map { [UInt8]($0) }, eventTime: r[2], kind: r[3], reason: r[4],
-                           pid: r[5], comm: (r[6] as Data?).map { [UInt8]($0) }, signalName: r[7], source: r[8])
+                           pid: r[5], comm: (r[6] as Data?).map { [UInt8]($0) }, signalName: r[7], source: r[8],
+                           verified: r[9] as Bool? ?? true)
             }, high)
         }
     }

@@ -19,9 +19,20 @@ public struct EventContext: Sendable, Equatable {
     }
 
     /// The sender's place: its own, else its parent's (a `kill` run by a unit's script is
-    /// in that unit, as its parent is).
+    /// in that unit, as its parent is; the tracer's v2 path of a host whose units are in
+    /// the v1 name=systemd hierarchy names nothing, its parent's /proc reading does).
     public var senderPlace: ProcessPlace? {
-        chain.processes.first?.place ?? (senderRead ? nil : chain.processes.dropFirst().first?.place)
+        guard let first = chain.processes.first else { return nil }
+        if let own = first.place, !own.isEmpty { return own }
+        if senderPlaceIsParents { return chain.processes[1].place }
+        return first.place
+    }
+
+    /// True when `senderPlace` is its parent's: its own names nothing (or was not read).
+    public var senderPlaceIsParents: Bool {
+        let p = chain.processes
+        guard p.count > 1, p[0].place.map(\.isEmpty) ?? true else { return false }
+        return p[1].place.map { !$0.isEmpty } ?? false
     }
 }
 
@@ -31,7 +42,7 @@ public enum ProcessChainQuery {
         guard let eventRow = try eventRowID(db, row) else { return nil }
         let links = try Row.fetchAll(db.cachedStatement(sql: "SELECT role, pid, process_id FROM event_processes WHERE event_id = ?"),
                                      arguments: [eventRow])
-        guard !links.isEmpty else { return nil }
+        guard !links.isEmpty else { return try fromExecs(db, for: row) }
         var chain: [ProcessRecord] = []
         var senderRead = false
         if let s = links.first(where: { ["sender", "parent"].contains($0["role"] as String) }) {
@@ -51,6 +62,62 @@ public enum ProcessChainQuery {
         }
         if chain.isEmpty && target == nil { return nil }
         return EventContext(chain: SenderChain(chain), senderRead: senderRead, target: target)
+    }
+
+    /// The processes of a tracer's record (`record_rowid`): the sender and its parents as
+    /// the kernel named them at the event, and the target; nil when none were stored.
+    public static func context(_ db: Database, tracedRecord record: Int64) throws -> EventContext? {
+        guard try db.tableExists("traced_record_processes") else { return nil }
+        let links = try Row.fetchAll(db.cachedStatement(sql: "SELECT role, process_id FROM traced_record_processes WHERE record_id = ?"),
+                                     arguments: [record])
+        guard !links.isEmpty else { return nil }
+        var chain: [ProcessRecord] = []
+        if let s = links.first(where: { ($0["role"] as String) == "sender" }) {
+            var next: Int64? = s["process_id"]
+            var seen = Set<Int64>()
+            while let id = next, chain.count < 64, seen.insert(id).inserted, let p = try process(db, id) {
+                chain.append(p.record)
+                next = p.parent
+            }
+        }
+        var target: ProcessRecord?
+        if let t = links.first(where: { ($0["role"] as String) == "target" }), let p = try process(db, t["process_id"]) {
+            target = p.record
+        }
+        if chain.isEmpty && target == nil { return nil }
+        return EventContext(chain: SenderChain(chain), senderRead: !chain.isEmpty, target: target)
+    }
+
+    /// From the audit logs alone: the sender as its record names it, then its parents as
+    /// their own execve records do (the newest execve of each parent pid at or before the
+    /// kill). nil when the logs hold none for its parent.
+    static func fromExecs(_ db: Database, for row: SignalRow) throws -> EventContext? {
+        guard let ppid = row.senderPpid, ppid > 1, try db.tableExists("process_execs"),
+              let node = try Int64.fetchOne(db, sql: "SELECT id FROM strings WHERE value = ?", arguments: [Data(row.node ?? [])])
+        else { return nil }
+        let statement = try db.cachedStatement(sql: """
+            SELECT x.pid, x.ppid, x.sec, x.msec, comm.value AS comm, exe.value AS exe, argv.value AS argv
+            FROM process_execs x
+            LEFT JOIN strings comm ON comm.id = x.comm_id
+            LEFT JOIN strings exe ON exe.id = x.exe_id
+            LEFT JOIN strings argv ON argv.id = x.argv_id
+            WHERE x.node_id = ? AND x.pid = ? AND x.sec <= ?
+            ORDER BY x.sec DESC, x.msec DESC, x.serial DESC LIMIT 1
+            """)
+        var chain = [fromRecord(row)]
+        var next: Int64? = ppid
+        var seen: Set<Int64> = [row.senderPid ?? 0]
+        while let pid = next, pid > 0, chain.count < 32, seen.insert(pid).inserted,
+              let r = try Row.fetchOne(statement, arguments: [node, pid, Int64(row.eventTime.rounded(.down))]) {
+            func bytes(_ c: String) -> [UInt8]? { (r[c] as Data?).map { [UInt8]($0) } }
+            let sec: Int64 = r["sec"], msec: Int64 = r["msec"]
+            chain.append(ProcessRecord(pid: pid, ppid: r["ppid"], comm: bytes("comm"), exe: bytes("exe"),
+                                       argv: bytes("argv").map { $0.split(separator: 0, omittingEmptySubsequences: false).map(Array.init) } ?? [],
+                                       source: .auditExecve, readAt: Double(sec) + Double(msec) / 1000))
+            next = r["ppid"]
+        }
+        guard chain.count > 1 else { return nil }
+        return EventContext(chain: SenderChain(chain), senderRead: false)
     }
 
     /// The sender as its own SYSCALL and PROCTITLE records name it.

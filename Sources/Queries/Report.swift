@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import ProcessContext
 import Store
 
 /// What `killdb report` is asked: the signals of one window of time, ending at `before`.
@@ -112,6 +113,53 @@ public struct Incident: Sendable {
         public var senderProcesses: Int
         public var first: Double
         public var last: Double
+    }
+}
+
+/// The kills grouped by where their target (or sender) lived: a pod, a container, a
+/// systemd unit, as the plugin or the tracer read it.
+public struct PlaceCount: Sendable, Equatable {
+    public enum Side: String, Sendable { case target, sender }
+    public enum Kind: String, Sendable { case pod, container, unit }
+    public var side: Side
+    public var kind: Kind
+    /// `shop/cart-7d9` (or the pod's UID), `containerd 4f3c2b1a0e9d`, `cron.service`.
+    public var name: [UInt8]
+    public var count: Int
+}
+
+extension Incident {
+    /// Each place with how many of the listed kills landed in it (target) or came from it
+    /// (sender), most first; kills whose processes were not read count nowhere.
+    public var killsByPlace: [PlaceCount] {
+        var counts: [PlaceCount] = []
+        func add(_ side: PlaceCount.Side, _ place: ProcessPlace?) {
+            guard let place, let (kind, name) = Self.key(place) else { return }
+            if let i = counts.firstIndex(where: { $0.side == side && $0.kind == kind && $0.name == name }) {
+                counts[i].count += 1
+            } else {
+                counts.append(PlaceCount(side: side, kind: kind, name: name, count: 1))
+            }
+        }
+        for k in entries {
+            add(.target, k.processes?.target?.place)
+            add(.sender, k.processes?.senderPlace)
+        }
+        return counts.enumerated().sorted { a, b in
+            (a.element.side == b.element.side) ? (a.element.count != b.element.count ? a.element.count > b.element.count : a.offset < b.offset)
+                : a.element.side == .target
+        }.map(\.element)
+    }
+
+    /// The name an operator knows a place by: its pod, else its container, else its unit.
+    static func key(_ p: ProcessPlace) -> (PlaceCount.Kind, [UInt8])? {
+        if let pod = p.pod {
+            if let ns = pod.namespace, let n = pod.name { return (.pod, ns + Array("/".utf8) + n) }
+            return (.pod, Array(pod.uid.utf8))
+        }
+        if let c = p.container { return (.container, Array("\(c.runtime.rawValue) \(c.shortID)".utf8)) }
+        if let u = p.unit { return (.unit, u) }
+        return nil
     }
 }
 

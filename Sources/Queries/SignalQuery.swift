@@ -187,6 +187,9 @@ public struct SignalQuery: Sendable {
     /// Where the sender lived (its own cgroup, or its parent's when it had exited before
     /// it was read): glob patterns; only kills whose processes were read can match.
     public var senderPlace = PlaceFilter()
+    /// Where the target lived (read by the plugin while it lived, or by the tracer at the
+    /// event): only kills whose target was read can match.
+    public var targetPlace = PlaceFilter()
 
     public init() {}
 }
@@ -217,6 +220,16 @@ public struct PlaceFilter: Sendable, Equatable {
         if let pod { out.append(("(pc.pod GLOB ? OR pc.pod_uid = ?)", [pod, pod])) }
         if let cgroup { out.append(("pc.cgroup GLOB ?", [cgroup])) }
         return out
+    }
+
+    /// The conditions on `traced_signal_context` (alias tc), for the `side` ("sender" or "target").
+    func tracedTerms(_ side: String) -> (String, [String]) {
+        var terms: [String] = [], args: [String] = []
+        if let unit { terms.append("tc.\(side)_unit GLOB ?"); args.append(unit) }
+        if let container { terms.append("tc.\(side)_container GLOB ?"); args.append(container + "*") }
+        if let pod { terms.append("(tc.\(side)_pod GLOB ? OR tc.\(side)_pod_uid = ?)"); args += [pod, pod] }
+        if let cgroup { terms.append("tc.\(side)_cgroup GLOB ?"); args.append(cgroup) }
+        return (terms.joined(separator: " AND "), args)
     }
 }
 

@@ -127,6 +127,24 @@ struct SignalSearch {
                           WHERE ep.role IN ('sender', 'parent') AND \(terms.map(\.0).joined(separator: " AND ")))
                 """, terms.flatMap(\.1)))
         }
+        if !query.targetPlace.isEmpty {
+            // The plugin's reading of a target, or the tracer's record of the same kill
+            // (same sender, target and signal, within a second) when the target was gone.
+            let terms = query.targetPlace.terms
+            let traced = query.targetPlace.tracedTerms("target")
+            let viaTracer = try db.tableExists("traced_record_processes") ? """
+                 OR +e.id IN (SELECT t2.event_id FROM traced_signal_context tc
+                              JOIN traced_signal_records tr ON tr.id = tc.record_rowid
+                              JOIN targets t2 ON t2.pid = tc.target_pid
+                              JOIN events e2 ON e2.id = t2.event_id AND e2.sender_pid = tr.sender_pid
+                                AND e2.sec BETWEEN CAST(tr.time AS INTEGER) - 1 AND CAST(tr.time AS INTEGER) + 1
+                              WHERE \(traced.0))
+                """ : ""
+            eventTerms.append(("""
+                (+e.id IN (SELECT ep.event_id FROM event_processes ep JOIN process_context pc ON pc.process_rowid = ep.process_id
+                          WHERE ep.role = 'target' AND \(terms.map(\.0).joined(separator: " AND ")))\(viaTracer))
+                """, terms.flatMap(\.1) + (viaTracer.isEmpty ? [] : traced.1)))
+        }
     }
 
     // MARK: - Rows and counts

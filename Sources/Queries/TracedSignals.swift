@@ -36,6 +36,8 @@ public struct TracedSignalRow: Sendable, Equatable {
     public var targetComm: [UInt8]?
     public var targetNsPid: Int64?
     public var targetPidns: Int64?
+    /// The record's row (`record_rowid`): its processes hang on it.
+    public var recordRowID: Int64?
 
     static let blobColumns: Set<String> = ["node", "cause_detail", "sender_comm", "sender_exe", "sender_cmdline",
                                            "sender_parent_comm", "target_comm"]
@@ -43,7 +45,7 @@ public struct TracedSignalRow: Sendable, Equatable {
                           "cause_detail", "cause_pidns", "syscall", "sender_pid", "sender_tid", "sender_start_time",
                           "sender_comm", "sender_exe", "sender_cmdline", "sender_uid", "sender_euid", "sender_auid",
                           "sender_ppid", "sender_parent_comm", "sender_ns_pid", "sender_kthread", "target_pid",
-                          "target_tid", "target_start_time", "target_comm", "target_ns_pid", "target_pidns"]
+                          "target_tid", "target_start_time", "target_comm", "target_ns_pid", "target_pidns", "record_rowid"]
     static let selectList = columns.map { blobColumns.contains($0) ? "CAST(\($0) AS BLOB) AS \($0)" : $0 }
         .joined(separator: ", ")
 
@@ -82,6 +84,7 @@ public struct TracedSignalRow: Sendable, Equatable {
         targetComm = bytes("target_comm")
         targetNsPid = r["target_ns_pid"]
         targetPidns = r["target_pidns"]
+        recordRowID = r["record_rowid"]
     }
 }
 
@@ -214,9 +217,16 @@ public enum TracedSignalQuery {
     /// OOM killer, and those two when no audit event or kernel-log kill joins them (audit
     /// was not logging, the kernel log rotated away). Newest first, cut at `limit` (-1: none).
     static func unjoined(_ db: Database, pid: Int64?, comm: String?, node: String?, signals: SignalSet,
-                         before: Double?, after: Double?, limit: Int) throws -> [TracedSignalRow] {
+                         before: Double?, after: Double?, target: PlaceFilter = PlaceFilter(),
+                         sender: PlaceFilter = PlaceFilter(), limit: Int) throws -> [TracedSignalRow] {
         guard try db.tableExists("traced_signal_records") else { return [] }
         var terms: [String] = [], args: [any DatabaseValueConvertible] = []
+        for (side, place) in [("target", target), ("sender", sender)] where !place.isEmpty {
+            guard try db.tableExists("traced_record_processes") else { return [] }
+            let (clause, values) = place.tracedTerms(side)
+            terms.append("t.record_rowid IN (SELECT tc.record_rowid FROM traced_signal_context tc WHERE \(clause))")
+            args += values
+        }
         if let pid { terms.append("t.target_pid = ?"); args.append(pid) }
         if let comm { terms.append("t.target_comm GLOB ?"); args.append(comm) }
         if let node { terms.append("t.node IS ?"); args.append(node) }

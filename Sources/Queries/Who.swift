@@ -155,11 +155,18 @@ public enum Who {
         // The kernel is no sender: a question about a sender excludes its kills.
         let bySender = query.senderExe != nil || query.senderPid != nil || query.senderComm != nil
             || query.uid != nil || query.auid != nil || !query.senderPlace.isEmpty
-        let filter = KernelKillQuery.Filter(pid: query.targetPid, comm: query.targetComm, node: query.node,
+        // The tracer's records name their sender's and target's places: asked only by
+        // places, its kills are still answers (the kernel's and systemd's are not).
+        let byPlaceOnly = query.senderExe == nil && query.senderPid == nil && query.senderComm == nil
+            && query.uid == nil && query.auid == nil
+        var filter = KernelKillQuery.Filter(pid: query.targetPid, comm: query.targetComm, node: query.node,
                                             signals: query.signals, before: query.before, after: query.after)
-        var kills = try KillTimeline.kills(db, signals: answer.rows, others: bySender ? nil : filter,
+        filter.targetPlace = query.targetPlace
+        filter.senderPlace = query.senderPlace
+        filter.kernelAndSystemd = !bySender && query.targetPlace.isEmpty
+        var kills = try KillTimeline.kills(db, signals: answer.rows, others: byPlaceOnly ? filter : nil,
                                            limit: query.limit.map { $0 + 1 } ?? -1, order: .newestFirst)
-        if !bySender { answer.leftOut.kernelKillsByOtherSignals = try KernelKillQuery.otherSignals(db, filter) }
+        if filter.kernelAndSystemd { answer.leftOut.kernelKillsByOtherSignals = try KernelKillQuery.otherSignals(db, filter) }
         if let l = query.limit, kills.count > l {
             kills.removeLast(kills.count - l)
             answer.truncated = true
@@ -199,11 +206,15 @@ public struct KernelKillRow: Sendable, Equatable {
     /// Where the kill was read: a kernel log, or the audit log (SECCOMP, ANOM_ABEND).
     public var source: KernelLogSource
     public var message: [UInt8]?
+    /// Whether a log that proves the kernel wrote it holds an entry of this kill (kmsg, the
+    /// journal's kernel transport, the audit log); false when it was read only from syslog
+    /// or dmesg text, which anyone could have written (`logger -t kernel`).
+    public var verified: Bool
 
     /// The `kernel_kills` view's columns, as JSON names them.
     public static let columns = ["node", "event_time", "kind", "reason", "pid", "comm", "exe", "uid", "signal",
                                  "signal_name", "cgroup", "limit_cgroup", "constraint", "syscall", "details",
-                                 "source", "message"]
+                                 "source", "message", "verified"]
 
     static let selectList = columns.map { c in
         ["node", "comm", "exe", "cgroup", "limit_cgroup", "message"].contains(c) ? "CAST(\(c) AS BLOB) AS \(c)"
@@ -219,6 +230,7 @@ public struct KernelKillRow: Sendable, Equatable {
         signalName = r["signal_name"]; cgroup = bytes("cgroup"); limitCgroup = bytes("limit_cgroup")
         constraint = r["constraint"]; syscall = r["syscall"]; details = r["details"]
         message = bytes("message")
+        verified = r["verified"] as Bool? ?? true
     }
 
     /// The write side's enums; a value this version never writes is a damaged database.
@@ -241,12 +253,15 @@ public struct SystemdKillRow: Sendable, Equatable {
     /// Why: the stop timeout before a kill (`State 'stop-sigterm' timed out. Killing`), or
     /// systemd-oomd's own words.
     public var reason: String?
+    /// Whether the journal (or /dev/kmsg) proves PID 1 or systemd-oomd wrote it; false for a
+    /// `systemd[1]:` line of a syslog file, which any user can write (`logger -t 'systemd[1]'`).
+    public var verified: Bool
 
     public var signalName: String? { signal.map { AuditArch.x86_64.signalName(Int32(truncatingIfNeeded: $0)) } }
 
     static let selectList = """
         CAST(node AS BLOB) AS node, event_time, kind, CAST(unit AS BLOB) AS unit, pid, CAST(comm AS BLOB) AS comm,
-        signal, CAST(cgroup AS BLOB) AS cgroup, reason
+        signal, CAST(cgroup AS BLOB) AS cgroup, reason, verified
         """
 
     init(_ r: Row) throws {
@@ -254,6 +269,7 @@ public struct SystemdKillRow: Sendable, Equatable {
         node = bytes("node"); eventTime = r["event_time"]; unit = bytes("unit"); pid = r["pid"]
         kind = try KernelKillRow.decode(r["kind"], "systemd action kind")
         comm = bytes("comm"); signal = r["signal"]; cgroup = bytes("cgroup"); reason = r["reason"]
+        verified = r["verified"] as Bool? ?? true
     }
 }
 
@@ -297,6 +313,12 @@ enum KernelKillQuery {
         var signals: SignalSet
         var before: Double?
         var after: Double?
+        /// Where the target and sender lived: only the tracer's records (of these kills) say.
+        var targetPlace = PlaceFilter()
+        var senderPlace = PlaceFilter()
+        /// False when the question is one the kernel's and systemd's kills cannot answer
+        /// (a sender, a target's place): only the tracer's records are searched.
+        var kernelAndSystemd = true
 
         /// WHERE terms over `kernel_kills` or `systemd_kills` (same column names).
         func clause(signals: Bool = true) -> (String, [any DatabaseValueConvertible]) {

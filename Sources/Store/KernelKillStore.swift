@@ -57,19 +57,48 @@ extension StoreTransaction {
         func id(_ s: String?) throws -> Int64? { try s.map { try store.intern(Array($0.utf8), db) } }
         let nodeID = try store.intern(Array(kill.node.utf8), db)
         var existing: Int64?
+        var existingVerified = true
         if let pid = kill.pid {
             let kinds = kill.kind.isOOM ? ["oom", "memcg-oom"] : [kill.kind.rawValue]
             let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT k.id, CAST(n.value AS TEXT) AS node FROM kernel_kill_events k JOIN strings n ON n.id = k.node_id
+                SELECT k.id, k.verified, CAST(n.value AS TEXT) AS node FROM kernel_kill_events k JOIN strings n ON n.id = k.node_id
                 WHERE k.pid = ? AND k.time BETWEEN ? AND ? AND k.kind IN (?, ?)
                 ORDER BY ABS(k.time - ?)
                 """), arguments: [pid, kill.time - Self.kernelKillJoinWindow, kill.time + Self.kernelKillJoinWindow,
                                   kinds[0], kinds.last!, kill.time])
-            existing = rows.first { sameHost($0["node"], kill.node) }?["id"]
+            if let row = rows.first(where: { sameHost($0["node"], kill.node) }) {
+                existing = row["id"]
+                existingVerified = row["verified"] as Bool? ?? true
+            }
         }
         let outcome: KernelKillOutcome
         let rowID: Int64
-        if let existing {
+        if let existing, existingVerified, !kill.verified {
+            // A line anyone could have written adds nothing to what a trusted log says.
+            rowID = existing
+            outcome = .merged
+        } else if let existing, !existingVerified, kill.verified {
+            // The kernel's own entry of a kill first read from syslog: its words replace those
+            // of the line anyone could have written.
+            rowID = existing
+            outcome = .merged
+            try db.cachedStatement(sql: """
+                UPDATE kernel_kill_events SET verified = 1, source = ?, time = ?,
+                  kind = ?,
+                  node_id = CASE WHEN ? = x'' THEN node_id ELSE ? END,
+                  comm_id = COALESCE(?, comm_id), exe_id = COALESCE(?, exe_id), uid = COALESCE(?, uid),
+                  signal = COALESCE(?, signal), cgroup_id = COALESCE(?, cgroup_id),
+                  limit_cgroup_id = COALESCE(?, limit_cgroup_id), "constraint" = COALESCE(?, "constraint"),
+                  syscall = COALESCE(?, syscall), arch = COALESCE(?, arch), details = COALESCE(?, details),
+                  message_id = ?
+                WHERE id = ?
+                """).execute(arguments: [kill.source.rawValue, kill.time,
+                                         kill.kind.rawValue,
+                                         Data(kill.node.utf8), nodeID,
+                                         try id(kill.comm), try id(kill.exe), kill.uid,
+                                         kill.signal, try id(kill.cgroup), try id(kill.limitCgroup), kill.constraint,
+                                         kill.syscall, kill.arch.map { Int64($0) }, kill.details, try id(kill.message), existing])
+        } else if let existing {
             rowID = existing
             outcome = .merged
             // A memory cgroup's kill stays one, whichever entry said so.
@@ -91,12 +120,12 @@ extension StoreTransaction {
         } else {
             try db.cachedStatement(sql: """
                 INSERT INTO kernel_kill_events (node_id, time, source, kind, pid, comm_id, exe_id, uid, signal,
-                  cgroup_id, limit_cgroup_id, "constraint", syscall, arch, details, message_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  cgroup_id, limit_cgroup_id, "constraint", syscall, arch, details, message_id, verified)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [nodeID, kill.time, kill.source.rawValue, kill.kind.rawValue, kill.pid,
                                          try id(kill.comm), try id(kill.exe), kill.uid, kill.signal,
                                          try id(kill.cgroup), try id(kill.limitCgroup), kill.constraint, kill.syscall,
-                                         kill.arch.map { Int64($0) }, kill.details, try id(kill.message)])
+                                         kill.arch.map { Int64($0) }, kill.details, try id(kill.message), kill.verified])
             rowID = db.lastInsertedRowID
             outcome = .inserted
         }
@@ -111,10 +140,11 @@ extension StoreTransaction {
         func id(_ s: String?) throws -> Int64? { try s.map { try store.intern(Array($0.utf8), db) } }
         try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO systemd_actions (node_id, time, kind, unit_id, pid, comm_id, signal, cgroup_id,
-              reason, message_id, identity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+              reason, message_id, identity, verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [try store.intern(Array(action.node.utf8), db), action.time, action.kind.rawValue,
                                      try id(action.unit), action.pid, try id(action.comm), action.signal,
-                                     try id(action.cgroup), action.reason, try id(action.message), action.identity])
+                                     try id(action.cgroup), action.reason, try id(action.message), action.identity,
+                                     action.verified])
         return db.changesCount > 0
     }
 

@@ -45,6 +45,10 @@ public struct MergeResult: Sendable, Equatable {
     /// (boot, boot-clock time, sender and target thread, signal).
     public var newTraceSessions = 0
     public var newTracedSignals = 0
+    /// The source's copies of events the target holds that tell another story (another
+    /// sender, signal or target): the target's copy is kept whole, the source's is recorded
+    /// in event_conflicts, and the merge writes a run row of its own counting them.
+    public var conflictingEvents = 0
 
     public init(source: String) { self.source = source }
 }
@@ -62,7 +66,8 @@ extension SignalStore {
     /// The caller holds the ingest lock on this database; the source is only read (attached
     /// read-only), so it may be in use by its own ingest meanwhile: the transaction sees one
     /// snapshot of it.
-    public func merge(from sourcePath: String) throws -> MergeResult {
+    /// `version` is the killdb version a run row of the merge's own names.
+    public func merge(from sourcePath: String, version: String = "unknown") throws -> MergeResult {
         let source = absolute(sourcePath)
         var own = stat(), other = stat()
         guard stat(source, &other) == 0 else { throw MergeError.sourceMissing(path: sourcePath) }
@@ -86,11 +91,25 @@ extension SignalStore {
             return try queue.writeWithoutTransaction { db in
                 let usesURI = try String.fetchAll(db, sql: "PRAGMA compile_options").contains("USE_URI")
                 guard usesURI else { throw MergeError.noURISupport }
+                // Its id maps hold a row per event and string merged: on disk, not in memory.
+                try db.execute(sql: "PRAGMA temp_store = FILE")
                 try db.execute(sql: "ATTACH DATABASE ? AS src", arguments: [Self.readOnlyURI(source)])
                 defer { try? db.execute(sql: "DETACH DATABASE src") }
                 var result = MergeResult(source: sourcePath)
                 try db.inTransaction {
+                    let started = Date().timeIntervalSince1970
                     result = try Self.copy(db, marker: Self.mergedPathPrefix(source: source), into: result)
+                    if result.conflictingEvents > 0 {
+                        // Only then: merging the same source again must add nothing, and a
+                        // merge's coverage is the source's runs, copied.
+                        try db.execute(sql: """
+                            INSERT INTO main.ingest_runs (kind, started_at, finished_at, status, killdb_version, hostname,
+                              signal_events, new_events, conflicting_events)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """, arguments: [RunKind.merge.rawValue, started, Date().timeIntervalSince1970,
+                                             RunStatus.complete.rawValue, version, ProcessInfo.processInfo.hostName,
+                                             result.sourceEvents, result.newEvents, result.conflictingEvents])
+                    }
                     return .commit
                 }
                 return result
@@ -148,6 +167,28 @@ extension SignalStore {
         // Events, by identity: one the target holds already is left as it is (below, it
         // gains what only the source has, as an ingest merges late records).
         r.sourceEvents = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM src.events") ?? 0
+        // Unless the source's copy tells another story: then the target's is kept whole (no
+        // targets or command line lent to it) and the source's is recorded as a conflict,
+        // as an ingest does (StoreTransaction.disagrees compares the same columns).
+        try db.execute(sql: """
+            DROP TABLE IF EXISTS temp.merge_conflicts;
+            CREATE TEMP TABLE merge_conflicts (old INTEGER PRIMARY KEY, new INTEGER NOT NULL);
+            INSERT INTO temp.merge_conflicts
+            SELECT e.id, m.id FROM src.events e
+            JOIN temp.merge_strings n ON n.old = e.node_id
+            JOIN main.events m ON m.node_id = n.new AND m.sec = e.sec AND m.msec = e.msec AND m.serial = e.serial
+            WHERE m.syscall IS NOT e.syscall OR m.signal IS NOT e.signal OR m.target_arg IS NOT e.target_arg
+               OR m.sender_pid IS NOT e.sender_pid OR m.sender_comm_id IS NOT \(s("sender_comm_id"))
+               OR m.sender_exe_id IS NOT \(s("sender_exe_id"));
+            """)
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO main.event_conflicts (event_id, syscall, signal, target_arg, sender_pid,
+              sender_comm_id, sender_exe_id, target_pids)
+            SELECT c.new, e.syscall, e.signal, e.target_arg, e.sender_pid, \(s("sender_comm_id")), \(s("sender_exe_id")),
+              COALESCE((SELECT group_concat(pid, ',') FROM (SELECT t.pid FROM src.targets t WHERE t.event_id = e.id ORDER BY t.pid)), '')
+            FROM temp.merge_conflicts c JOIN src.events e ON e.id = c.old ORDER BY c.old
+            """)
+        r.conflictingEvents = db.changesCount
         // A source older than migration 009 has no inline command line: its ids say it all.
         let inline = try Row.fetchAll(db, sql: "PRAGMA src.table_info(events)").contains { $0["name"] == "sender_cmdline" }
         let plain = ["sec", "msec", "serial", "arch", "syscall", "signal", "success", "exit", "target_arg",
@@ -169,8 +210,10 @@ extension SignalStore {
             INSERT INTO temp.merge_events
             SELECT e.id, m.id FROM src.events e
             JOIN temp.merge_strings n ON n.old = e.node_id
-            JOIN main.events m ON m.node_id = n.new AND m.sec = e.sec AND m.msec = e.msec AND m.serial = e.serial;
+            JOIN main.events m ON m.node_id = n.new AND m.sec = e.sec AND m.msec = e.msec AND m.serial = e.serial
+            WHERE e.id NOT IN (SELECT old FROM temp.merge_conflicts);
             """)
+        try copyConflicts(db, s)
         // The first complete copy wins, as in ingest: an event without a command line takes
         // the source's, in whichever form the source holds it.
         let sourceInline = inline ? "e.sender_cmdline" : "NULL"
@@ -218,8 +261,29 @@ extension SignalStore {
 
         let runs = try copyCoverage(db, marker: marker, into: &r)
         try copyTrace(db, runs: runs, into: &r)
-        try db.execute(sql: "DROP TABLE temp.merge_strings; DROP TABLE temp.merge_events")
+        try db.execute(sql: "DROP TABLE temp.merge_strings; DROP TABLE temp.merge_events; DROP TABLE temp.merge_conflicts")
         return r
+    }
+
+    /// The conflicts the source recorded (migration 006) for events both hold, unless one is
+    /// the target's own copy (the source kept the other first). A source older than 006 has none.
+    private static func copyConflicts(_ db: Database, _ s: (String, String) -> String) throws {
+        guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM src.sqlite_master WHERE name = 'event_conflicts')") == true else {
+            return
+        }
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO main.event_conflicts (event_id, syscall, signal, target_arg, sender_pid,
+              sender_comm_id, sender_exe_id, target_pids)
+            SELECT m.id, x.syscall, x.signal, x.target_arg, x.sender_pid, \(s("sender_comm_id", "x")), \(s("sender_exe_id", "x")),
+              x.target_pids
+            FROM src.event_conflicts x
+            JOIN (SELECT old, new FROM temp.merge_events UNION ALL SELECT old, new FROM temp.merge_conflicts) me ON me.old = x.event_id
+            JOIN main.events m ON m.id = me.new
+            WHERE m.syscall IS NOT x.syscall OR m.signal IS NOT x.signal OR m.target_arg IS NOT x.target_arg
+               OR m.sender_pid IS NOT x.sender_pid OR m.sender_comm_id IS NOT \(s("sender_comm_id", "x"))
+               OR m.sender_exe_id IS NOT \(s("sender_exe_id", "x"))
+            ORDER BY x.id
+            """)
     }
 
     /// Kernel kills (migration 002) by their entries' identities: a kill any of whose log
@@ -234,13 +298,25 @@ extension SignalStore {
               WHERE se.kill_id = k.id)
             ORDER BY k.id
             """)
+        // Whether the source proved who wrote each entry (migration 014); an older source is
+        // judged as the migration judges it.
+        func has(_ table: String, _ column: String) throws -> Bool {
+            try Row.fetchAll(db, sql: "PRAGMA src.table_info(\(table))").contains { $0["name"] as String? == column }
+        }
+        let killVerified = try has("kernel_kill_events", "verified") ? "k.verified" : """
+            CASE WHEN k.source IN ('syslog', 'dmesg') AND NOT EXISTS (SELECT 1 FROM src.kernel_kill_entries e
+              WHERE e.kill_id = k.id AND (e.identity GLOB 'kmsg:*' OR e.identity GLOB 'journal:*' OR e.identity GLOB 'audit:*'))
+            THEN 0 ELSE 1 END
+            """
+        let actionVerified = try has("systemd_actions", "verified") ? "a.verified"
+            : "CASE WHEN a.identity GLOB 'syslog:*' OR a.identity GLOB 'dmesg:*' THEN 0 ELSE 1 END"
         for old in new {
             try db.execute(sql: """
                 INSERT INTO main.kernel_kill_events (node_id, time, source, kind, pid, comm_id, exe_id, uid, signal,
-                  cgroup_id, limit_cgroup_id, "constraint", syscall, arch, details, message_id)
+                  cgroup_id, limit_cgroup_id, "constraint", syscall, arch, details, message_id, verified)
                 SELECT \(s("node_id", "k")), k.time, k.source, k.kind, k.pid, \(s("comm_id", "k")), \(s("exe_id", "k")),
                   k.uid, k.signal, \(s("cgroup_id", "k")), \(s("limit_cgroup_id", "k")), k."constraint", k.syscall, k.arch,
-                  k.details, \(s("message_id", "k"))
+                  k.details, \(s("message_id", "k")), \(killVerified)
                 FROM src.kernel_kill_events k WHERE k.id = ?
                 """, arguments: [old])
             let id = db.lastInsertedRowID
@@ -252,9 +328,9 @@ extension SignalStore {
         r.newKernelKills = new.count
         try db.execute(sql: """
             INSERT INTO main.systemd_actions (node_id, time, kind, unit_id, pid, comm_id, signal, cgroup_id, reason,
-              message_id, identity)
+              message_id, identity, verified)
             SELECT \(s("node_id", "a")), a.time, a.kind, \(s("unit_id", "a")), a.pid, \(s("comm_id", "a")), a.signal,
-              \(s("cgroup_id", "a")), a.reason, \(s("message_id", "a")), a.identity
+              \(s("cgroup_id", "a")), a.reason, \(s("message_id", "a")), a.identity, \(actionVerified)
             FROM src.systemd_actions a WHERE true
             ON CONFLICT(identity) DO NOTHING
             """)
@@ -268,8 +344,12 @@ extension SignalStore {
     /// Returns where each of the source's runs is here (copied, or found already held).
     private static func copyCoverage(_ db: Database, marker: String, into r: inout MergeResult) throws -> [Int64: Int64] {
         var runs: [Int64: Int64] = [:]
-        let runColumns = ["started_at", "finished_at", "status", "killdb_version", "hostname", "files", "bytes",
+        var runColumns = ["started_at", "finished_at", "status", "killdb_version", "hostname", "files", "bytes",
                           "lines", "bad_lines", "signal_events", "new_events"]
+        // A source older than migration 006 has no count of conflicts.
+        if try Row.fetchAll(db, sql: "PRAGMA src.table_info(ingest_runs)").contains(where: { $0["name"] as String? == "conflicting_events" }) {
+            runColumns.append("conflicting_events")
+        }
         let readColumns = ["path", "device", "inode", "start_offset", "end_offset", "lines", "records", "events",
                            "signal_events", "bad_lines", "first_event_time", "last_event_time"]
         let markerData = Data(marker.utf8)

@@ -1,4 +1,5 @@
 import AuditDecoding
+import AuditLog
 import Foundation
 import GRDB
 import ProcessContext
@@ -56,5 +57,22 @@ extension StoreTransaction {
             VALUES (\(Array(repeating: "?", count: 22).joined(separator: ",")))
             """).execute(arguments: StatementArguments(values))
         return db.lastInsertedRowID
+    }
+}
+
+extension StoreTransaction {
+    /// Successful execve events, each once (node, time, serial): what each process ran and
+    /// its parent, for naming a sender's parents from the audit logs alone.
+    func store(_ execs: [ProcessExec]) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO process_execs (node_id, sec, msec, serial, pid, ppid, comm_id, exe_id, argv_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        func id(_ b: [UInt8]?) throws -> Int64? { try b.map { try store.intern($0, db) } }
+        for e in execs {
+            try statement.execute(arguments: [try store.intern(Array(e.id.node.utf8), db), e.id.seconds, Int64(e.id.milliseconds),
+                                              Int64(e.id.serial), e.pid, e.ppid, try id(e.comm), try id(e.exe),
+                                              try id(e.argv.isEmpty ? nil : Array(e.argv.joined(separator: [0])))])
+        }
     }
 }

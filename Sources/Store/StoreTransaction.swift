@@ -2,6 +2,7 @@ import AuditDecoding
 import AuditLog
 import Foundation
 import GRDB
+import ProcessContext
 import KernelLog
 import Pipeline
 
@@ -117,7 +118,7 @@ public struct StoreTransaction {
     /// Stores everything one batch of the pipeline holds. The caller's transaction also
     /// holds the checkpoint and run-row updates that go with it. The tracer's records need
     /// the session they belong to.
-    public func store(_ batch: EventBatch, trace: TraceSession? = nil) throws -> StoredBatch {
+    public func store(_ batch: EventBatch, trace: TraceSession? = nil, podLogs: PodLogs? = nil) throws -> StoredBatch {
         var out = StoredBatch()
         var statements = try EventStatements(db)
         for event in batch.events {
@@ -131,10 +132,11 @@ public struct StoreTransaction {
         for record in batch.daemonRecords { try store(record) }
         for kill in batch.kernelKills where try store(kill) == .inserted { out.newKernelKills += 1 }
         for action in batch.systemdActions where try store(action) { out.newSystemdActions += 1 }
+        if !batch.execs.isEmpty { try store(batch.execs) }
         for gap in batch.serialGaps { try store(gap) }
         if !batch.tracedSignals.isEmpty || !batch.traceLosses.isEmpty {
             guard let trace else { throw StoreError.sqlite("tracer records without their trace session") }
-            out.newTracedSignals = try store(batch.tracedSignals, session: trace)
+            out.newTracedSignals = try store(batch.tracedSignals, session: trace, podLogs: podLogs)
             for loss in batch.traceLosses { try recordTraceLoss(loss, session: trace) }
         }
         if !batch.forwardedTrace.isEmpty { out.newTracedSignals += try store(forwarded: batch.forwardedTrace) }
@@ -146,12 +148,11 @@ public struct StoreTransaction {
 
     // MARK: events
 
-    /// The statements storing events runs per event and per target, looked up once per batch.
+    /// The statements storing events runs per event, looked up once per batch (targets: TargetRows).
     struct EventStatements {
         var find: BoundStatement
         var insert: BoundStatement
         var complete: BoundStatement
-        var target: BoundStatement
 
         init(_ db: Database) throws {
             find = try BoundStatement(db, "SELECT id FROM events WHERE node_id = ? AND sec = ? AND msec = ? AND serial = ?")
@@ -167,12 +168,6 @@ public struct StoreTransaction {
             complete = try BoundStatement(db, """
                 UPDATE events SET sender_cmdline = ?, sender_cmdline_id = ?, sender_argv_id = ?
                 WHERE id = ? AND sender_cmdline IS NULL AND sender_cmdline_id IS NULL
-                """)
-            // The event's signal, outcome and time are copied in (migration 003), so the
-            // targets_copies trigger, there for older writers, has nothing to do.
-            target = try BoundStatement(db, """
-                INSERT OR IGNORE INTO targets (event_id, pid, uid, auid, ses, comm_id, obj_id, uid_name_id, auid_name_id,
-                  signal, failed, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
         }
     }
@@ -266,15 +261,7 @@ public struct StoreTransaction {
             failed = call.success == false ? 1 : 0
             timeMS = event.id.seconds * 1000 + Int64(event.id.milliseconds)
         }
-        for t in event.targets {
-            var q = st.target
-            q.begin()
-            q.bind(rowID); q.bind(t.pid); q.bind(t.uid); q.bind(t.auid.map(Self.signed32)); q.bind(t.ses.map(Self.signed32))
-            q.bind(try id(t.comm)); q.bind(try id(t.object)); q.bind(try id(t.uidName)); q.bind(try id(t.auidName))
-            q.bind(signal); q.bind(failed); q.bind(timeMS)
-            try q.run(db)
-            st.target = q
-        }
+        try storeTargets(event.targets, event: rowID, signal: signal.map(Int64.init), failed: failed, timeMS: timeMS)
         return outcome
     }
 

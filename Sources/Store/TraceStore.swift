@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import KernelTrace
 import Pipeline
+import ProcessContext
 
 /// A `killdb trace` session as the store keeps it.
 public struct TraceSession: Sendable, Equatable {
@@ -47,7 +48,7 @@ extension StoreTransaction {
     /// Stores the records; one already stored (same boot, time, sender thread, target
     /// thread and signal) is left as it is. Returns how many were new.
     @discardableResult
-    public func store(_ records: [TracedSignal], session: TraceSession) throws -> Int {
+    public func store(_ records: [TracedSignal], session: TraceSession, podLogs: PodLogs? = nil) throws -> Int {
         var inserted = 0
         let statement = try db.cachedStatement(sql: """
             INSERT OR IGNORE INTO traced_signal_records (session_id, boot_id, boot_ns, time, signal, signal_name_id,
@@ -88,9 +89,34 @@ extension StoreTransaction {
                 Int64(t.pidNamespace), t.namespacePid, Int64(bitPattern: t.cgroupID),
             ]
             try statement.execute(arguments: StatementArguments(values))
-            inserted += db.changesCount
+            if db.changesCount > 0 {
+                inserted += 1
+                try storeProcesses(of: r, record: db.lastInsertedRowID, session: session, podLogs: podLogs)
+            }
         }
         return inserted
+    }
+
+    /// The record's sender with its parents, and its target, each stored once (node, boot,
+    /// pid, start time), and linked to the record with the cgroup each was in at the event.
+    private func storeProcesses(of r: TracedSignal, record: Int64, session: TraceSession, podLogs: PodLogs?) throws {
+        let node = try store.intern([], db)
+        let chain = TracedProcesses.chain(r, bootID: session.bootID, bootTime: session.bootTime, podLogs: podLogs)
+        var rows: [Int64] = []
+        for p in chain { rows.append(try store(p, node: node)) }
+        for (child, parent) in zip(rows, rows.dropFirst()) {
+            try db.cachedStatement(sql: "UPDATE processes SET parent_id = ? WHERE id = ? AND parent_id IS NULL")
+                .execute(arguments: [parent, child])
+        }
+        let link = try db.cachedStatement(sql: """
+            INSERT OR IGNORE INTO traced_record_processes (record_id, role, process_id, cgroup_id) VALUES (?, ?, ?, ?)
+            """)
+        if let sender = rows.first {
+            try link.execute(arguments: [record, "sender", sender, try r.sender.cgroupPath.map { try store.intern($0, db) }])
+        }
+        let target = TracedProcesses.target(r, bootID: session.bootID, bootTime: session.bootTime, podLogs: podLogs)
+        try link.execute(arguments: [record, "target", try store(target, node: node),
+                                     try r.target.cgroupPath.map { try store.intern($0, db) }])
     }
 
     /// The session is alive: its totals so far, and, at the end, that it finished.
@@ -204,5 +230,61 @@ extension StoreTransaction {
             inserted += db.changesCount
         }
         return inserted
+    }
+}
+
+/// A traced record's processes as the store keeps them (`ProcessRecord`s, as the plugin's).
+public enum TracedProcesses {
+    /// /proc/PID/stat's clock ticks (USER_HZ) from the kernel's nanoseconds, as the kernel
+    /// converts them (nsec_to_clock_t): the same process the plugin read has the same key.
+    public static func ticks(_ ns: UInt64) -> Int64 {
+        let hz = UInt64(max(1, sysconf(Int32(_SC_CLK_TCK))))
+        return Int64(ns / (1_000_000_000 / hz))
+    }
+
+    static func place(_ cgroup: [UInt8]?, _ podLogs: PodLogs?) -> ProcessPlace? {
+        guard var place = cgroup.flatMap({ ProcessPlace(procCgroup: $0) }) else { return nil }
+        if let pod = place.pod, let podLogs { place.pod = podLogs.complete(pod, container: place.container) }
+        return place
+    }
+
+    /// The sender, then its parents, as far as the kernel and /proc named them.
+    public static func chain(_ r: TracedSignal, bootID: String, bootTime: Double, podLogs: PodLogs?) -> [ProcessRecord] {
+        let s = r.sender
+        var sender = ProcessRecord(pid: Int64(s.process.pid), startTicks: ticks(s.process.startNanoseconds),
+                                   startTime: bootTime + Double(s.process.startNanoseconds) / 1e9,
+                                   ppid: r.ancestors.first.map { Int64($0.process.pid) } ?? Int64(r.parent.pid),
+                                   comm: s.comm, exe: r.exe,
+                                   argv: r.argv.map { a in
+                                       var a = a
+                                       while a.last == 0 { a.removeLast() }
+                                       return a.split(separator: 0, omittingEmptySubsequences: false).map(Array.init)
+                                   } ?? [],
+                                   cgroup: r.senderProcCgroup ?? s.cgroupPath, source: .tracer, readAt: r.time)
+        sender.bootID = bootID
+        sender.place = place(sender.cgroup, podLogs)
+        var out = [sender]
+        for (i, a) in r.ancestors.enumerated() {
+            var p = ProcessRecord(pid: Int64(a.process.pid), startTicks: ticks(a.process.startNanoseconds),
+                                  startTime: bootTime + Double(a.process.startNanoseconds) / 1e9,
+                                  ppid: i + 1 < r.ancestors.count ? Int64(r.ancestors[i + 1].process.pid) : nil,
+                                  comm: a.comm, exe: a.exe, argv: a.argv, cgroup: a.procCgroup,
+                                  source: a.atEvent ? .tracer : .proc, readAt: a.readAt ?? r.time)
+            p.bootID = bootID
+            p.place = place(p.cgroup, podLogs)
+            out.append(p)
+        }
+        return out
+    }
+
+    /// The target as the kernel knew it at the event: its name (the thread's) and cgroup.
+    public static func target(_ r: TracedSignal, bootID: String, bootTime: Double, podLogs: PodLogs?) -> ProcessRecord {
+        let t = r.target
+        var p = ProcessRecord(pid: Int64(t.process.pid), startTicks: ticks(t.process.startNanoseconds),
+                              startTime: bootTime + Double(t.process.startNanoseconds) / 1e9,
+                              comm: t.comm, cgroup: t.cgroupPath, source: .tracer, readAt: r.time)
+        p.bootID = bootID
+        p.place = place(p.cgroup, podLogs)
+        return p
     }
 }

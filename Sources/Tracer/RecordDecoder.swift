@@ -92,17 +92,44 @@ final class RecordDecoder {
                 cause = .kernel
             }
         }
+        var senderTask = sender, targetTask = target
+        senderTask.cgroupPath = Self.path(r.sender_cgpath, length: r.sender_cgpath_len,
+                                          truncated: flags & UInt32(KT_FLAG_SENDER_CGPATH_TRUNCATED) != 0)
+        targetTask.cgroupPath = Self.path(r.target_cgpath, length: r.target_cgpath_len,
+                                          truncated: flags & UInt32(KT_FLAG_TARGET_CGPATH_TRUNCATED) != 0)
         let argv: [UInt8]? = r.args_len > 0 ? withUnsafeBytes(of: r.args) { Array($0.prefix(Int(r.args_len))) } : nil
         let kthread = flags & UInt32(KT_FLAG_KTHREAD) != 0
-        return TracedSignal(
+        var s = TracedSignal(
             bootNanoseconds: r.boot_ns, time: clock.wallTime(bootNanoseconds: r.boot_ns),
             signal: sig, code: code, processDirected: r.group != 0,
             result: SignalResult(rawValue: r.result) ?? .delivered, syscallNumber: syscallNumber, cause: cause,
-            sender: sender, target: target, uid: r.uid, euid: r.euid, loginUID: r.loginuid, sessionID: r.sessionid,
+            sender: senderTask, target: targetTask, uid: r.uid, euid: r.euid, loginUID: r.loginuid, sessionID: r.sessionid,
             parent: ProcessIdentity(pid: Int32(bitPattern: r.parent_tgid), startNanoseconds: r.parent_start_boottime),
             parentComm: Self.string(r.parent_comm), argv: argv,
             argvTruncated: flags & UInt32(KT_FLAG_ARGS_TRUNCATED) != 0,
             exe: kthread ? nil : Self.exePath(r), senderIsKernelThread: kthread)
+        s.ancestors = Self.ancestors(r)
+        s.ancestryTruncated = flags & UInt32(KT_FLAG_ANCESTRY_TRUNCATED) != 0
+        return s
+    }
+
+    /// The parents the BPF program read, the sender's parent first.
+    static func ancestors(_ r: kt_record) -> [TracedAncestor] {
+        let n = Int(min(r.ancestors_len, UInt32(KT_ANCESTRY_DEPTH)))
+        return withUnsafeBytes(of: r.ancestors) { raw in
+            (0..<n).map { i in
+                let a = raw.load(fromByteOffset: i * MemoryLayout<kt_ancestor>.stride, as: kt_ancestor.self)
+                return TracedAncestor(process: ProcessIdentity(pid: Int32(bitPattern: a.tgid), startNanoseconds: a.start_boottime),
+                                      comm: string(a.comm))
+            }
+        }
+    }
+
+    /// A sender's or target's cgroup: "/" for the root (no components).
+    static func path<T>(_ tuple: T, length: UInt32, truncated: Bool) -> [UInt8] {
+        let bytes = withUnsafeBytes(of: tuple) { Array($0.prefix(Int(min(length, UInt32(KT_CGPATH_LEN))))) }
+        let path = joinComponents(bytes, truncated: truncated)
+        return path.isEmpty ? [UInt8(ascii: "/")] : path
     }
 
     static func task(_ t: kt_task) -> TracedTask {

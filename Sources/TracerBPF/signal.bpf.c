@@ -119,7 +119,7 @@ static __always_inline struct kernfs_node *cgroup_kill_target(struct task_struct
 }
 
 /* Path components of a cgroup, leaf first, each NUL-terminated; the root's empty name is left out. */
-static __always_inline __u32 cgroup_path(struct kernfs_node *kn, char *buf, __u32 *flags)
+static __always_inline __u32 cgroup_path(struct kernfs_node *kn, char *buf, __u32 *flags, __u32 truncated)
 {
     __u32 pos = 0;
     for (int i = 0; i < KT_CGPATH_DEPTH; i++) {
@@ -134,7 +134,7 @@ static __always_inline __u32 cgroup_path(struct kernfs_node *kn, char *buf, __u3
         pos += n;
         kn = parent;
     }
-    *flags |= KT_FLAG_PATH_TRUNCATED;
+    *flags |= truncated;
     return pos;
 }
 
@@ -200,6 +200,29 @@ static __always_inline __u32 exe_path(struct mm_struct *mm, char *buf, __u32 *fl
     return pos;
 }
 
+/* The sender's parents, from `parent` (its real_parent's leader) up to PID 1. */
+static __always_inline void read_ancestry(struct task_struct *p, struct kt_record *r)
+{
+    r->ancestors_len = 0;
+    for (int i = 0; i < KT_ANCESTRY_DEPTH; i++) {
+        __u32 tgid = BPF_CORE_READ(p, tgid);
+        if (tgid == 0)  /* the idle task: PID 1's parent */
+            return;
+        r->ancestors[i].tgid = tgid;
+        r->ancestors[i].unused = 0;
+        r->ancestors[i].start_boottime = BPF_CORE_READ(p, start_boottime);
+        bpf_probe_read_kernel_str(r->ancestors[i].comm, sizeof(r->ancestors[i].comm), p->comm);
+        r->ancestors_len = i + 1;
+        if (tgid == 1)
+            return;
+        struct task_struct *up = BPF_CORE_READ(p, real_parent, group_leader);
+        if (!up || up == p)
+            return;
+        p = up;
+    }
+    r->flags |= KT_FLAG_ANCESTRY_TRUNCATED;
+}
+
 static __always_inline bool wanted(int sig, struct task_struct *target)
 {
     __u32 zero = 0;
@@ -248,6 +271,13 @@ int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct ta
     r->parent_tgid = BPF_CORE_READ(parent, tgid);
     r->parent_start_boottime = BPF_CORE_READ(parent, start_boottime);
     bpf_probe_read_kernel_str(r->parent_comm, sizeof(r->parent_comm), parent->comm);
+    read_ancestry(parent, r);
+    /* Where sender and target live, as paths: an id alone names nothing once the cgroup
+     * is removed, and a container's or pod's cgroup is removed as it dies. */
+    r->sender_cgpath_len = cgroup_path(BPF_CORE_READ(cur, cgroups, dfl_cgrp, kn), r->sender_cgpath, &r->flags,
+                                       KT_FLAG_SENDER_CGPATH_TRUNCATED);
+    r->target_cgpath_len = cgroup_path(BPF_CORE_READ(target, cgroups, dfl_cgrp, kn), r->target_cgpath, &r->flags,
+                                       KT_FLAG_TARGET_CGPATH_TRUNCATED);
     r->uid = BPF_CORE_READ(cur, cred, uid.val);
     r->euid = BPF_CORE_READ(cur, cred, euid.val);
     if (bpf_core_field_exists(cur->loginuid)) {
@@ -317,7 +347,7 @@ int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct ta
         if (cg) {
             r->cause = KT_CAUSE_CGROUP_KILL;
             r->cause_cgroup_id = BPF_CORE_READ(cg, id);
-            r->cgpath_len = cgroup_path(cg, r->cgpath, &r->flags);
+            r->cgpath_len = cgroup_path(cg, r->cgpath, &r->flags, KT_FLAG_PATH_TRUNCATED);
         }
     } else if (sig == 9 && r->si_code == 0x80 && (r->flags & KT_FLAG_EXITING) && (r->flags & KT_FLAG_REAPER)
                && r->target.tgid != r->sender.tgid) {
@@ -360,7 +390,7 @@ int BPF_PROG(on_mark_victim, struct task_struct *victim, unsigned int uid)
         struct kernfs_node *kn = css ? BPF_CORE_READ(css, cgroup, kn) : 0;
         if (kn) {
             r->cause_cgroup_id = BPF_CORE_READ(kn, id);
-            r->cgpath_len = cgroup_path(kn, r->cgpath, &r->flags);
+            r->cgpath_len = cgroup_path(kn, r->cgpath, &r->flags, KT_FLAG_PATH_TRUNCATED);
         }
     }
     bpf_ringbuf_submit(r, 0);

@@ -15,7 +15,10 @@ struct MergeCommand: ParsableCommand {
             nothing. Targets, auditd's own records and holes in each host's serial sequence \
             come along, and so does each source's coverage: its ingest runs and file reads \
             are copied with the path marked "[merged from SOURCE]", so `coverage` and the \
-            answers of `who` still say what was read.
+            answers of `who` still say what was read. A source's copy of an event the \
+            database holds that tells another story (another sender, signal or target) is \
+            not mixed in: the database's copy is kept, the source's goes to the \
+            event_conflicts table, and the summary warns of it.
 
             Each source is opened read-only and merged in one transaction: a source an \
             ingest is writing is read as it stood at that moment. A source written by a \
@@ -63,7 +66,7 @@ struct MergeCommand: ParsableCommand {
             for source in sources {
                 // Each source commits on its own: a bad one later does not undo the good ones.
                 do {
-                    results.append(try store.merge(from: source))
+                    results.append(try store.merge(from: source, version: Ingest.version))
                     merged = true
                 } catch {
                     if !quiet && merged { emit(results, target: target, store: store) }
@@ -103,6 +106,10 @@ enum MergeSummary {
                 out += ", \(r.newTracedSignals) traced signal\(r.newTracedSignals == 1 ? "" : "s") in \(r.newTraceSessions) new tracer session\(r.newTraceSessions == 1 ? "" : "s")"
             }
             out += "\n"
+            if r.conflictingEvents > 0 {
+                let n = r.conflictingEvents
+                out += "warning: \(n) conflicting cop\(n == 1 ? "y" : "ies") in \(SafeText.line(r.source)): the source's copy of \(n == 1 ? "an event" : "events") this database holds told another story (another sender, signal or target); this database's copy was kept, the source's \(n == 1 ? "is" : "are") in the event_conflicts table\n"
+            }
         }
         out += "database: \(SafeText.line(database)) (\(totalEvents) event\(totalEvents == 1 ? "" : "s") in all)\n"
         return out
@@ -121,6 +128,7 @@ enum MergeSummary {
                     ("new_kernel_kills", .integer(r.newKernelKills)), ("new_systemd_actions", .integer(r.newSystemdActions)),
                     ("copied_file_reads", .integer(r.copiedFileReads)),
                     ("new_trace_sessions", .integer(r.newTraceSessions)), ("new_traced_signals", .integer(r.newTracedSignals)),
+                    ("conflicting_copies", .integer(r.conflictingEvents)),
                 ])
             })),
         ]))

@@ -24,6 +24,11 @@ struct PluginCommand: ParsableCommand {
             stored from memory, or from the spool when memory is full or the database was \
             unavailable (locked longer than the busy timeout, or failing), and at the next \
             start; the spool is emptied once all of it is stored. \
+            The spool is bounded (--spool-limit, 256 MiB unless given): when the database \
+            stays unavailable that long, the plugin stops reading its input and says so \
+            once; nothing is dropped by killdb, auditd's own queue (q_depth) fills and \
+            auditd's overflow_action (auditd.conf) decides what becomes of new events. \
+            Reading resumes once the spool is stored. \
             Storing an event twice adds nothing, so `killdb ingest` of the same logs stays \
             safe, alongside or later. The plugin never takes the ingest lock.
 
@@ -42,11 +47,16 @@ struct PluginCommand: ParsableCommand {
                                valueName: "dir"))
     var podLogs = "/var/log"
 
+    @Option(help: ArgumentHelp("Largest size of the spool, in MiB, before input is no longer read (auditd's queue and overflow_action take over).",
+                               valueName: "MiB"))
+    var spoolLimit = 256
+
     @Flag(help: "Do not read senders' parents and cgroups from /proc as their events arrive.")
     var noProcessCapture = false
 
     func validate() throws {
         guard busyTimeout >= 0 else { throw ValidationError("--busy-timeout must be zero or more seconds") }
+        guard spoolLimit >= 1 else { throw ValidationError("--spool-limit must be at least 1 (MiB)") }
     }
 
     func run() throws {
@@ -56,6 +66,7 @@ struct PluginCommand: ParsableCommand {
         var options = LiveIngestOptions()
         options.busyTimeout = busyTimeout
         options.podLogRoot = podLogs
+        options.spoolLimit = Int64(spoolLimit) << 20
         options.captureProcesses = !noProcessCapture
         options.log = { error, message in PluginSignals.log(error: error, message) }
         let path = database.path

@@ -79,6 +79,13 @@ struct WhoCommand: ParsableCommand {
     @Option(help: ArgumentHelp(
         "Target executable. The kernel records only the target's name (comm: the first 15 bytes of its executable's file name), so this matches by that name.",
         valueName: "path")) var exe: String?
+    @Option(help: ArgumentHelp("The target's systemd unit or scope, glob allowed: 'cron.service' (read by the plugin or the tracer).", valueName: "pattern"))
+    var unit: String?
+    @Option(help: ArgumentHelp("The target's container id, or its first digits.", valueName: "id")) var container: String?
+    @Option(help: ArgumentHelp("The target's Kubernetes pod: namespace/name (glob allowed) or UID.", valueName: "pod"))
+    var pod: String?
+    @Option(help: ArgumentHelp("The target's cgroup path, glob allowed: '/kubepods.slice/*'.", valueName: "pattern"))
+    var cgroup: String?
     @Option(help: ArgumentHelp("Sender executable, glob allowed: '/usr/bin/*'.", valueName: "pattern")) var senderExe: String?
     @Option(help: ArgumentHelp("Sender pid.", valueName: "pid")) var senderPid: Int64?
     @Option(help: ArgumentHelp("Sender process name, glob allowed.", valueName: "pattern")) var senderComm: String?
@@ -149,6 +156,7 @@ struct WhoCommand: ParsableCommand {
         query.senderPid = senderPid
         query.senderComm = senderComm
         query.senderPlace = PlaceFilter(unit: senderUnit, container: senderContainer, pod: senderPod, cgroup: senderCgroup)
+        query.targetPlace = PlaceFilter(unit: unit, container: container, pod: pod, cgroup: cgroup)
         query.node = node
         query.uid = try uid.map { try user($0, option: "--uid") }
         query.auid = try auid.map { try user($0, option: "--auid") }
@@ -258,6 +266,10 @@ struct WhoCommand: ParsableCommand {
             s += p == -1 ? " to every process (pid -1)" : p < 0 ? " to process group \(-p)" : " to pid \(p)"
         }
         if let c = q.targetComm { s += " to a process named \(SafeText.line(c))" }
+        if let u = q.targetPlace.unit { s += " to unit \(SafeText.line(u))" }
+        if let c = q.targetPlace.container { s += " to container \(SafeText.line(c))" }
+        if let p = q.targetPlace.pod { s += " to pod \(SafeText.line(p))" }
+        if let c = q.targetPlace.cgroup { s += " to cgroup \(SafeText.line(c))" }
         if let p = q.senderPid { s += " by pid \(p)" }
         if let c = q.senderComm { s += " by a process named \(SafeText.line(c))" }
         if let e = q.senderExe { s += " by \(SafeText.line(e))" }

@@ -70,6 +70,21 @@ struct HostileInputTests {
         }
     }
 
+    @Test("a SYSCALL record whose syscall number does not fit 64 bits is no signal event, not a crash")
+    func hugeSyscallNumber() throws {
+        try TestLogs.withScratch { dir in
+            let log = dir.appendingPathComponent("audit.log")
+            let kill = AuditLine.killEvent("1700003000.000:3800", target: 9800)
+            let huge = kill.replacingOccurrences(of: "syscall=62 ", with: "syscall=9999999999999999999 ")
+                .replacingOccurrences(of: ":3800)", with: ":3801)")
+            try TestLogs.write(huge + kill, to: log)
+            try TestLogs.age(log)
+            let summary = try TestLogs.ingest([log], db: dir.appendingPathComponent("killdb.sqlite"))
+            #expect(summary.totals.signalEvents == 1)
+            #expect(summary.totals.newEvents == 1)
+        }
+    }
+
     @Test("a line longer than 128 KiB is skipped as 'line too long', wherever it falls in the file")
     func overlongLineReason() throws {
         try TestLogs.withScratch { dir in

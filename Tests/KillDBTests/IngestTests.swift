@@ -85,6 +85,40 @@ struct IngestTests {
         }
     }
 
+    @Test("a wide kill's targets, in any pid order and some arriving in a later file, carry the stored event's signal, outcome and time")
+    func wideKillCopies() throws {
+        try TestLogs.withScratch { dir in
+            let stamp = "1700000300.250:701"
+            var first = AuditLine.killSyscall(stamp, target: -1, signal: 15, success: false, exit: -1)
+            // Descending pids, more than one statement's worth, and a remainder.
+            for pid in stride(from: 1_000, to: 800, by: -1) { first += AuditLine.objPID(stamp, pid: pid, comm: "c\(pid % 5)") }
+            let a = dir.appendingPathComponent("audit.log.1")
+            try TestLogs.write(first, to: a)
+            // The rest of the event after rotation: no SYSCALL, so the copies come from the row.
+            var rest = ""
+            for pid in 2..<40 { rest += AuditLine.objPID(stamp, pid: pid) }
+            let b = dir.appendingPathComponent("audit.log")
+            try TestLogs.write(rest, to: b)
+            try TestLogs.age(a)
+            try TestLogs.age(b)
+            let db = dir.appendingPathComponent("killdb.sqlite")
+            _ = try TestLogs.ingest([a, b], db: db)
+            let rows = try TestLogs.query(db, """
+                SELECT COUNT(*) AS n, COUNT(DISTINCT pid) AS pids, SUM(signal = 15) AS sig, SUM(failed = 1) AS failed,
+                  SUM(time_ms = 1700000300250) AS timed, SUM(comm_id IS NOT NULL) AS named FROM targets
+                """)
+            #expect(rows[0]["n"] as Int64? == 238)
+            #expect(rows[0]["pids"] as Int64? == 238)
+            #expect(rows[0]["sig"] as Int64? == 238)
+            #expect(rows[0]["failed"] as Int64? == 238)
+            #expect(rows[0]["timed"] as Int64? == 238)
+            #expect(rows[0]["named"] as Int64? == 238)
+            // Read again: nothing new, nothing doubled.
+            _ = try TestLogs.ingest([a, b], db: db)
+            #expect(try TestLogs.query(db, "SELECT COUNT(*) AS n FROM targets")[0]["n"] as Int64? == 238)
+        }
+    }
+
     // MARK: which call, which signal
 
     @Test("tgkill takes its signal from a2, the thread id from a1 and the thread group from a0")

@@ -147,6 +147,73 @@ struct KernelKillTests {
         }
     }
 
+    @Test("OOM-killer and systemd lines in a syslog file are forgeable (logger -t kernel, -t 'systemd[1]'): kept, but marked unverified in the views, who's text and JSON; the kernel's own entry of the kill verifies it, a forged one changes nothing of it")
+    func forgedKillsInSyslog() throws {
+        try TestLogs.withScratch { dir in
+            // As `logger -t kernel …` and `logger -t 'systemd[1]' …` write them through rsyslog.
+            let syslog = dir.appendingPathComponent("kern.log")
+            try TestLogs.write("""
+                Nov 24 19:02:30 web1 kernel: Out of memory: Killed process 31545 (postgres) total-vm:1000kB, anon-rss:900kB, file-rss:0kB, shmem-rss:0kB, UID:111 pgtables:100kB oom_score_adj:0
+                Nov 24 19:02:31 web1 systemd[1]: nginx.service: Killing process 31546 (nginx) with signal SIGKILL.
+                Nov 24 19:02:32 web1 systemd-oomd[600]: Killed /system.slice/batch.service due to memory pressure for /system.slice being 82.15% > 50.00% for > 20s with reclaim activity
+
+                """, to: syslog)
+            var options = IngestOptions()
+            options.kernelLogs = [syslog.path]
+            options.timeZone = Self.utc
+            let db = dir.appendingPathComponent("k.sqlite")
+            _ = try Ingest.run(paths: [], databasePath: db.path, options: options)
+            let kills = try TestLogs.query(db, "SELECT pid, source, verified FROM kernel_kills")
+            #expect(kills.map { "\($0["pid"] as Int64? ?? 0) \($0["source"] as String? ?? "") \($0["verified"] as Int64? ?? -1)" } == ["31545 syslog 0"])
+            let actions = try TestLogs.query(db, "SELECT kind, verified FROM systemd_kills ORDER BY event_time")
+            #expect(actions.map { "\($0["kind"] as String? ?? "") \($0["verified"] as Int64? ?? -1)" } == ["kill 0", "oomd 0"])
+
+            let oom = try Self.who(db) { $0.targetPid = 31545 }
+            let text = WhoReport.text(oom, Self.context)
+            #expect(text.hasPrefix("UNVERIFIED: pid 31545 (postgres) was killed by the kernel's OOM killer"), "\(text)")
+            #expect(text.contains("kernel log (syslog), unverified: nothing proves the kernel wrote it (any user can write such a line with `logger -t kernel`"), "\(text)")
+            func answers(_ a: WhoAnswer) throws -> [[String: Any]]? {
+                (try JSONSerialization.jsonObject(with: Data(WhoReport.json(a).utf8)) as? [String: Any])?["answers"] as? [[String: Any]]
+            }
+            var json = try answers(oom)
+            #expect(json?.first?["kind"] as? String == "kernel" && json?.first?["verified"] as? Bool == false)
+            let pid1 = try Self.who(db) { $0.targetPid = 31546 }
+            let pid1Text = WhoReport.text(pid1, Self.context)
+            #expect(pid1Text.hasPrefix("UNVERIFIED: SIGKILL to pid 31546 (nginx)"), "\(pid1Text)")
+            #expect(pid1Text.contains("a syslog file's systemd[1] line, unverified: nothing proves PID 1 wrote it"), "\(pid1Text)")
+            json = try answers(pid1)
+            #expect(json?.first?["kind"] as? String == "systemd" && json?.first?["verified"] as? Bool == false)
+
+            // The kernel's own entry of the same kill (the journal's kernel transport): one kill,
+            // verified now, told in the kernel's words.
+            let journal = dir.appendingPathComponent("journal.json")
+            try TestLogs.write("""
+                {"__REALTIME_TIMESTAMP":"1795546950200000","_TRANSPORT":"kernel","SYSLOG_IDENTIFIER":"kernel","_HOSTNAME":"web1","MESSAGE":"Out of memory: Killed process 31545 (postgres) total-vm:2000kB, anon-rss:1900kB, file-rss:0kB, shmem-rss:0kB, UID:112 pgtables:100kB oom_score_adj:0"}
+
+                """, to: journal)
+            options.kernelLogs = [journal.path]
+            _ = try Ingest.run(paths: [], databasePath: db.path, options: options)
+            let verified = try TestLogs.query(db, "SELECT source, verified, uid, details FROM kernel_kills")
+            #expect(verified.count == 1)
+            #expect(verified.first?["source"] as String? == "journal" && verified.first?["verified"] as Int64? == 1)
+            #expect(verified.first?["uid"] as Int64? == 112, "the kernel's words, not the forged line's")
+            #expect(!WhoReport.text(try Self.who(db) { $0.targetPid = 31545 }, Self.context).contains("UNVERIFIED"))
+
+            // A forged line about that kill afterwards changes nothing of it.
+            let later = dir.appendingPathComponent("messages")
+            try TestLogs.write("""
+                Nov 24 19:02:30 web1 kernel: Memory cgroup out of memory: Killed process 31545 (postgres) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0
+
+                """, to: later)
+            options.kernelLogs = [later.path]
+            _ = try Ingest.run(paths: [], databasePath: db.path, options: options)
+            let after = try TestLogs.query(db, "SELECT kind, source, verified, uid, message FROM kernel_kills")
+            #expect(after.count == 1)
+            #expect(after.first?["kind"] as String? == "oom" && after.first?["uid"] as Int64? == 112)
+            #expect((after.first?["message"] as String?)?.contains("total-vm:2000kB") == true)
+        }
+    }
+
     @Test("dmesg text with audit records: unverified too (whoever wrote the file chose them)")
     func auditInDmesg() throws {
         try TestLogs.withScratch { dir in
@@ -236,7 +303,8 @@ struct KernelKillTests {
             }
             #expect(k.kind == .memcgOOM && k.uid == 33)
             let text = WhoReport.text(a, Self.context)
-            #expect(text.hasPrefix("pid 4242 (nginx) was killed by the kernel's OOM killer at 2026-11-25 11:10:00.250 UTC: memory cgroup /system.slice/nginx.service exceeded its limit\n"))
+            // Read from a syslog file only: anyone could have written it, and the answer says so.
+            #expect(text.hasPrefix("UNVERIFIED: pid 4242 (nginx) was killed by the kernel's OOM killer at 2026-11-25 11:10:00.250 UTC: memory cgroup /system.slice/nginx.service exceeded its limit\n"))
             #expect(text.contains("Earlier candidates, newest first:"))
             #expect(text.contains("Kernel log searched (syslog)"))
             let json: [[String: Any]]? = TestLogs.whoAnswers(WhoReport.json(a))
@@ -254,12 +322,13 @@ struct KernelKillTests {
             #expect(r.kernelKills.count == 1 && r.killsTotal == r.signalKillsTotal + 1)
             let ctx = IncidentReport.Context(database: "k.sqlite", generatedAt: 1_795_605_200, timeZone: Self.utc, users: { _ in nil })
             let report = IncidentReport.text(r, ctx)
-            #expect(report.contains("pid 4242 (nginx) was killed by the kernel's OOM killer: memory cgroup"))
+            #expect(report.contains("UNVERIFIED: pid 4242 (nginx) was killed by the kernel's OOM killer: memory\n"))
             #expect(report.contains("The kernel log (syslog) was read from"))
             let md = IncidentReport.markdown(r, ctx)
-            #expect(md.contains("### pid 4242 (`nginx`) was killed by the kernel's OOM killer: memory cgroup `/system.slice/nginx.service` exceeded its limit"))
+            #expect(md.contains("### UNVERIFIED: pid 4242 (`nginx`) was killed by the kernel's OOM killer: memory cgroup `/system.slice/nginx.service` exceeded its limit"))
             let json2 = try JSONSerialization.jsonObject(with: Data(IncidentReport.json(r, ctx).utf8)) as? [String: Any]
             #expect((json2?["kernel_kills"] as? [[String: Any]])?.first?["pid"] as? Int == 4242)
+            #expect((json2?["kernel_kills"] as? [[String: Any]])?.first?["verified"] as? Bool == false)
         }
     }
 

@@ -189,11 +189,15 @@ struct SignalSearchTests {
                     CREATE INDEX targets_pid ON targets (pid); CREATE INDEX targets_comm ON targets (comm_id);
                     CREATE INDEX events_sender_pid ON events (sender_pid);
                     DROP TABLE event_conflicts; ALTER TABLE ingest_runs DROP COLUMN conflicting_events;
+                    DROP VIEW traced_signal_context; DROP TABLE traced_record_processes; DROP TABLE process_execs;
                     DROP VIEW traced_signals; DROP VIEW trace_coverage;
                     DROP TABLE traced_signal_records; DROP TABLE trace_losses; DROP TABLE trace_sessions;
                     DROP VIEW coverage; DROP TRIGGER ingest_runs_plugin_kind; DROP TRIGGER ingest_runs_status_insert;
                     DROP TRIGGER ingest_runs_status_update; ALTER TABLE ingest_runs DROP COLUMN kind;
                     DROP VIEW signal_context; DROP VIEW process_context; DROP TABLE event_processes; DROP TABLE processes;
+                    DROP VIEW kernel_kills; DROP VIEW systemd_kills;
+                    ALTER TABLE kernel_kill_events DROP COLUMN verified; ALTER TABLE systemd_actions DROP COLUMN verified;
+                    CREATE VIEW kernel_kills AS SELECT 1; CREATE VIEW systemd_kills AS SELECT 1;
                     DROP INDEX events_tgid_arg;
                     DROP TABLE unverified_trace_messages;
                     DELETE FROM grdb_migrations WHERE identifier >= '003';

@@ -33,7 +33,7 @@ struct TracedSignalWordsTests {
         let initKill = try Self.row(["sender_pid": 25278, "sender_comm": Data("python3".utf8), "target_pid": 25291,
                                      "target_comm": Data("python3".utf8)])
         #expect(TracedSignalWords.sentence(teardown, initKill: initKill)
-                == "pid 25298 (sleep) was killed by the kernel when its pid namespace's init, pid 25291 (python3), exited; pid 25291 was sent SIGKILL by pid 25278 (python3)")
+                == "pid 25298 (sleep) was killed by the kernel when its pid namespace's init, pid 25291 (python3), exited; pid 25291 was sent SIGKILL by pid 25278 (python3) through kill")
 
         let oom = try Self.row(["cause": "oom", "cause_detail": Data("/batch".utf8), "sender_pid": 3625, "si_code": 128])
         #expect(TracedSignalWords.sentence(oom) == "pid 3625 (sleep) was killed by the kernel's OOM killer (memory cgroup /batch) while it allocated memory")

@@ -10,17 +10,23 @@ serials so every event id stays unique:
               N signal events, 1 ms apart, every kill with its own command line
               (`kill -9 PID`, the usual case): a collector's or `--signals all` host's log
   wide.log    one kill reaching 100,000 processes (kill(-1) on a large host)
+  enriched.log
+              ~SIZE MB of a real kernel's ENRICHED log with `node=` names (enriched-sample.log.gz:
+              execve events and kills as auditd 3.0.9 wrote them on kernel 6.18, every record
+              with its interpretations after \x1d): execve noise with one signal event per
+              139 events, as on a busy host logging execve
 
   make-logs.py --signal-dense N OUT   writes only signal-dense.log's records to OUT
+  make-logs.py --enriched SIZE OUT    writes only enriched.log's records to OUT
 """
-import os, re, sys
+import gzip, os, re, sys
 
 def events_of(path):
     groups, order = {}, []
-    for line in open(path, encoding="latin-1"):
+    for line in (gzip.open if path.endswith(".gz") else open)(path, "rt", encoding="latin-1"):
         line = line.rstrip("\n")
         m = re.search(r"audit\(\d+\.\d+:\d+\)", line)
-        if not line.startswith("type=") or not m:
+        if not re.match(r"(node=\S+ )?type=", line) or not m:
             continue
         groups.setdefault(m.group(0), []).append(line)
         if m.group(0) not in order:
@@ -59,6 +65,31 @@ def write(path, size_limit, count_limit, noise, every, step, unique=False):
                 size += len(line) + 1
     return n, signals, size
 
+def write_enriched(path, size_limit):
+    """The sample's events repeated in order with shifted stamps; its signal events (kill,
+    OBJ_PID, PROCTITLE) spread one per 139 events."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    sample = events_of(os.path.join(here, "enriched-sample.log.gz"))
+    signals = [g for g in sample if any(" syscall=62 " in l for l in g)]
+    noise = [g for g in sample if g not in signals]
+    t, serial, n, s, size = 1_700_000_000.0, 1000, 0, 0, 0
+    with open(path, "w", encoding="latin-1") as out:
+        while size < size_limit:
+            serial += 1
+            t += 0.0007
+            stamp = "audit(%d.%03d:%d)" % (int(t), int(t * 1000) % 1000, serial)
+            if n % 139 == 0:
+                group = signals[s % len(signals)]
+                s += 1
+            else:
+                group = noise[n % len(noise)]
+            n += 1
+            for line in group:
+                line = re.sub(r"audit\(\d+\.\d+:\d+\)", stamp, line, count=1)
+                out.write(line + "\n")
+                size += len(line) + 1
+    return n, s, size
+
 def write_wide(path, targets):
     stamp = "audit(1700000000.000:77)"
     with open(path, "w", encoding="latin-1") as out:
@@ -72,6 +103,9 @@ def write_wide(path, targets):
 if __name__ == "__main__" and sys.argv[1] == "--signal-dense":
     n, s, size = write(sys.argv[3], 1 << 62, int(sys.argv[2]), None, 1, 0.001, unique=True)
     print(f"signal-dense: {size / 1e6:.0f} MB, {s} signal events")
+elif __name__ == "__main__" and sys.argv[1] == "--enriched":
+    n, s, size = write_enriched(sys.argv[3], int(sys.argv[2]) * 1_000_000)
+    print(f"enriched: {size / 1e6:.0f} MB, {n} events, {s} signal events")
 elif __name__ == "__main__" and sys.argv[1] == "--wide":
     write_wide(sys.argv[3], int(sys.argv[2]))
 elif __name__ == "__main__":
