@@ -282,7 +282,7 @@ public final class LiveIngestControl: @unchecked Sendable {
 
     /// Reader side: whether to stop reading input for now, the spool being at its limit
     /// (which it passes by at most the read that crossed it, 64 KiB, and the rest of a line
-    /// that read left open, read 4 KiB at a time).
+    /// that read left open, read a byte at a time).
     /// Bounded where the writer is behind it (the database unavailable, or slower than
     /// input); once the writer, with the database available, has read all of it and had a
     /// moment to store and empty it,
@@ -498,9 +498,10 @@ public enum LiveIngest {
             }
             var n = -1
             var splicedAt: Int64?
-            // Past the spool's limit, only to end a line a read left open: a little at a time,
-            // or a full pipe (every read ending mid-line) would never let it stop.
-            let allowance = control.locked { control.current.spoolBytes >= control.spoolLimit } ? 4096 : chunk.count
+            // Past the spool's limit, only to end a line a read left open: a byte at a time (a
+            // few hundred reads, once per pause), since any longer read from a full pipe would
+            // most often end inside the next line and keep the spool growing.
+            let allowance = control.locked { control.current.spoolBytes >= control.spoolLimit } ? 1 : chunk.count
             if canSplice && (splicing || partial.isEmpty), let r = control.splice(from: fd, into: &chunk, max: allowance) {
                 if r.count == -2 { continue }
                 (n, splicedAt, splicing) = (r.count, r.at, true)
