@@ -93,14 +93,14 @@ extension EndToEndKernelTests {
                 // The tid the sender named finds the signals to that thread.
                 let byTid = cli.run(["who", "--db", db, "--pid", "\(w2)", "--signal", "all", "--format", "json"])
                 #expect(byTid.status == 0, "\(byTid)")
-                let entries = try JSONSerialization.jsonObject(with: Data(byTid.stdout.utf8)) as? [[String: Any]] ?? []
+                let entries = (try JSONSerialization.jsonObject(with: Data(byTid.stdout.utf8)) as? [String: Any])?["answers"] as? [[String: Any]] ?? []
                 #expect(entries.count == 2, "\(byTid.stdout)")
                 #expect(entries.allSatisfy { ($0["target_pid"] as? NSNumber)?.int64Value == pid && ($0["target_thread"] as? NSNumber)?.int64Value == w2
                                              && $0["target_kind"] as? String == "thread" }, "\(byTid.stdout)")
 
                 // The process's name finds the signals to its threads, named otherwise.
                 let byName = cli.run(["who", "--db", db, "s1-tgt-a", "--signal", "all", "--format", "json"])
-                let named = try JSONSerialization.jsonObject(with: Data(byName.stdout.utf8)) as? [[String: Any]] ?? []
+                let named = (try JSONSerialization.jsonObject(with: Data(byName.stdout.utf8)) as? [String: Any])?["answers"] as? [[String: Any]] ?? []
                 #expect(named.count == 4, "\(byName.stdout)")
 
                 // The failed tgkill is an attempt at a thread of pid, not a kill of "pid 1".
