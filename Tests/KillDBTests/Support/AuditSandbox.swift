@@ -246,9 +246,12 @@ final class AuditSandbox {
         try buildSenders()
     }
 
+    /// Prepended (-A): the kernel gives a record the key of the first rule that matches, so
+    /// a host with killdb's own rules installed (the README's set-up) would otherwise log
+    /// the test's signals under key killdb, and the test would wait for its key in vain.
     private func addRule(_ bits: Bits, _ calls: [String]) throws -> RunResult {
         try Self.run(Self.availability.auditctl,
-                     ["-a", "always,exit", "-F", "arch=\(bits.rawValue)"] + calls.flatMap { ["-S", $0] } + ["-k", key])
+                     ["-A", "always,exit", "-F", "arch=\(bits.rawValue)"] + calls.flatMap { ["-S", $0] } + ["-k", key])
     }
 
     /// Kills our children, removes our rules, stops our auditd, restores the enabled flag.
