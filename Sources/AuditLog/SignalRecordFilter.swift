@@ -373,9 +373,10 @@ public struct SignalRecordFilter {
 
         switch header.kind {
         case .syscall:
-            guard isSignalSyscall(line, header) else {
+            let call = syscallClass(line, header)
+            guard call == .signal else {
                 if !runSignal { runNoise = true }
-                if isExecve(line, header) {
+                if call == .execve {
                     if execOpen.count >= Self.execLimit { execOpen.removeAll() }
                     execOpen[id] = (Array(line), [])
                 }
@@ -543,42 +544,41 @@ public struct SignalRecordFilter {
         execs.append(exec)
     }
 
-    /// A successful execve or execveat (the process now runs what its EXECVE record says).
-    /// The syscall number is read first: most SYSCALL records of a busy log are ruled out
-    /// by it alone, without the arch or the outcome.
-    func isExecve(_ line: UnsafeBufferPointer<UInt8>, _ header: RawRecordHeader) -> Bool {
+    /// What a SYSCALL record is to the filter: a signal syscall for its arch, a successful
+    /// execve or execveat (the process now runs what its EXECVE record says), or neither.
+    enum SyscallClass { case signal, execve, other }
+
+    /// Reads the syscall field once, the arch only when the number leaves it open: most
+    /// records of a busy log are ruled out by the number alone.
+    func syscallClass(_ line: UnsafeBufferPointer<UInt8>, _ header: RawRecordHeader) -> SyscallClass {
         let end = header.bodyEnd(in: line)
-        guard let sc = RecordHeader.field("syscall", in: line, from: header.bodyStart, to: end) else { return false }
+        guard let sc = RecordHeader.field("syscall", in: line, from: header.bodyStart, to: end) else { return .other }
         var i = 0
-        if let n = readDecimal(sc, &i), i == sc.count {
-            guard let number = Int(exactly: n), Self.anyExecveNumber.contains(number),
-                  let archField = RecordHeader.field("arch", in: line, from: header.bodyStart, to: end),
-                  let arch = AuditArch(field: archField), Self.execveNumbers[arch]?.contains(number) == true else { return false }
-        } else if !(sc.elementsEqual("execve".utf8) || sc.elementsEqual("execveat".utf8)) {
-            return false
+        let number = readDecimal(sc, &i).flatMap { i == sc.count ? Int(exactly: $0) : nil }
+        func succeeded() -> Bool {
+            RecordHeader.field("success", in: line, from: header.bodyStart, to: end)?.elementsEqual("yes".utf8) == true
         }
-        guard let success = RecordHeader.field("success", in: line, from: header.bodyStart, to: end) else { return false }
-        return success.elementsEqual("yes".utf8)
+        guard let number else {
+            // Pre-interpreted logs name the syscall.
+            if i == sc.count { return .other }
+            if SignalSyscall(name: sc) != nil {
+                guard let archField = RecordHeader.field("arch", in: line, from: header.bodyStart, to: end),
+                      AuditArch(field: archField) != nil else { return .other }
+                return .signal
+            }
+            return (sc.elementsEqual("execve".utf8) || sc.elementsEqual("execveat".utf8)) && succeeded() ? .execve : .other
+        }
+        let maySignal = AuditArch.maySignal(syscallNumber: number)
+        guard maySignal || Self.anyExecveNumber.contains(number),
+              let archField = RecordHeader.field("arch", in: line, from: header.bodyStart, to: end),
+              let arch = AuditArch(field: archField) else { return .other }
+        if maySignal, arch.signalSyscall(number: number) != nil { return .signal }
+        return Self.execveNumbers[arch]?.contains(number) == true && succeeded() ? .execve : .other
     }
 
     /// execve and execveat, per arch.
     static let execveNumbers: [AuditArch: Set<Int>] = [.x86_64: [59, 322], .i386: [11, 358], .aarch64: [221, 281], .arm: [11, 387]]
     static let anyExecveNumber = Set(execveNumbers.values.joined())
-
-    /// Events whose SYSCALL record is a signal syscall for its arch.
-    func isSignalSyscall(_ line: UnsafeBufferPointer<UInt8>, _ header: RawRecordHeader) -> Bool {
-        let end = header.bodyEnd(in: line)
-        guard let sc = RecordHeader.field("syscall", in: line, from: header.bodyStart, to: end) else { return false }
-        var i = 0
-        let number = readDecimal(sc, &i).flatMap { i == sc.count ? Int(exactly: $0) : nil }
-        // The number alone rules out most (execve, open ...) without reading the arch.
-        if let number, !AuditArch.maySignal(syscallNumber: number) { return false }
-        guard let archField = RecordHeader.field("arch", in: line, from: header.bodyStart, to: end),
-              let arch = AuditArch(field: archField) else { return false }
-        if let number { return arch.signalSyscall(number: number) != nil }
-        // Pre-interpreted logs name the syscall.
-        return i != sc.count && SignalSyscall(name: sc) != nil
-    }
 
     private func hold(_ line: UnsafeBufferPointer<UInt8>, _ header: RawRecordHeader, _ file: Int, _ offset: Int64) -> HeldLine {
         HeldLine(bytes: Array(line), kind: header.kind, file: file, offset: offset)

@@ -49,6 +49,16 @@ public final class LiveTraceControl: @unchecked Sendable {
 /// stores each batch in one small transaction, as the plugin's live writer does, so a busy
 /// database never backs up into the kernel's buffer (records wait in memory meanwhile).
 public enum LiveTrace {
+    /// Appends to a writer's queue bounded at `limit`, dropping its oldest beyond that (the
+    /// tracer never blocks on its writers); returns how many were dropped.
+    static func append<T>(_ items: [T], to queue: inout [T], limit: Int) -> Int {
+        queue.append(contentsOf: items)
+        guard queue.count > limit else { return 0 }
+        let excess = queue.count - limit
+        queue.removeFirst(excess)
+        return excess
+    }
+
     public static func run(databasePath: String, filter: SignalFilter, options: LiveTraceOptions = LiveTraceOptions(),
                            control: LiveTraceControl) throws -> LiveTraceStatus {
         // BPF first: where it cannot run, say so before touching the database.
@@ -162,12 +172,7 @@ final class TraceWriter: @unchecked Sendable {
     func enqueue(_ records: [TracedSignal]) {
         guard !records.isEmpty else { return }
         condition.lock()
-        queue.append(contentsOf: records)
-        if queue.count > options.queueLimit {
-            let excess = queue.count - options.queueLimit
-            queue.removeFirst(excess)
-            status.dropped += excess
-        }
+        status.dropped += LiveTrace.append(records, to: &queue, limit: options.queueLimit)
         condition.signal()
         condition.unlock()
     }
@@ -308,12 +313,7 @@ final class AuditForwarder: @unchecked Sendable {
     func enqueue(_ items: [Item]) {
         guard !items.isEmpty else { return }
         condition.lock()
-        queue.append(contentsOf: items)
-        if queue.count > options.queueLimit {
-            let excess = queue.count - options.queueLimit
-            queue.removeFirst(excess)
-            failed += excess
-        }
+        failed += LiveTrace.append(items, to: &queue, limit: options.queueLimit)
         condition.signal()
         condition.unlock()
     }

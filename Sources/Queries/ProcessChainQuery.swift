@@ -48,12 +48,7 @@ public enum ProcessChainQuery {
         if let s = links.first(where: { ["sender", "parent"].contains($0["role"] as String) }) {
             senderRead = (s["role"] as String) == "sender"
             if !senderRead { chain.append(fromRecord(row)) }
-            var next: Int64? = s["process_id"]
-            var seen = Set<Int64>()
-            while let id = next, chain.count < 64, seen.insert(id).inserted, let p = try process(db, id) {
-                chain.append(p.record)
-                next = p.parent
-            }
+            chain += try ancestry(db, from: s["process_id"], limit: 64 - chain.count)
         }
         var target: ProcessRecord?
         if let t = links.first(where: { ($0["role"] as String) == "target" && ($0["pid"] as Int64?) == row.targetPid }),
@@ -62,6 +57,19 @@ public enum ProcessChainQuery {
         }
         if chain.isEmpty && target == nil { return nil }
         return EventContext(chain: SenderChain(chain), senderRead: senderRead, target: target)
+    }
+
+    /// A stored process and its parents by their links, newest first, at most `limit` of
+    /// them; a link that loops back stops the walk.
+    static func ancestry(_ db: Database, from first: Int64?, limit: Int) throws -> [ProcessRecord] {
+        var out: [ProcessRecord] = []
+        var next = first
+        var seen = Set<Int64>()
+        while let id = next, out.count < limit, seen.insert(id).inserted, let p = try process(db, id) {
+            out.append(p.record)
+            next = p.parent
+        }
+        return out
     }
 
     /// The processes of a tracer's record (`record_rowid`): the sender and its parents as
@@ -73,12 +81,7 @@ public enum ProcessChainQuery {
         guard !links.isEmpty else { return nil }
         var chain: [ProcessRecord] = []
         if let s = links.first(where: { ($0["role"] as String) == "sender" }) {
-            var next: Int64? = s["process_id"]
-            var seen = Set<Int64>()
-            while let id = next, chain.count < 64, seen.insert(id).inserted, let p = try process(db, id) {
-                chain.append(p.record)
-                next = p.parent
-            }
+            chain += try ancestry(db, from: s["process_id"], limit: 64 - chain.count)
         }
         var target: ProcessRecord?
         if let t = links.first(where: { ($0["role"] as String) == "target" }), let p = try process(db, t["process_id"]) {
