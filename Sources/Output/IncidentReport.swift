@@ -60,10 +60,11 @@ public enum IncidentReport {
             out += "Every other signal each sender sent in the window (liveness probes left out).\n"
             for sender in r.senders where !sender.activity.isEmpty {
                 out += "\n" + wrap(senderName(sender, s), indent: 2)
-                for a in sender.activity {
+                for a in sender.activity.prefix(activityShown) {
                     out += wrap("  \(a.count)x \(signal(a.signalName, a.signal, s)) to \(target(a, s)): \(outcome(a.success, a.errno, s))", indent: 5)
                     out += "     " + when(a.first, a.last, ctx) + "\n"
                 }
+                if let more = moreActivity(sender) { out += wrap("  " + more, indent: 5) }
             }
         }
 
@@ -182,10 +183,11 @@ public enum IncidentReport {
             }
             for sender in r.senders {
                 let name = senderName(sender, t)
-                for a in sender.activity {
+                for a in sender.activity.prefix(activityShown) {
                     out += "| \(name) | \(a.count) | \(signal(a.signalName, a.signal, t)) | \(target(a, t)) | \(outcome(a.success, a.errno, t)) | "
                     out += "\(local(a.first, ctx)) | \(local(a.last, ctx)) |\n"
                 }
+                if let more = moreActivity(sender) { out += "| \(name) | | \(more) | | | | |\n" }
             }
         }
 
@@ -454,6 +456,19 @@ public enum IncidentReport {
         f.removeAll { $0.0 == "target" }
         f.insert(contentsOf: reached.enumerated().map { ($0.offset == 0 ? "reached" : "", $0.element) }, at: min(at, f.count))
         return f
+    }
+
+    /// Kinds of activity (signal, target, outcome) shown per sender in text and Markdown.
+    /// Past these, a sender that killed a thousand processes besides would bury the report
+    /// (a month of a busy host: 100 senders, 12,000 lines); JSON lists every one.
+    static let activityShown = 10
+
+    /// "and 50 more (150 signals); --format json lists every one", when the list was cut.
+    static func moreActivity(_ sender: Incident.SenderActivity) -> String? {
+        let rest = sender.activity.dropFirst(activityShown)
+        guard !rest.isEmpty else { return nil }
+        let signals = rest.map(\.count).reduce(0, +)
+        return "and \(rest.count) more (\(signals) signal\(signals == 1 ? "" : "s")); --format json lists every one"
     }
 
     /// The senders that sent nothing else, said once.

@@ -236,6 +236,31 @@ struct ReportTests {
         #expect(summary.contains("The kernel log was never ingested"))
     }
 
+    @Test("a sender with many kinds of activity: text and Markdown list the ten most frequent and count the rest; JSON lists all")
+    func senderActivityCut() throws {
+        var r = try incident()
+        let term = try #require(r.senders.first?.activity.first)
+        // Twelve kinds: pid 7000 signalled 12 times, 7001 11 times ... 7011 once.
+        r.senders[0].activity = (0..<12).map { i in
+            var a = term
+            a.targetPid = 7000 + Int64(i)
+            a.count = 12 - i
+            return a
+        }
+        let text = IncidentReport.text(r, Self.ctx)
+        #expect(text.contains("  3x SIGTERM to pid 7009 (nginx): accepted"))
+        #expect(!text.contains("pid 7010") && !text.contains("pid 7011"))
+        #expect(text.contains("  and 2 more (3 signals); --format json lists every one\n"), "\(text)")
+        let md = IncidentReport.markdown(r, Self.ctx)
+        #expect(md.contains("| 3 | SIGTERM | pid 7009"))
+        #expect(!md.contains("pid 7010"))
+        #expect(md.contains("| and 2 more (3 signals); --format json lists every one | | | | |\n"), "\(md)")
+        let json = IncidentReport.json(r, Self.ctx)
+        #expect(json.contains("\"target_pid\": 7011") || json.contains("\"target_pid\":7011"), "\(json)")
+        // The fixture's own senders are under the cut: nothing said.
+        #expect(!IncidentReport.text(try incident(), Self.ctx).contains("more ("))
+    }
+
     @Test("text fits 80 columns: long lines wrap at spaces, never inside a time, continuations indented")
     func eightyColumns() throws {
         for r in [try incident(), try incident(before: Self.before + 3600) { $0.targetPid = 424242 }] {
