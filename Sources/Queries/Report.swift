@@ -383,9 +383,13 @@ public enum IncidentReportQuery {
         // Grouped here, not in SQL: there each COUNT(DISTINCT) keeps a temporary B-tree and
         // the GROUP BY sorts in another, five B-tree inserts per row, which over a month of
         // a busy host (86,000 kills) cost more than the rest of the report together.
+        // CROSS JOIN keeps the order of the rows: an event's targets of one name come one
+        // after another (events outer, its targets inner; or targets_comm's order, the time
+        // then the event), so an event is counted when it changes and no set of every event
+        // is kept: memory grows with the distinct pids, not with the window.
         let statement = try db.makeStatement(sql: """
             SELECT e.node_id, e.sender_exe_id, e.sender_comm_id, e.sender_pid, t.comm_id, t.event_id, t.pid, t.time_ms
-            FROM \(table == "t" ? "targets t JOIN events e" : "events e JOIN targets t") ON t.event_id = e.id
+            FROM \(table == "t" ? "targets t CROSS JOIN events e" : "events e CROSS JOIN targets t") ON t.event_id = e.id
             WHERE \(terms.joined(separator: " AND "))
             """)
         // The key as SQL grouped it: node, exe, the name when there is no exe, target name.
@@ -406,12 +410,16 @@ public enum IncidentReportQuery {
             }
         }
         struct Group {
-            var events: Set<Int64> = [], processes: Set<Int64> = [], senders: Set<Int64> = [], comms: Set<Int64> = []
+            var events = 0, lastEvent: Int64?
+            var processes: Set<Int64> = [], senders: Set<Int64> = [], comms: Set<Int64> = []
             var someComm: Int64?
             var first = Int64.max, last = Int64.min
 
             mutating func add(event: Int64, target: Int64, sender: Int64?, comm: Int64?, time: Int64) {
-                events.insert(event)
+                if event != lastEvent {
+                    events += 1
+                    lastEvent = event
+                }
                 processes.insert(target)
                 if let sender { senders.insert(sender) }
                 if let comm {
@@ -432,13 +440,13 @@ public enum IncidentReportQuery {
         }
         var names = StringTable(db)
         var patterns: [Incident.RepeatedKill] = []
-        for (key, g) in groups.sorted(by: { $0.key < $1.key }) where g.events.count >= 2 {
+        for (key, g) in groups.sorted(by: { $0.key < $1.key }) where g.events >= 2 {
             let exe = try names.bytes(key.exe)
             let node = try names.bytes(key.node)
             let comm = exe == nil ? try names.bytes(key.commKey) : (g.comms.count == 1 ? try names.bytes(g.someComm) : nil)
             patterns.append(Incident.RepeatedKill(
                 node: node?.isEmpty == true ? nil : node, senderExe: exe, senderComm: comm,
-                targetComm: try names.bytes(key.targetComm) ?? [], count: g.events.count, processes: g.processes.count,
+                targetComm: try names.bytes(key.targetComm) ?? [], count: g.events, processes: g.processes.count,
                 senderProcesses: g.senders.count, first: SignalSearch.eventTime(ms: g.first),
                 last: SignalSearch.eventTime(ms: g.last)))
         }
