@@ -275,6 +275,8 @@ public enum IncidentReportQuery {
         var senders: [Incident.SenderActivity] = []
         var names = StringTable(db)
         let listed = Set(kills.map(WhoAnswer.rowKey))
+        // Most rows are not listed: their serial says so without building the key's string.
+        let listedSerials = Set(kills.map(\.serial))
         let low = SignalSearch.firstMillisecond(atOrAfter: q.start), high = SignalSearch.lastMillisecond(atOrBefore: q.before)
         // The tables, not the view: one index range per sender, a few small columns per row.
         let statement = try db.cachedStatement(sql: """
@@ -297,7 +299,7 @@ public enum IncidentReportQuery {
                 kill.senderPid, SignalSearch.floorDiv(low, 1000), SignalSearch.floorDiv(high, 1000), low, high, node, exe ?? nil])
             while let r = try rows.next() {
                 let sec: Int64 = r[0], msec: Int64 = r[1], serial: Int64 = r[2], pid: Int64? = r[8]
-                if listed.contains(WhoAnswer.rowKey(eventID: SignalRow.eventID(sec: sec, msec: msec, serial: serial), targetPid: pid)) {
+                if listedSerials.contains(serial), listed.contains(WhoAnswer.rowKey(eventID: SignalRow.eventID(sec: sec, msec: msec, serial: serial), targetPid: pid)) {
                     continue
                 }
                 let g = Group(signal: r[3], targetPid: pid, targetComm: r[9], targetArg: pid == nil ? r[7] : nil,
