@@ -197,9 +197,20 @@ extension SignalStore {
         let interned = ["node_id", "arch_name_id", "syscall_name_id", "signal_name_id", "errno_id", "sender_tty_id",
                         "sender_comm_id", "sender_exe_id", "sender_cmdline_id", "sender_argv_id", "sender_subj_id",
                         "sender_uid_name_id", "sender_auid_name_id", "sender_euid_name_id", "key_id"]
+        // Migration 018's encodings, whichever the source has: arch as signed 32-bit, and the
+        // mark of the events found by the number the sender gave (a source without it has
+        // every event indexed so; here it is worked out again).
+        let arch = "CASE WHEN e.arch >= 2147483648 AND e.arch < 4294967296 THEN e.arch - 4294967296 ELSE e.arch END"
+        let byTargetArg = """
+            CASE WHEN e.target_arg IS NOT NULL AND (e.target_arg < 0
+              OR (SELECT value FROM src.strings WHERE id = e.syscall_name_id)
+                 IN (CAST('tkill' AS BLOB), CAST('tgkill' AS BLOB), CAST('rt_tgsigqueueinfo' AS BLOB))
+              OR NOT EXISTS (SELECT 1 FROM src.targets t WHERE t.event_id = e.id)) THEN 1 END
+            """
         try db.execute(sql: """
-            INSERT INTO main.events (\((plain + interned).joined(separator: ", ")))
-            SELECT \((plain.map { "e.\($0)" } + interned.map { s($0) }).joined(separator: ", "))
+            INSERT INTO main.events (\((plain + interned).joined(separator: ", ")), by_target_arg)
+            SELECT \((plain.map { $0 == "arch" ? arch : "e.\($0)" } + interned.map { s($0) }).joined(separator: ", ")),
+              \(byTargetArg)
             FROM src.events e WHERE true ORDER BY e.id
             ON CONFLICT(node_id, sec, msec, serial) DO NOTHING
             """)

@@ -161,8 +161,8 @@ public struct StoreTransaction {
                   signal, signal_name_id, success, exit, errno_id, target_arg, tgid_arg, pidfd,
                   a0, a1, a2, a3, sender_pid, sender_ppid, sender_uid, sender_auid, sender_euid, sender_ses,
                   sender_tty_id, sender_comm_id, sender_exe_id, sender_cmdline, sender_cmdline_id, sender_argv_id,
-                  sender_subj_id, sender_uid_name_id, sender_auid_name_id, sender_euid_name_id, key_id)
-                VALUES (\(Array(repeating: "?", count: 37).joined(separator: ",")))
+                  sender_subj_id, sender_uid_name_id, sender_auid_name_id, sender_euid_name_id, key_id, by_target_arg)
+                VALUES (\(Array(repeating: "?", count: 38).joined(separator: ",")))
                 """)
             // The first copy of a PROCTITLE wins: a later one fills only an event that has none.
             complete = try BoundStatement(db, """
@@ -176,6 +176,17 @@ public struct StoreTransaction {
     /// byte, not six); the `signals` view gives back the unsigned number.
     static func signed32(_ id: Int64) -> Int64 {
         (2_147_483_648...4_294_967_295).contains(id) ? id - 4_294_967_296 : id
+    }
+
+    /// Whether a question must find this event by the number the sender gave (events_target_arg,
+    /// migration 018): a process group or every process, a thread (the kernel logs its process),
+    /// or no process reached. Any other event is found by the process it reached.
+    static func foundByTargetArgument(_ call: SignalCall, reachedAny: Bool) -> Bool {
+        guard let arg = call.targetArgument else { return false }
+        switch call.syscall {
+        case .tkill, .tgkill, .rt_tgsigqueueinfo: return true
+        case .kill, .rt_sigqueueinfo, .pidfd_send_signal: return arg < 0 || !reachedAny
+        }
     }
 
     /// A command line this short is stored in the event's row (migration 009).
@@ -240,19 +251,24 @@ public struct StoreTransaction {
             let signalName = try call.signal.map { try store.intern(name: call.arch.signalName($0), db) }
             let errnoName = try call.exit.flatMap(AuditField.errnoName).map { try store.intern(name: $0, db) }
             func argument(_ i: Int) -> Int64 { i < call.arguments.count ? Int64(bitPattern: call.arguments[i]) : 0 }
+            // Migration 018: a0 and a1 only when they say more than the decoded columns.
+            let a0 = argument(0), a1 = argument(1)
+            let named = call.threadGroupArgument ?? call.targetArgument ?? call.pidfd
             var q = st.insert
             q.begin()
             q.bind(nodeID); q.bind(event.id.seconds); q.bind(event.id.milliseconds); q.bind(event.id.serial)
-            q.bind(Int64(call.arch.code)); q.bind(arch); q.bind(call.syscallNumber); q.bind(syscall)
+            q.bind(Self.signed32(Int64(call.arch.code))); q.bind(arch); q.bind(call.syscallNumber); q.bind(syscall)
             q.bind(call.signal); q.bind(signalName); q.bind(call.success.map { $0 ? 1 : 0 } as Int64?); q.bind(call.exit)
             q.bind(errnoName)
             q.bind(call.targetArgument); q.bind(call.threadGroupArgument); q.bind(call.pidfd)
-            q.bind(argument(0)); q.bind(argument(1)); q.bind(argument(2)); q.bind(argument(3))
+            q.bind(a0 == named ? nil : a0); q.bind(call.signal.map(Int64.init) == a1 ? nil : a1)
+            q.bind(argument(2)); q.bind(argument(3))
             q.bind(s.pid); q.bind(s.ppid); q.bind(s.uid); q.bind(s.auid); q.bind(s.euid); q.bind(s.ses)
             q.bind(try id(s.tty)); q.bind(try id(s.comm)); q.bind(try id(s.exe))
             q.bind(command?.inline); q.bind(command?.id); q.bind(command?.argv)
             q.bind(try id(s.subject)); q.bind(try id(s.uidName)); q.bind(try id(s.auidName)); q.bind(try id(s.euidName))
             q.bind(try id(event.key))
+            q.bind(Self.foundByTargetArgument(call, reachedAny: !event.targets.isEmpty) ? 1 : nil as Int64?)
             try q.run(db)
             st.insert = q
             rowID = db.lastInsertedRowID

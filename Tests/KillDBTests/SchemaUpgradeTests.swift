@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Queries
 @testable import Store
 import Testing
 
@@ -149,6 +150,98 @@ struct SchemaUpgradeTests {
                     .map { $0["detail"] as String }.joined()
                 #expect(plan.contains("sqlite_autoindex_events_1"), "\(plan)")
             }
+        }
+    }
+
+    @Test("migration 018: events found by the pid the sender gave are marked and indexed alone; arch signed, a0/a1 once; the same answers")
+    func leanEvents() throws {
+        try TestLogs.withScratch { dir in
+            let path = dir.appendingPathComponent("017.sqlite").path
+            var old = DatabaseMigrator()
+            for m in embeddedMigrations.prefix(while: { $0.name < "018" }) {
+                old.registerMigration(m.name) { db in try db.execute(sql: m.sql) }
+            }
+            let queue = try DatabaseQueue(path: path)
+            try old.migrate(queue)
+            // (syscall, number, a0, a1, a2, target_arg, tgid_arg, pidfd, success, exit, targets)
+            let events: [(String, Int, Int64, Int64, Int64, Int64?, Int64?, Int64?, Int, Int, [Int64])] = [
+                ("kill", 62, 2000, 9, 0, 2000, nil, nil, 1, 0, [2000]),              // reached its pid: by that pid
+                ("kill", 62, -1, 9, 0, -1, nil, nil, 1, 0, [3000, 3001]),           // every process: by -1
+                ("tgkill", 234, 4000, 4001, 9, 4001, 4000, nil, 1, 0, [4000]),      // a thread: by its tid
+                ("kill", 62, 5000, 9, 0, 5000, nil, nil, 0, -3, []),                // ESRCH: by the pid asked for
+                ("pidfd_send_signal", 424, 3, 9, 0, nil, nil, 3, 1, 0, [6000]),    // a pidfd: no pid given
+                ("kill", 62, 0x1_0000_07d0, 9, 0, 2000, nil, nil, 1, 0, [2000]),   // a0 that is not the pid: kept
+            ]
+            try queue.write { db in
+                try db.execute(sql: """
+                    INSERT INTO strings (id, value) VALUES (1, x''), (2, CAST('x86_64' AS BLOB)), (3, CAST('kill' AS BLOB)),
+                      (4, CAST('tgkill' AS BLOB)), (5, CAST('pidfd_send_signal' AS BLOB)), (6, CAST('SIGKILL' AS BLOB)),
+                      (7, CAST('bash' AS BLOB)), (8, CAST('ESRCH' AS BLOB))
+                    """)
+                for (i, e) in events.enumerated() {
+                    try db.execute(sql: """
+                        INSERT INTO events (node_id, sec, msec, serial, arch, arch_name_id, syscall, syscall_name_id, signal,
+                          signal_name_id, success, exit, errno_id, target_arg, tgid_arg, pidfd, a0, a1, a2, a3,
+                          sender_pid, sender_comm_id, sender_cmdline)
+                        VALUES (1, ?, 0, ?, 3221225534, 2, ?, (SELECT id FROM strings WHERE value = CAST(? AS BLOB)), 9, 6, ?, ?,
+                          ?, ?, ?, ?, ?, ?, ?, 0, 100, 7, CAST('kill -9 1' AS BLOB))
+                        """, arguments: [1_700_000_000 + i, 10 + i, e.1, e.0, e.8, e.9, e.8 == 0 ? 8 : nil,
+                                         e.5, e.6, e.7, e.2, e.3, e.4])
+                    let id = db.lastInsertedRowID
+                    for pid in e.10 {
+                        try db.execute(sql: """
+                            INSERT INTO targets (event_id, pid, uid, auid, ses, comm_id, signal, failed, time_ms)
+                            VALUES (?, ?, 0, -1, -1, 7, 9, ?, ?)
+                            """, arguments: [id, pid, e.8 == 0 ? 1 : 0, Int64(1_700_000_000 + i) * 1000])
+                    }
+                }
+            }
+            let before = try queue.read { try Row.fetchAll($0, sql: "SELECT * FROM signals ORDER BY event_rowid, target_pid") }
+            try queue.close()
+
+            let store = try SignalStore.openForWriting(path: path)
+            try store.read { db in
+                let after = try Row.fetchAll(db, sql: "SELECT * FROM signals ORDER BY event_rowid, target_pid")
+                #expect(after.count == before.count)
+                for (a, b) in zip(after, before) {
+                    for column in b.columnNames { #expect(a[column] as DatabaseValue == b[column] as DatabaseValue, "\(column)") }
+                }
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT arch, a0, a1, by_target_arg, COALESCE(a0, tgid_arg, target_arg, pidfd) AS raw0,
+                           COALESCE(a1, signal) AS raw1, arch & 4294967295 AS code FROM events ORDER BY id
+                    """)
+                #expect(rows.map { $0["by_target_arg"] as Int64? } == [nil, 1, 1, 1, nil, nil])
+                #expect(rows.map { $0["arch"] as Int64 } == Array(repeating: -1_073_741_762, count: events.count))
+                #expect(rows.map { $0["code"] as Int64 } == Array(repeating: 3_221_225_534, count: events.count))
+                #expect(rows.map { $0["a0"] as Int64? } == [nil, nil, nil, nil, nil, 0x1_0000_07d0])
+                #expect(rows.map { $0["a1"] as Int64? } == [nil, nil, 4001, nil, nil, nil])
+                #expect(rows.map { $0["raw0"] as Int64 } == events.map(\.2))
+                #expect(rows.map { $0["raw1"] as Int64 } == events.map(\.3))
+                // The index holds the marked events alone, and the questions by the pid given use it.
+                #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events INDEXED BY events_target_arg WHERE by_target_arg IS NOT NULL") == 3)
+                let plan = try Row.fetchAll(db, sql: """
+                    EXPLAIN QUERY PLAN SELECT id FROM events e WHERE e.target_arg = 5000 AND e.by_target_arg IS NOT NULL
+                      AND NOT EXISTS (SELECT 1 FROM targets n WHERE n.event_id = e.id)
+                    """).map { $0["detail"] as String }.joined()
+                #expect(plan.contains("events_target_arg"), "\(plan)")
+            }
+            // who finds each by the number it is asked for, as before.
+            func who(_ pid: Int64) throws -> [String] {
+                var q = SignalQuery()
+                q.targetPid = pid
+                q.includeFailed = true
+                return try Who.ask(q, in: store).rows.map { "\($0.eventID) \($0.targetPid.map(String.init) ?? "-")" }
+            }
+            #expect(try who(2000) == ["1700000005.000:15 2000", "1700000000.000:10 2000"])
+            #expect(try who(-1) == ["1700000001.000:11 3000", "1700000001.000:11 3001"])
+            #expect(try who(4001) == ["1700000002.000:12 4000"])
+            #expect(try who(5000) == ["1700000003.000:13 -"])
+            #expect(try who(6000) == ["1700000004.000:14 6000"])
+            // A writer that does not know the column (an older binary still running) leaves its events indexed.
+            try store.transaction { tx in
+                try tx.db.execute(sql: "INSERT INTO events (node_id, sec, msec, serial, arch, arch_name_id, syscall, syscall_name_id) VALUES (1, 1, 0, 1, 0, 2, 62, 3)")
+            }
+            #expect(try store.read { try Int64.fetchOne($0, sql: "SELECT by_target_arg FROM events WHERE sec = 1") } == 1)
         }
     }
 
