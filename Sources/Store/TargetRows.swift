@@ -4,9 +4,13 @@ import GRDB
 
 extension StoreTransaction {
     /// Rows per INSERT for an event's targets: each statement's own cost (its start and
-    /// end, the statement journal its constraints need) is paid once per this many rows.
-    /// 64 rows are 768 parameters, under every SQLite build's limit.
-    static let targetRowsPerStatement = 64
+    /// end, the statement journal its constraints need: every page it changes copied once) is
+    /// paid once per this many rows. 64 rows are 768 parameters, under every SQLite build's
+    /// limit; where the build allows more (32,766 since SQLite 3.32), 1024 rows.
+    static func targetRowsPerStatement(_ db: Database) -> Int {
+        let limit = Int(sqlite3_limit(db.sqliteConnection, SQLITE_LIMIT_VARIABLE_NUMBER, -1))
+        return max(64, min(1024, limit / 12))
+    }
 
     /// One targets row per process the signal reached. A kill(-1) or a process-group kill
     /// may reach 100,000 processes in one event, so the work per row is kept to the insert
@@ -19,10 +23,11 @@ extension StoreTransaction {
         guard !targets.isEmpty else { return }
         func id(_ b: [UInt8]?) throws -> Int64? { try b.map { try store.intern($0, db) } }
         let ordered = targets.count > 1 ? targets.sorted { $0.pid < $1.pid } : targets
-        let per = Self.targetRowsPerStatement
+        let per = ordered.count >= 1024 ? Self.targetRowsPerStatement(db) : 64
         var start = 0
         while start < ordered.count {
-            let rows = ordered.count - start >= per ? per : 1
+            let left = ordered.count - start
+            let rows = left >= per ? per : left >= 64 ? 64 : 1
             let statement = try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO targets (event_id, pid, uid, auid, ses, comm_id, obj_id, uid_name_id, auid_name_id,
                   signal, failed, time_ms)
