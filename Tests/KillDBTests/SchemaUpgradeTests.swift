@@ -245,6 +245,35 @@ struct SchemaUpgradeTests {
         }
     }
 
+    @Test("ingest marks the events found by the pid the sender gave, and stores a0/a1 only when they say more")
+    func leanEventsWritten() throws {
+        try TestLogs.withScratch { dir in
+            func event(_ n: Int, syscall: Int, a0: String, a1: String, a2: String = "0", result: String, targets: [Int]) -> String {
+                let stamp = "audit(1700000100.000:\(n))"
+                var out = "type=SYSCALL msg=\(stamp): arch=c000003e syscall=\(syscall) \(result) a0=\(a0) a1=\(a1) a2=\(a2) a3=0 items=0 ppid=1 pid=77 auid=0 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 fsgid=0 tty=pts0 ses=1 comm=\"kill\" exe=\"/usr/bin/kill\" key=\"killdb\"\n"
+                for pid in targets { out += "type=OBJ_PID msg=\(stamp): opid=\(pid) oauid=-1 ouid=0 oses=-1 ocomm=\"w\"\n" }
+                return out + "type=EOE msg=\(stamp): \n"
+            }
+            let log = dir.appendingPathComponent("audit.log")
+            try TestLogs.write(event(1, syscall: 62, a0: "7d0", a1: "9", result: "success=yes exit=0", targets: [2000])   // reached: by its pid
+                + event(2, syscall: 62, a0: "ffffffffffffffff", a1: "9", result: "success=yes exit=0", targets: [3000, 3001])  // every process
+                + event(3, syscall: 200, a0: "fa1", a1: "9", result: "success=yes exit=0", targets: [4000])   // tkill(4001): a thread
+                + event(4, syscall: 62, a0: "1388", a1: "9", result: "success=no exit=-3", targets: [])       // ESRCH
+                + event(5, syscall: 234, a0: "fa0", a1: "fa1", a2: "f", result: "success=yes exit=0", targets: [4000]),  // tgkill
+                to: log)
+            let db = dir.appendingPathComponent("k.sqlite")
+            _ = try TestLogs.ingest([log], db: db)
+            let rows = try DatabaseQueue(path: db.path).read { db in
+                try Row.fetchAll(db, sql: "SELECT by_target_arg, arch, a0, a1, a2, target_arg, tgid_arg FROM events ORDER BY serial")
+            }
+            #expect(rows.map { $0["by_target_arg"] as Int64? } == [nil, 1, 1, 1, 1])
+            #expect(rows.map { $0["arch"] as Int64 } == Array(repeating: -1_073_741_762, count: 5))
+            #expect(rows.map { $0["a0"] as Int64? } == [nil, nil, nil, nil, nil])
+            #expect(rows.map { $0["a1"] as Int64? } == [nil, nil, nil, nil, 4001])
+            #expect(rows.map { $0["a2"] as Int64? } == [0, 0, 0, 0, 15])
+        }
+    }
+
     @Test("a database a newer killdb wrote is refused, not misread")
     func newerDatabase() throws {
         try TestLogs.withScratch { dir in
