@@ -14,9 +14,20 @@ struct SnapshotTests {
         private let lock = NSLock()
         private var _done = false
         private var _error: String?
+        private var _answers = 0
         var done: Bool { lock.withLock { _done } }
         var error: String? { lock.withLock { _error } }
         func finish(_ error: String?) { lock.withLock { _done = true; _error = error } }
+        /// The reader finished an answer.
+        func answered() { lock.withLock { _answers += 1 } }
+        var answers: Int { lock.withLock { _answers } }
+        /// After a commit, until the reader has finished two more answers (the second begun
+        /// after the commit and read before the next one; at most 5 s): a writer faster than the
+        /// reader would otherwise commit every round between two answers.
+        func awaitAnswers(after n: Int) {
+            let deadline = Date().addingTimeInterval(5)
+            while answers < n + 2 && Date() < deadline { usleep(1000) }
+        }
     }
 
     static let base = 1_700_000_000
@@ -60,6 +71,9 @@ struct SnapshotTests {
                         try TestLogs.append(r.audit, to: paths.log)
                         try TestLogs.append(r.kernel, to: paths.kern)
                         _ = try Ingest.run(paths: [paths.log.path], databasePath: paths.db, options: options)
+                        let before = writer.answers
+                        // Three commits each answered from, so at least three counts are seen.
+                        if [1, rounds / 3, 2 * rounds / 3].contains(n) { writer.awaitAnswers(after: before) }
                     }
                     writer.finish(nil)
                 } catch {
@@ -89,6 +103,7 @@ struct SnapshotTests {
                 }
                 answers += 1
                 seen.insert(who.coverage.signalEvents)
+                writer.answered()
             }
             #expect(writer.error == nil, "the ingest failed: \(writer.error ?? "")")
             #expect(disagreements.isEmpty, "\(disagreements.count) of \(answers) answers disagree with themselves: \(disagreements.prefix(5))")
