@@ -131,6 +131,8 @@ public enum WhoReport {
             case .kernel(let k):
                 var members = [("kind", str("kernel"))] + JSON.timed(JSON.members(k, kind: "kernel_kind"))
                 if let t = kill.traced { members.append(("traced", JSON.object(JSON.timed(JSON.members(t))))) }
+                if let a = kill.ended { members.append(("ended", JSON.object(JSON.timed(JSON.members(a, kind: "kernel_kind"))))) }
+                if k.kind == .seccomp { members.append(("only_a_thread", KillDescription.onlyAThread(k, kill) ? "true" : "false")) }
                 return JSON.object(members)
             case .systemd(let s):
                 return JSON.object([("kind", str("systemd"))] + JSON.timed(JSON.members(s, kind: "systemd_kind")))
@@ -139,7 +141,7 @@ public enum WhoReport {
                 if let i = kill.initKill {
                     var initMembers = JSON.timed(JSON.members(i))
                     if let c = kill.initKillProcesses { initMembers += ProcessContextText.json(c) }
-                    members.append(("init_kill", JSON.object(initMembers)))
+                    members.append((t.cause == "parent-death" ? "parent_kill" : "init_kill", JSON.object(initMembers)))
                 }
                 if let c = kill.processes { members += ProcessContextText.json(c) }
                 members.append(("cause_chain", ProcessContextText.causeChain(kill, t)))
