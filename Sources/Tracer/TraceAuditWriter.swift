@@ -36,6 +36,9 @@ public final class TraceAuditWriter {
     public func write(_ m: TraceAuditMessage) -> Int32? {
         guard fd >= 0 else { return EBADF }
         let text = TraceAuditFormat.text(m)
+        // A session's start, heartbeats and end are anchored: the kernel's own record of
+        // this pid's executable, which the collector requires beside the messages.
+        if case .session = m { _ = killdb_audit_anchor() }
         errno = 0
         let r = text.withCString { msg in
             hostname.withCString { host in audit_log_user_message(fd, Int32(AUDIT_USER), msg, host, nil, nil, 1) }
