@@ -317,6 +317,11 @@ public enum WhoReport {
         for line in traceCoverage(answer.traceCoverage, kills: answer.entries, ctx.timeZone) {
             out += line + "\n"
         }
+        // Nothing found, and no source here could have seen a kill no syscall makes (a
+        // searched kernel log's line already says so).
+        if answer.entries.isEmpty && answer.traceCoverage.sessions.isEmpty && !answer.kernelCoverage.everRead {
+            out += Self.neverTraced + "\n"
+        }
         return out
     }
 
@@ -373,6 +378,9 @@ public enum WhoReport {
         }
         return lines
     }
+
+    /// An empty answer from a database the tracer never wrote to.
+    static let neverTraced = "Kernel tracer: never ran on this database: kills no syscall makes (cgroup.kill, a pid-namespace teardown, RLIMIT_CPU, a parent's death) are on no record here (`killdb trace` records them)."
 
     /// What neither source can show, so a searched kernel log does not read as complete.
     static let unseenKills = "Neither audit nor the kernel log sees a kill through cgroup.kill or a pid-namespace teardown: `killdb trace` records those."
