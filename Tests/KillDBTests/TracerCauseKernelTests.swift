@@ -297,4 +297,115 @@ struct TracerCauseKernelTests {
                     "\(out)")
         }
     }
+
+    // MARK: every field of a record
+
+    /// /proc/PID/stat's starttime, in clock ticks since boot.
+    static func startTicks(_ pid: pid_t) -> Int64? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        return fields.count > 19 ? Int64(fields[19]) : nil
+    }
+
+    static func pidNamespace(_ pid: pid_t) -> Int64? {
+        guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/ns/pid"),
+              let open = link.firstIndex(of: "["), let close = link.firstIndex(of: "]") else { return nil }
+        return Int64(link[link.index(after: open)..<close])
+    }
+
+    @Test("every field of a record, against what /proc and the kernel say of sender and target: ids, users, login uid and session, namespace, cgroup, start times, parent")
+    func everyField() throws {
+        try Self.requireTracer()
+        let sender = try #require(T.sender, "cannot build signal_sender")
+        try TestLogs.withScratch { dir in
+            let mount = dir.appendingPathComponent("cgroup2").path
+            try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: false)
+            guard Glibc.mount("none", mount, "cgroup2", 0, nil) == 0 else {
+                throw T.Failure("cannot mount a private cgroup2 hierarchy: \(String(cString: strerror(errno)))")
+            }
+            let cgroup = mount + "/killdb-test-\(UInt32.random(in: 0...UInt32.max))"
+            var victim: Process?
+            defer {
+                if let v = victim { T.end([v]) }
+                KernelOOMTests.removeCgroup(cgroup)
+                umount2(mount, Int32(MNT_DETACH))
+            }
+            try FileManager.default.createDirectory(atPath: cgroup, withIntermediateDirectories: false)
+            var st = stat()
+            try #require(stat(cgroup, &st) == 0)
+            let cgroupID = Int64(st.st_ino)
+            var victimTicks: Int64?, output = "", before = 0.0, after = 0.0
+            let db = try T.trace(in: dir) {
+                let v = try T.start("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "/bin/sleep", "1000"])
+                victim = v
+                try T.waitFor("the victim's exec") {
+                    (try? String(contentsOfFile: "/proc/\(v.processIdentifier)/comm", encoding: .utf8)) == "sleep\n"
+                }
+                try T.write("\(v.processIdentifier)", to: cgroup + "/cgroup.procs")
+                victimTicks = Self.startTicks(v.processIdentifier)
+                before = Date().timeIntervalSince1970
+                // A login uid and a session of its own, then the sender as nobody: exec keeps the pid.
+                output = try T.run("/bin/sh", ["-c", "echo 4242 > /proc/self/loginuid && cat /proc/self/sessionid && echo && exec \(sender) --name kdb-fields --uid 65534 kill KILL \(v.processIdentifier)"]).output
+                after = Date().timeIntervalSince1970
+                v.waitUntilExit()
+            }
+            let v = try #require(victim)
+            let session = try #require(output.split(separator: "\n").first.flatMap { Int64($0) }, "\(output)")
+            #expect(output.contains("result=0"), "\(output)")
+            let r = try #require(try T.rows(db, where: "target_pid = ?", [v.processIdentifier]).first, "no record")
+            let senderPid = try #require(r["sender_pid"] as Int64?)
+            #expect(r["sender_tid"] as Int64? == senderPid && r["sender_comm"] as String? == "kdb-fields", "\(r)")
+            #expect(r["sender_uid"] as Int64? == 65534 && r["sender_euid"] as Int64? == 65534, "\(r)")
+            #expect(r["sender_auid"] as Int64? == 4242 && r["sender_ses"] as Int64? == session, "login uid and session: \(r)")
+            #expect(r["sender_pidns"] as Int64? == Self.pidNamespace(getpid()) && r["sender_ns_pid"] as Int64? == senderPid, "\(r)")
+            #expect(r["sender_ppid"] as Int64? == Int64(getpid()), "\(r)")
+            #expect(r["sender_parent_comm"] as String? == String((try? String(contentsOfFile: "/proc/self/comm", encoding: .utf8))?.dropLast() ?? ""), "\(r)")
+            let hz = Int64(sysconf(Int32(_SC_CLK_TCK)))
+            let parentNs = try #require(r["sender_parent_start_time"] as Double?)
+            #expect(parentNs > 0, "\(r)")
+            let targetNs = try #require(r["target_start_ns"] as Int64?)
+            #expect(targetNs / (1_000_000_000 / hz) == victimTicks, "the target's start, as /proc/PID/stat counts it: \(r)")
+            #expect((r["sender_start_ns"] as Int64? ?? 0) > targetNs, "the sender started after its target: \(r)")
+            #expect(r["target_tid"] as Int64? == Int64(v.processIdentifier) && r["target_comm"] as String? == "sleep")
+            #expect(r["target_pidns"] as Int64? == Self.pidNamespace(getpid()) && r["target_ns_pid"] as Int64? == Int64(v.processIdentifier))
+            #expect(r["target_cgroup_id"] as Int64? == cgroupID, "the target's unified cgroup, by its inode: \(r)")
+            #expect(r["signal"] as Int64? == 9 && r["si_code"] as Int64? == 0 && r["process_directed"] as Int64? == 1)
+            #expect(r["result"] as String? == "delivered" && r["cause"] as String? == "syscall" && r["syscall"] as String? == "kill")
+            let t = try #require(r["event_time"] as Double?)
+            #expect(t >= before - 1 && t <= after + 1, "wall time from the boot clock: \(t) not in \(before)...\(after)")
+            let who = try Self.who(v.processIdentifier, db)
+            #expect(who.contains("pid \(v.processIdentifier) (sleep) was sent SIGKILL by pid \(senderPid) (kdb-fields) through kill"), "\(who)")
+        }
+    }
+
+    @Test("killdb trace in the foreground: SIGINT as SIGTERM, a clean exit 0 and a complete session")
+    func foregroundSIGINT() throws {
+        try Self.requireTracer()
+        try TestLogs.withScratch { dir in
+            KernelSignalTests.lock.acquire()
+            defer { KernelSignalTests.lock.release() }
+            let db = dir.appendingPathComponent("fg.sqlite")
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: CLI.binary)
+            p.arguments = ["trace", "--db", db.path]
+            let err = Pipe()
+            p.standardError = err
+            p.standardOutput = FileHandle.nullDevice
+            try p.run()
+            defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+            var said = ""
+            let deadline = Date().addingTimeInterval(20)
+            while !said.contains("tracing ") {
+                let chunk = err.fileHandleForReading.availableData
+                if chunk.isEmpty || Date() > deadline { throw T.Failure("killdb trace did not start: \(said)") }
+                said += String(decoding: chunk, as: UTF8.self)
+            }
+            kill(p.processIdentifier, SIGINT)
+            p.waitUntilExit()
+            #expect(p.terminationReason == .exit && p.terminationStatus == 0)
+            let sessions = try TestLogs.query(db, "SELECT status FROM trace_coverage")
+            #expect(sessions.map { $0["status"] as String } == ["complete"], "\(sessions)")
+        }
+    }
 }
