@@ -165,4 +165,29 @@ struct ForwardedTraceTests {
             #expect(try TestLogs.query(db, "SELECT serial FROM unverified_trace_messages WHERE serial >= 920").map { $0["serial"] as Int } == [921])
         }
     }
+
+    @Test("report: the audit event and the tracer's record of one kill are one kill, the traced record joined to the event")
+    func reportJoins() throws {
+        var traced = TraceMergeTests.record(1)  // kill(2) of pid 3601 by pid 3720
+        traced.time = 1_796_000_001.2
+        let audit = SenderChainTests.killEvent(sender: 3720, ppid: 1, target: 3601, time: 1_796_000_001.2, serial: 950)
+            .split(separator: "\n").map { "node=web-1 " + $0 + "\n" }.joined()
+        try TestLogs.withScratch { dir in
+            let logDir = dir.appendingPathComponent("log")
+            try FileManager.default.createDirectory(at: logDir, withIntermediateDirectories: true)
+            let log = logDir.appendingPathComponent("audit.log")
+            try TestLogs.write(Self.log(extra: audit + Self.user(903, TraceAuditFormat.text(.signal(traced, Self.origin)), time: 1_796_000_001.3)), to: log)
+            try TestLogs.age(log)
+            let db = dir.appendingPathComponent("collector.sqlite")
+            _ = try TestLogs.ingest([log], db: db)
+            let r = try CLI.run(["report", "--pid", "3601", "--before", "2026-12-01 12:00", "--window", "30d", "--utc", "--db", db.path,
+                                 "--format", "json"])
+            #expect(r.status == 0, "\(r)")
+            let o = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "\(r.stdout)")
+            let kills = o["traced_kills"] as? [[String: Any]] ?? []
+            #expect(kills.count == 1 && (kills.first?["joined_to"] as? String)?.hasPrefix("audit event 1796000001.200:950") == true, "\(kills)")
+            let text = try CLI.run(["report", "--pid", "3601", "--before", "2026-12-01 12:00", "--window", "30d", "--utc", "--db", db.path])
+            #expect(text.stdout.contains("and the kernel tracer's record (signal:signal_generate)"), "\(text.stdout)")
+        }
+    }
 }
