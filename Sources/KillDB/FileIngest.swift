@@ -49,7 +49,8 @@ struct Ingestion {
     init(store: SignalStore, options: IngestOptions) throws {
         self.store = store
         self.options = options
-        pipeline = EventPipeline(carried: try store.recentEventIDs(), serialCursors: try store.serialCursors())
+        pipeline = EventPipeline(carried: try store.recentEventIDs(), serialCursors: try store.serialCursors(),
+                                 traceWriters: try store.traceWriters())
     }
 
     mutating func run(_ paths: [(path: String, listed: Bool)]) throws -> IngestSummary {

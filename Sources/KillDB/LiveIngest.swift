@@ -838,6 +838,7 @@ struct LiveWriter {
                 pipeline = EventPipeline(carried: try s.recentEventIDs())
                 _ = pipeline.beginSource()
             }
+            pipeline.know(traceWriters: try s.traceWriters())
             store = s
         } catch {
             failed(error)

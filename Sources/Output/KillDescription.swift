@@ -43,7 +43,7 @@ enum KillDescription {
             if r.success == false { line += ": " + s.alarm("FAILED (\(s.word(r.errno ?? "error")))") }
             return line
         case .kernel(let k):
-            return (k.verified ? "" : s.alarm("UNVERIFIED") + ": ") + process(k.pid, k.comm, s) + " \(killedBy(k))\(when): " + cause(k, s)
+            return (k.verified ? "" : s.alarm("UNVERIFIED") + ": ") + process(k.pid, k.comm, s) + " \(killedBy(k, kill))\(when): " + cause(k, s)
         case .systemd(let a):
             return (a.verified ? "" : s.alarm("UNVERIFIED") + ": ")
                 + "\(signal(a.signalName, a.signal, s)) to \(process(a.pid, a.comm, s))\(when) from systemd (PID 1)"
@@ -95,6 +95,13 @@ enum KillDescription {
             if let n = k.node { evidence += " on node " + s.value(n) }
             if kill.traced != nil { evidence += "; and the kernel tracer's record (signal:signal_generate)" }
             out.append(("evidence", evidence))
+            if let a = kill.ended, let m = a.message {
+                out.append(("ended", "by \(s.word(a.signalName ?? "the signal")): the kernel logged the process's end (ANOM_ABEND): " + s.value(m)))
+            } else if onlyAThread(k, kill) {
+                out.append(("ended", "not on record: SECCOMP_RET_KILL_THREAD ends the thread that made the call, alone while others live "
+                            + "(no signal, no ANOM_ABEND); for its last thread, kernels since 4.11 send the process SIGSYS and log an "
+                            + "ANOM_ABEND, and neither is on record"))
+            }
             if let t = kill.traced { out.append(("kernel", TracedSignalWords.sentence(t, initKill: nil, named: s.value))) }
         case .systemd(let a):
             let from = a.verified ? "the journal" : "a syslog file's systemd[1] line, " + unverified(kernel: false)
@@ -324,10 +331,10 @@ enum KillDescription {
     }
 
     /// `was killed by the kernel's OOM killer`, as a verb phrase.
-    static func killedBy(_ k: KernelKillRow) -> String {
+    static func killedBy(_ k: KernelKillRow, _ kill: Kill? = nil) -> String {
         switch k.kind {
         case .oom, .memcgOOM: return "was killed by the kernel's OOM killer"
-        case .seccomp: return "was killed by a seccomp filter"
+        case .seccomp: return kill.map { onlyAThread(k, $0) } == true ? "had a thread killed by a seccomp filter" : "was killed by a seccomp filter"
         case .abend: return "was ended by the kernel with \(k.signalName ?? "a fatal signal")"
         }
     }
@@ -350,10 +357,31 @@ enum KillDescription {
             let w = seccompWords(k.details)
             let call = w["syscall"] ?? k.syscall.map(String.init) ?? "?"
             var line = "it made syscall \(call)" + (w["arch"].map { " (\($0))" } ?? "") + ", which the filter forbids"
-            if let a = w["code"] { line += " (action \(a))" }
+            switch seccompCode(k).map({ $0 & 0xffff_0000 }) {
+            case 0x8000_0000?: line += " (SECCOMP_RET_KILL_PROCESS)"
+            case 0?: line += " (SECCOMP_RET_KILL_THREAD)"
+            default: if let a = w["code"] { line += " (action \(a))" }
+            }
             return s.word(line)
         case .abend: return s.word("a fatal signal it did not handle (the kernel logged a core dump)")
         }
+    }
+
+    /// The SECCOMP record's `code` (the filter's return value: action and data), as logged:
+    /// libauparse names 0x80000000 (KILL_PROCESS) and 0x0 (KILL_THREAD) both `kill`.
+    static func seccompCode(_ k: KernelKillRow) -> UInt32? {
+        guard let m = k.message, let r = m.firstRange(of: " code=0x") else { return nil }
+        let hex = m[r.upperBound...].prefix { $0 != 0x20 }
+        return UInt32(String(decoding: hex, as: UTF8.self), radix: 16)
+    }
+
+    /// A SECCOMP_RET_KILL_THREAD with no sign the process died: the kernel ends the thread
+    /// alone (do_exit) when others live, sending no signal and logging no ANOM_ABEND; for
+    /// the last thread, since 4.11, it sends the process SIGSYS, which dumps core (ANOM_ABEND).
+    /// Older kernels ended a last thread with no ABEND either: so "a thread", not "only".
+    static func onlyAThread(_ k: KernelKillRow, _ kill: Kill) -> Bool {
+        guard k.kind == .seccomp, let code = seccompCode(k), code & 0xffff_0000 == 0 else { return false }
+        return kill.ended == nil && kill.traced == nil
     }
 
     /// The `name=value` words of a seccomp kill's details; none for the older form.

@@ -4,7 +4,8 @@ import Queries
 /// The tracer's record of a kill, in the words an answer uses.
 public enum TracedSignalWords {
     /// "pid 3625 (sleep) was killed through cgroup.kill of /app/worker by pid 3720 (sh)".
-    /// `initKill`: for a namespace teardown, the record of the init's own kill.
+    /// `initKill`: for a namespace teardown or a parent-death signal, the record of the
+    /// init's or the parent's own kill.
     public static func sentence(_ r: TracedSignalRow, initKill: TracedSignalRow? = nil) -> String {
         sentence(r, initKill: initKill, named: { name($0) })
     }
@@ -55,7 +56,19 @@ public enum TracedSignalWords {
         case "seccomp":
             s = "\(target) was sent \(sig) by the kernel: a seccomp filter refused a syscall"
         case "parent-death":
-            s = "\(target) was sent \(sig) when its parent, \(sender), exited (PR_SET_PDEATHSIG)"
+            // The kernel sends it when the thread that forked the target exits, though the
+            // rest of the parent may live on: that thread is the sender.
+            if r.senderTid != r.senderPid {
+                s = "\(target) was sent \(sig) when the thread of its parent that forked it, thread \(r.senderTid) "
+                    + "(\(name(r.senderComm))) of pid \(r.senderPid), exited (PR_SET_PDEATHSIG)"
+            } else {
+                s = "\(target) was sent \(sig) when its parent, \(sender), exited (PR_SET_PDEATHSIG)"
+            }
+            if let k = initKill {
+                s += "; pid \(k.targetPid) was sent \(k.signalName) by pid \(k.senderPid) (\(name(k.senderComm)))"
+                if k.cause == "syscall", let call = k.syscall { s += " through \(call)" }
+                if let b = places.initBehind { s += "; " + b }
+            }
         default:
             s = "\(target) was sent \(sig) by the kernel, in \(sender)'s context"
         }

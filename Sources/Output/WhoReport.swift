@@ -131,6 +131,8 @@ public enum WhoReport {
             case .kernel(let k):
                 var members = [("kind", str("kernel"))] + JSON.timed(JSON.members(k, kind: "kernel_kind"))
                 if let t = kill.traced { members.append(("traced", JSON.object(JSON.timed(JSON.members(t))))) }
+                if let a = kill.ended { members.append(("ended", JSON.object(JSON.timed(JSON.members(a, kind: "kernel_kind"))))) }
+                if k.kind == .seccomp { members.append(("only_a_thread", KillDescription.onlyAThread(k, kill) ? "true" : "false")) }
                 return JSON.object(members)
             case .systemd(let s):
                 return JSON.object([("kind", str("systemd"))] + JSON.timed(JSON.members(s, kind: "systemd_kind")))
@@ -139,7 +141,7 @@ public enum WhoReport {
                 if let i = kill.initKill {
                     var initMembers = JSON.timed(JSON.members(i))
                     if let c = kill.initKillProcesses { initMembers += ProcessContextText.json(c) }
-                    members.append(("init_kill", JSON.object(initMembers)))
+                    members.append((t.cause == "parent-death" ? "parent_kill" : "init_kill", JSON.object(initMembers)))
                 }
                 if let c = kill.processes { members += ProcessContextText.json(c) }
                 members.append(("cause_chain", ProcessContextText.causeChain(kill, t)))
@@ -315,6 +317,11 @@ public enum WhoReport {
         for line in traceCoverage(answer.traceCoverage, kills: answer.entries, ctx.timeZone) {
             out += line + "\n"
         }
+        // Nothing found, and no source here could have seen a kill no syscall makes (a
+        // searched kernel log's line already says so).
+        if answer.entries.isEmpty && answer.traceCoverage.sessions.isEmpty && !answer.kernelCoverage.everRead {
+            out += Self.neverTraced + "\n"
+        }
         return out
     }
 
@@ -371,6 +378,9 @@ public enum WhoReport {
         }
         return lines
     }
+
+    /// An empty answer from a database the tracer never wrote to.
+    static let neverTraced = "Kernel tracer: never ran on this database: kills no syscall makes (cgroup.kill, a pid-namespace teardown, RLIMIT_CPU, a parent's death) are on no record here (`killdb trace` records them)."
 
     /// What neither source can show, so a searched kernel log does not read as complete.
     static let unseenKills = "Neither audit nor the kernel log sees a kill through cgroup.kill or a pid-namespace teardown: `killdb trace` records those."

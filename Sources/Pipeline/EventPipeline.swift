@@ -26,6 +26,8 @@ public struct EventBatch: Sendable {
     /// verified as root's running killdb; and those that were not, never evidence.
     public var forwardedTrace: [ForwardedTraceMessage] = []
     public var unverifiedTraceMessages: [UnverifiedTraceMessage] = []
+    /// The kernel's anchors of tracer writers seen in this batch, as the spans they extend.
+    public var traceWriters: [TraceWriterSpan] = []
     /// Lines skipped: how many, and (the first of a run only) which, with why.
     public var skippedLines = 0
     public var skipped: [SkippedLine] = []
@@ -44,6 +46,7 @@ public struct EventBatch: Sendable {
         events.isEmpty && daemonRecords.isEmpty && kernelKills.isEmpty && systemdActions.isEmpty && serialGaps.isEmpty
             && execs.isEmpty
             && tracedSignals.isEmpty && traceLosses.isEmpty && forwardedTrace.isEmpty && unverifiedTraceMessages.isEmpty
+            && traceWriters.isEmpty
     }
 
     /// Adds a later batch to this one (a stream whose commit must wait).
@@ -58,6 +61,7 @@ public struct EventBatch: Sendable {
         traceLosses += later.traceLosses
         forwardedTrace += later.forwardedTrace
         unverifiedTraceMessages += later.unverifiedTraceMessages
+        traceWriters += later.traceWriters
         skippedLines += later.skippedLines
         skipped += later.skipped
         held = later.held
@@ -87,8 +91,21 @@ public struct EventPipeline {
 
     /// `carried`: signal events stored near the end of what is stored, whose late records
     /// are still wanted; `serialCursors`: where each node's serial sequence stood.
-    public init(carried: Set<EventID> = [], serialCursors: [String: EventID] = [:]) {
+    /// The tracer writers the kernel vouched for (`ForwardedTrace.anchor`), those stored and
+    /// those seen since.
+    private var traceWriters: TraceWriterAnchors
+
+    /// `carried`: signal events stored near the end of what is stored, whose late records
+    /// are still wanted; `serialCursors`: where each node's serial sequence stood;
+    /// `traceWriters`: the tracer writers' anchors stored.
+    public init(carried: Set<EventID> = [], serialCursors: [String: EventID] = [:], traceWriters: [TraceWriterSpan] = []) {
         filter = SignalRecordFilter(carried: carried, serialCursors: serialCursors)
+        self.traceWriters = TraceWriterAnchors(traceWriters)
+    }
+
+    /// Tracer writers' anchors stored meanwhile (a live ingest opens its database late).
+    public mutating func know(traceWriters spans: [TraceWriterSpan]) {
+        for s in spans { traceWriters.insert(s) }
     }
 
     /// Starts a source (a file, the stream, a kernel log); its lines are numbered by it.
@@ -194,11 +211,16 @@ public struct EventPipeline {
         batch.daemonRecords = out.daemonRecords
         batch.kernelKills = kernelKills
         for record in out.kernelRecords {
-            if let kill = KernelKill.fromAudit(record, source: kernelKillSources[record.file]) { batch.kernelKills.append(kill) }
+            if let a = ForwardedTrace.anchor(record) {
+                batch.traceWriters.append(traceWriters.add(node: record.header.node, pid: a.pid,
+                                                           time: record.header.eventID.time, exe: a.exe))
+            } else if let kill = KernelKill.fromAudit(record, source: kernelKillSources[record.file]) {
+                batch.kernelKills.append(kill)
+            }
         }
         kernelKills.removeAll()
         for record in out.tracerMessages {
-            switch ForwardedTrace.verify(record) {
+            switch ForwardedTrace.verify(record, anchors: traceWriters) {
             case .verified(let m): batch.forwardedTrace.append(m)
             case .unverified(let u): batch.unverifiedTraceMessages.append(u)
             }

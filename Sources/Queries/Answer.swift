@@ -22,7 +22,8 @@ public enum Evidence: Sendable, Equatable {
     /// the cause and the sender's command line read at the event. `KillTimeline.join`
     /// attaches it to the kill it is another record of: an audited syscall (cause syscall:
     /// same node, sender pid, target pid and signal, within a second) or the kernel's OOM
-    /// kill (cause oom: same target pid). A record nothing else saw (cgroup.kill,
+    /// kill (cause oom: same target pid) or a seccomp filter's the audit log's SECCOMP record
+    /// tells (cause seccomp: same target pid and signal). A record nothing else saw (cgroup.kill,
     /// pid-namespace teardown, RLIMIT_CPU, parent death) is a kill of its own.
     case traced(TracedSignalRow)
 
@@ -57,6 +58,14 @@ public struct Kill: Sendable, Equatable {
         return nil
     }
 
+    /// For a seccomp filter's kill (the audit log's SECCOMP record): the ANOM_ABEND record of
+    /// the same process ending by that signal, the kernel's word that the process died (a
+    /// SECCOMP_RET_KILL_THREAD of one thread among several ends no process, and has none).
+    public var ended: KernelKillRow? {
+        for case .kernel(let k) in evidence.dropFirst() { return k }
+        return nil
+    }
+
     /// systemd's journal entry corroborating a signal PID 1 sent.
     public var journal: SystemdKillRow? {
         for case .systemd(let s) in evidence.dropFirst() { return s }
@@ -69,8 +78,9 @@ public struct Kill: Sendable, Equatable {
         return nil
     }
 
-    /// For a pid-namespace teardown the tracer saw: its record of the kill of the
-    /// namespace's init, whose exit caused it (read with the answer, so output needs no I/O).
+    /// For a pid-namespace teardown or a parent-death signal the tracer saw: its record of
+    /// the kill of the namespace's init or of the parent, whose exit caused it (read with the
+    /// answer, so output needs no I/O).
     public var initKill: TracedSignalRow?
     /// The processes behind `initKill`: who sent the init its signal, and who was behind that.
     public var initKillProcesses: EventContext?
@@ -118,10 +128,18 @@ enum KillTimeline {
                                                         after: filter.after, target: filter.targetPlace,
                                                         sender: filter.senderPlace, limit: limit)
             if order == .oldestFirst { unjoined.reverse() }
-            kills += try kernel.map { try join(Kill(.kernel($0)), db, traced: traced) } + systemd.map { Kill(.systemd($0)) }
+            // A seccomp kill's SIGSYS ends the process with a core dump, which audit records
+            // as ANOM_ABEND: one kill, the SECCOMP record first (it says why).
+            let ends = abends(ofSeccompKills: kernel)
+            for (i, k) in kernel.enumerated() where !ends.used.contains(i) {
+                var kill = try join(Kill(.kernel(k)), db, traced: traced)
+                if let j = ends.of[i] { kill.corroborate(.kernel(kernel[j])) }
+                kills.append(kill)
+            }
+            kills += systemd.map { Kill(.systemd($0)) }
             for t in unjoined {
                 var kill = Kill(.traced(t))
-                if t.cause == "pidns-teardown", let i = try TracedSignalQuery.initKill(db, for: t) {
+                if t.cause == "pidns-teardown" || t.cause == "parent-death", let i = try TracedSignalQuery.initKill(db, for: t) {
                     kill.initKill = i
                     kill.initKillProcesses = try i.recordRowID.flatMap { try ProcessChainQuery.context(db, tracedRecord: $0) }
                 }
@@ -136,9 +154,26 @@ enum KillTimeline {
         }.map(\.element)
     }
 
+    /// For each seccomp kill of `kernel` (by index), the ANOM_ABEND of the same process and
+    /// signal on the same node within a second; `used`: the indices so taken.
+    static func abends(ofSeccompKills kernel: [KernelKillRow]) -> (of: [Int: Int], used: Set<Int>) {
+        var of: [Int: Int] = [:], used = Set<Int>()
+        for (i, k) in kernel.enumerated() where k.kind == .seccomp && k.pid != nil {
+            if let j = kernel.indices.first(where: { j in
+                let a = kernel[j]
+                return !used.contains(j) && a.kind == .abend && a.pid == k.pid && a.signal == k.signal && a.node == k.node
+                    && abs(a.eventTime - k.eventTime) <= 1
+            }) {
+                of[i] = j
+                used.insert(j)
+            }
+        }
+        return (of, used)
+    }
+
     /// Attaches the other sources' records of the same kill: for a signal PID 1 sent,
     /// systemd's journal entry of it; the tracer's `signal_generate` record of an audited
-    /// syscall or of the kernel's OOM kill.
+    /// syscall, of the kernel's OOM kill, or of a seccomp filter's.
     static func join(_ kill: Kill, _ db: Database, traced: Bool) throws -> Kill {
         var kill = kill
         switch kill.primary {
@@ -149,6 +184,9 @@ enum KillTimeline {
             }
         case .kernel(let k):
             if traced, k.kind == .oom || k.kind == .memcgOOM, let t = try TracedSignalQuery.oomKill(db, as: k) {
+                kill.corroborate(.traced(t))
+            }
+            if traced, k.kind == .seccomp, let t = try TracedSignalQuery.seccompKill(db, as: k) {
                 kill.corroborate(.traced(t))
             }
         case .systemd, .traced: break

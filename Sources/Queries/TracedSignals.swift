@@ -213,8 +213,22 @@ public enum TracedSignalQuery {
             .map { TracedSignalRow($0) }
     }
 
-    /// The tracer's records of kills no other source saw: causes other than a syscall or the
-    /// OOM killer, and those two when no audit event or kernel-log kill joins them (audit
+    /// The tracer's record of a seccomp filter's kill the audit log's SECCOMP record tells
+    /// (cause seccomp, same target pid, signal and node, within two seconds: both clocks are
+    /// the wall clock, the tracer's converted from the boot clock).
+    static func seccompKill(_ db: Database, as k: KernelKillRow) throws -> TracedSignalRow? {
+        guard let pid = k.pid, let signal = k.signal, try db.tableExists("traced_signal_records") else { return nil }
+        return try Row.fetchOne(db, sql: """
+            SELECT \(TracedSignalRow.selectList) FROM traced_signals
+            WHERE target_pid = ? AND cause = 'seccomp' AND signal = ? AND event_time BETWEEN ? AND ?
+              AND CAST(node AS BLOB) IS ?
+            ORDER BY abs(event_time - ?) LIMIT 1
+            """, arguments: [pid, signal, k.eventTime - 2, k.eventTime + 2, k.node.map { Data($0) }, k.eventTime])
+            .map { TracedSignalRow($0) }
+    }
+
+    /// The tracer's records of kills no other source saw: causes other than a syscall, the
+    /// OOM killer or seccomp, and those three when no audit event or kernel kill joins them (audit
     /// was not logging, the kernel log rotated away). Newest first, cut at `limit` (-1: none).
     static func unjoined(_ db: Database, pid: Int64?, comm: String?, node: String?, signals: SignalSet,
                          before: Double?, after: Double?, target: PlaceFilter = PlaceFilter(),
@@ -247,20 +261,39 @@ public enum TracedSignalQuery {
                 SELECT 1 FROM kernel_kills k WHERE k.pid = t.target_pid AND k.kind IN ('oom', 'memcg-oom')
                 AND k.event_time BETWEEN t.event_time - 2 AND t.event_time + 2 AND k.node IS t.node))
             """)
+        terms.append("""
+            NOT (t.cause = 'seccomp' AND EXISTS (
+                SELECT 1 FROM kernel_kills k WHERE k.pid = t.target_pid AND k.kind = 'seccomp' AND k.signal = t.signal
+                AND k.event_time BETWEEN t.event_time - 2 AND t.event_time + 2 AND k.node IS t.node))
+            """)
         return try Row.fetchAll(db, sql: """
             SELECT \(TracedSignalRow.selectList) FROM traced_signals t WHERE \(terms.joined(separator: " AND "))
             ORDER BY t.event_time DESC, t.record_rowid DESC LIMIT \(limit)
             """, arguments: StatementArguments(args)).map { TracedSignalRow($0) }
     }
 
-    /// For a namespace teardown: the kill of the init whose exit caused it (the record of a
-    /// SIGKILL to the sender, the init, shortly before).
+    /// The tracer's records of signals the kernel made (no syscall: seccomp's SIGSYS, a CPU
+    /// limit's SIGXCPU ...) to the target with a signal outside the set and no kernel kill
+    /// joined to them, by signal name: an answer about SIGKILL says they exist.
+    static func otherSignals(_ db: Database, _ f: KernelKillQuery.Filter) throws -> [String] {
+        guard case .only(let asked) = f.signals else { return [] }
+        return try unjoined(db, pid: f.pid, comm: f.comm, node: f.node, signals: .all, before: f.before, after: f.after,
+                            target: f.targetPlace, sender: f.senderPlace, limit: -1)
+            .filter { $0.cause != "syscall" && !asked.contains(Int32(truncatingIfNeeded: $0.signal)) }
+            .map(\.signalName)
+    }
+
+    /// For a namespace teardown or a parent-death signal: the kill of the process whose exit
+    /// caused it (the record of a SIGKILL to the sender, the init or the parent, shortly
+    /// before; the same process, by its start time, not a namesake that had its pid).
     public static func initKill(_ db: Database, for teardown: TracedSignalRow) throws -> TracedSignalRow? {
         try Row.fetchOne(db, sql: """
             SELECT \(TracedSignalRow.selectList) FROM traced_signals
             WHERE target_pid = ? AND event_time BETWEEN ? AND ? AND signal = 9
+              AND (? IS NULL OR abs(target_start_time - ?) < 0.001)
             ORDER BY event_time DESC LIMIT 1
-            """, arguments: [teardown.senderPid, teardown.eventTime - 60, teardown.eventTime]).map { TracedSignalRow($0) }
+            """, arguments: [teardown.senderPid, teardown.eventTime - 60, teardown.eventTime,
+                             teardown.senderStartTime, teardown.senderStartTime]).map { TracedSignalRow($0) }
     }
 
     public static func coverage(_ db: Database) throws -> TraceCoverage {

@@ -166,7 +166,10 @@ public enum Who {
         filter.kernelAndSystemd = !bySender && query.targetPlace.isEmpty
         var kills = try KillTimeline.kills(db, signals: answer.rows, others: byPlaceOnly ? filter : nil,
                                            limit: query.limit.map { $0 + 1 } ?? -1, order: .newestFirst)
-        if filter.kernelAndSystemd { answer.leftOut.kernelKillsByOtherSignals = try KernelKillQuery.otherSignals(db, filter) }
+        if filter.kernelAndSystemd {
+            answer.leftOut.kernelKillsByOtherSignals = try KernelKillQuery.otherSignals(db, filter)
+                + TracedSignalQuery.otherSignals(db, filter)
+        }
         if let l = query.limit, kills.count > l {
             kills.removeLast(kills.count - l)
             answer.truncated = true
@@ -351,13 +354,17 @@ enum KernelKillQuery {
     }
 
     /// Kernel kills of the target by a signal outside the set (SIGSYS from seccomp when
-    /// SIGKILL was asked for).
+    /// SIGKILL was asked for), a seccomp kill's ANOM_ABEND not counted again.
     static func otherSignals(_ db: Database, _ f: Filter) throws -> [String] {
         guard case .only(let n) = f.signals else { return [] }
         let (clause, args) = f.clause(signals: false)
         return try String.fetchAll(db, sql: """
             SELECT COALESCE(signal_name, kind) FROM kernel_kills WHERE \(clause)
             AND (signal IS NULL OR signal NOT IN (\(n.map(String.init).joined(separator: ","))))
+            AND NOT (kind = 'abend' AND EXISTS (
+                SELECT 1 FROM kernel_kills s WHERE s.kind = 'seccomp' AND s.pid = kernel_kills.pid
+                AND s.signal = kernel_kills.signal AND s.node IS kernel_kills.node
+                AND abs(s.event_time - kernel_kills.event_time) <= 1))
             ORDER BY event_time DESC
             """, arguments: StatementArguments(args))
     }

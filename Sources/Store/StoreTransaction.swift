@@ -140,6 +140,7 @@ public struct StoreTransaction {
             for loss in batch.traceLosses { try recordTraceLoss(loss, session: trace) }
         }
         if !batch.forwardedTrace.isEmpty { out.newTracedSignals += try store(forwarded: batch.forwardedTrace) }
+        if !batch.traceWriters.isEmpty { try store(traceWriters: batch.traceWriters) }
         if !batch.unverifiedTraceMessages.isEmpty {
             out.unverifiedTraceMessages += try store(unverified: batch.unverifiedTraceMessages)
         }

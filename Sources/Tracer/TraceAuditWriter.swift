@@ -13,6 +13,7 @@ import Glibc
 public final class TraceAuditWriter {
     private var fd: Int32
     private let hostname: String
+    private var anchoredAt = 0.0
 
     /// Opens the audit netlink socket. Throws when there is none (no audit in the kernel).
     public init(hostname: String) throws(TracerError) {
@@ -36,6 +37,14 @@ public final class TraceAuditWriter {
     public func write(_ m: TraceAuditMessage) -> Int32? {
         guard fd >= 0 else { return EBADF }
         let text = TraceAuditFormat.text(m)
+        // The kernel's own record of this pid's executable, which the collector requires
+        // within a minute before a message: at a session's start, heartbeats and end, and
+        // every 5 s while a backlog is sent (a busy writer may send no heartbeat for long).
+        let now = Date().timeIntervalSince1970
+        if case .session = m { anchoredAt = now; _ = killdb_audit_anchor() } else if now - anchoredAt >= 5 {
+            anchoredAt = now
+            _ = killdb_audit_anchor()
+        }
         errno = 0
         let r = text.withCString { msg in
             hostname.withCString { host in audit_log_user_message(fd, Int32(AUDIT_USER), msg, host, nil, nil, 1) }

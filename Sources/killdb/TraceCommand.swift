@@ -35,9 +35,12 @@ struct TraceCommand: ParsableCommand {
             With --audit each record is also written as a user-space audit message (type USER, \
             msg='op=killdb-trace-signal ...', through libaudit), with the session's start, a \
             heartbeat and its end: auditd logs them and audisp-remote forwards them, so a \
-            collector's `killdb ingest` stores them as traced signals of that host. It trusts \
-            only messages the kernel attributes to uid 0 whose writer libaudit names as killdb; \
-            others are counted and kept in unverified_trace_messages, never used as evidence.
+            collector's `killdb ingest` stores them as traced signals of that host. The kernel \
+            names no executable in a USER record, so the tracer also makes the kernel log one \
+            that does (a SECCOMP record of a SECCOMP_RET_LOG verdict its own filter gives a \
+            marked getppid call) at each of those; ingest trusts only messages of uid 0 whose \
+            pid the kernel so named a killdb process within the last minute; others are counted \
+            and kept in unverified_trace_messages, never used as evidence.
 
             Needs root (CAP_BPF and CAP_PERFMON), a kernel with BTF \
             (/sys/kernel/btf/vmlinux, 5.8 or later) and no confidentiality lockdown; without \

@@ -199,7 +199,7 @@ struct SignalSearchTests {
                     ALTER TABLE kernel_kill_events DROP COLUMN verified; ALTER TABLE systemd_actions DROP COLUMN verified;
                     CREATE VIEW kernel_kills AS SELECT 1; CREATE VIEW systemd_kills AS SELECT 1;
                     DROP INDEX events_tgid_arg;
-                    DROP TABLE unverified_trace_messages;
+                    DROP TABLE unverified_trace_messages; DROP TABLE trace_writers;
                     DELETE FROM grdb_migrations WHERE identifier >= '003';
                     """)
             }

@@ -38,6 +38,9 @@ struct TraceAuditKernelTests {
                 said += chunk
             }
             try sandbox.waitForLine(containing: ["type=USER ", "op=killdb-trace-session", "state=start"])
+            // The kernel's own record of the writer, its exe in the kernel's words.
+            let anchor = try sandbox.waitForLine(containing: ["type=SECCOMP ", "pid=\(tracer.processIdentifier) ", "code=0x7ffc0000"])
+            #expect(anchor.contains("exe=\"\(URL(fileURLWithPath: CLI.binary).resolvingSymlinksInPath().path)\""), "\(anchor)")
 
             let victim = try sandbox.startVictim()
             let pid = Int64(victim.processIdentifier)
@@ -52,6 +55,23 @@ struct TraceAuditKernelTests {
             let m = try AuditSandbox.run(AuditSandbox.availability.auditctl, ["-m", forged])
             #expect(m.status == 0, "\(m)")
             try sandbox.waitForLine(containing: ["type=USER ", "tpid=\(pid + 1)"])
+            // A root program that builds its own message text claims libaudit's exe=killdb.
+            let source = dir.appendingPathComponent("claim.c")
+            try TestLogs.write("""
+                #include <libaudit.h>
+                #include <string.h>
+                int main(int argc, char **argv) {
+                    int fd = audit_open();
+                    return fd < 0 || audit_send(fd, AUDIT_USER, argv[1], strlen(argv[1]) + 1) <= 0;
+                }
+                """, to: source)
+            let claim = dir.appendingPathComponent("claim").path
+            let built = try AuditSandbox.run(try #require(AuditSandbox.findTool("cc")), ["-o", claim, source.path, "-laudit"])
+            try #require(built.status == 0, "\(built)")
+            let claimed = forged.replacingOccurrences(of: "tpid=\(pid + 1)", with: "tpid=\(pid + 2)")
+                + " exe=\"/usr/local/bin/killdb\" hostname=? addr=? terminal=? res=success"
+            #expect(try AuditSandbox.run(claim, [claimed]).status == 0)
+            try sandbox.waitForLine(containing: ["type=USER ", "tpid=\(pid + 2)"])
 
             kill(tracer.processIdentifier, SIGTERM)
             tracer.waitUntilExit()
@@ -62,13 +82,18 @@ struct TraceAuditKernelTests {
             let collector = dir.appendingPathComponent("collector.sqlite")
             let summary = try Ingest.run(paths: [sandbox.logDirectory], databasePath: collector.path)
             #expect(summary.newTracedSignals >= 1, "\(summary)")
-            #expect(summary.unverifiedTraceMessages == 1, "the auditctl -m forgery: \(summary)")
+            #expect(summary.unverifiedTraceMessages == 2, "the auditctl -m forgery and the claim of exe=killdb: \(summary)")
             let traced = try TestLogs.query(collector, "SELECT * FROM traced_signals WHERE target_pid = ?", arguments: [pid])
             #expect(traced.count == 1, "\(traced)")
             #expect(traced.first?["sender_pid"] as Int64? == Int64(sent.pid) && traced.first?["syscall"] as String? == "kill")
             #expect(try TestLogs.query(collector, "SELECT * FROM traced_signals WHERE target_pid = ?", arguments: [pid + 1]).isEmpty)
-            let kept = try TestLogs.query(collector, "SELECT CAST(s.value AS TEXT) AS exe FROM unverified_trace_messages u JOIN strings s ON s.id = u.writer_exe_id")
+            let kept = try TestLogs.query(collector, "SELECT CAST(s.value AS TEXT) AS exe, reason FROM unverified_trace_messages u JOIN strings s ON s.id = u.writer_exe_id ORDER BY serial")
             #expect(kept.first?["exe"] as String? == AuditSandbox.availability.auditctl, "\(kept)")
+            #expect(kept.last?["exe"] as String? == "/usr/local/bin/killdb" && (kept.last?["reason"] as String?)?.contains("no record of the kernel") == true,
+                    "libaudit's exe= claimed, no anchor of the kernel's: \(kept)")
+            #expect(try TestLogs.query(collector, "SELECT * FROM traced_signals WHERE target_pid = ?", arguments: [pid + 2]).isEmpty)
+            let writers = try TestLogs.query(collector, "SELECT pid FROM trace_writers")
+            #expect(writers.map { $0["pid"] as Int64 } == [Int64(tracer.processIdentifier)], "\(writers)")
             let sessions = try TestLogs.query(collector, "SELECT * FROM trace_coverage")
             #expect(sessions.count == 1 && sessions.first?["status"] as String? == "complete", "\(sessions)")
 

@@ -76,6 +76,22 @@ struct TraceCoverageTests {
         }
     }
 
+    @Test("nothing found on a database the tracer never wrote to, no kernel log read: the answer says what only the tracer sees")
+    func neverTraced() throws {
+        try TestLogs.withScratch { dir in
+            let db = dir.appendingPathComponent("k.sqlite")
+            let log = dir.appendingPathComponent("audit.log")
+            try TestLogs.write(AuditLine.killEvent("1796000000.000:501", target: 3625), to: log)
+            _ = try TestLogs.ingest([log], db: db)
+            let r = try CLI.run(["who", "--pid", "3626", "--db", db.path])
+            #expect(r.status == 1)
+            #expect(r.stdout.contains("Kernel tracer: never ran on this database: kills no syscall makes (cgroup.kill, a pid-namespace teardown, RLIMIT_CPU, a parent's death) are on no record here (`killdb trace` records them)."),
+                    "\(r.stdout)")
+            // An answer that found the kill says nothing of it: audit saw this one.
+            #expect(!(try Self.who(db)).contains("Kernel tracer"))
+        }
+    }
+
     @Test("a session that traced other signals ran, but did not trace this one")
     func otherSignals() throws {
         try TestLogs.withScratch { dir in
