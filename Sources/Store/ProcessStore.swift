@@ -64,15 +64,27 @@ extension StoreTransaction {
     /// Successful execve events, each once (node, time, serial): what each process ran and
     /// its parent, for naming a sender's parents from the audit logs alone.
     func store(_ execs: [ProcessExec]) throws {
-        let statement = try db.cachedStatement(sql: """
+        // Bound through the C API: one row per execve of a busy host's log.
+        var insert = try BoundStatement(db, """
             INSERT OR IGNORE INTO process_execs (node_id, sec, msec, serial, pid, ppid, comm_id, exe_id, argv_id)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         func id(_ b: [UInt8]?) throws -> Int64? { try b.map { try store.intern($0, db) } }
+        var node: (name: String, id: Int64)?
         for e in execs {
-            try statement.execute(arguments: [try store.intern(Array(e.id.node.utf8), db), e.id.seconds, Int64(e.id.milliseconds),
-                                              Int64(e.id.serial), e.pid, e.ppid, try id(e.comm), try id(e.exe),
-                                              try id(e.argv.isEmpty ? nil : Array(e.argv.joined(separator: [0])))])
+            if node?.name != e.id.node { node = (e.id.node, try store.intern(name: e.id.node, db)) }
+            let comm = try id(e.comm), exe = try id(e.exe), argv = try id(e.arguments)
+            insert.begin()
+            insert.bind(node!.id)
+            insert.bind(e.id.seconds)
+            insert.bind(e.id.milliseconds)
+            insert.bind(e.id.serial)
+            insert.bind(e.pid)
+            insert.bind(e.ppid)
+            insert.bind(comm)
+            insert.bind(exe)
+            insert.bind(argv)
+            try insert.run(db)
         }
     }
 }
