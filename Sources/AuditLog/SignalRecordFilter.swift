@@ -165,7 +165,7 @@ struct ExecArguments {
         }
         guard digits > 0, index < Self.limit, j == name.upperBound || line[j] == 0x5b else { return }
         let raw = UnsafeBufferPointer(rebasing: line[value])
-        if raw.elementsEqual("(null)".utf8) || raw.elementsEqual("(none)".utf8) { return }
+        if raw.count == 6, raw[0] == 0x28, raw.elementsEqual("(null)".utf8) || raw.elementsEqual("(none)".utf8) { return }
         if scattered == nil, index == begun - 1 {
             Self.decode(raw, into: &joined)
         } else if scattered == nil, index >= begun {
@@ -370,6 +370,12 @@ public struct SignalRecordFilter {
         var exec: ProcessExec
         var arguments = ExecArguments()
         var lines = 0
+
+        /// One EXECVE record of it: read up to 64 of them (a long argv's pieces).
+        mutating func take(_ line: UnsafeBufferPointer<UInt8>, _ header: RawRecordHeader) {
+            lines += 1
+            if lines <= 64 { arguments.take(line, from: header.bodyStart, to: header.bodyEnd(in: line)) }
+        }
     }
     private var execOpen: [RecentIDs.Key: OpenExec] = [:]
     private var execs: [ProcessExec] = []
@@ -538,13 +544,7 @@ public struct SignalRecordFilter {
                 remember(hold(line, header, file, offset), id)
             }
         case .execve:
-            let key = RecentIDs.Key(header, node: runNode)
-            if execOpen[key] != nil {
-                execOpen[key]!.lines += 1
-                if execOpen[key]!.lines <= 64 {
-                    execOpen[key]!.arguments.take(line, from: header.bodyStart, to: header.bodyEnd(in: line))
-                }
-            }
+            execOpen[RecentIDs.Key(header, node: runNode)]?.take(line, header)
         case .endOfEvent:
             if !execOpen.isEmpty, let e = execOpen.removeValue(forKey: RecentIDs.Key(header, node: runNode)) { completeExec(e) }
             if let group = open.removeValue(forKey: id) { handOn(group) }
@@ -722,7 +722,8 @@ public struct SignalRecordFilter {
         var i = 0
         let number = readDecimal(sc, &i).flatMap { i == sc.count ? Int(exactly: $0) : nil }
         func succeeded() -> Bool {
-            RecordHeader.field("success", in: line, from: header.bodyStart, to: end)?.elementsEqual("yes".utf8) == true
+            guard let v = RecordHeader.field("success", in: line, from: header.bodyStart, to: end) else { return false }
+            return v.count == 3 && v[0] == 0x79 && v[1] == 0x65 && v[2] == 0x73  // yes
         }
         guard let number else {
             // Pre-interpreted logs name the syscall.
