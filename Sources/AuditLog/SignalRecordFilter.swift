@@ -115,6 +115,8 @@ public struct ProcessExec: Sendable, Equatable {
                 default: break
                 }
             }
+            // exe is the last of them the kernel writes (before subj= and key=).
+            if exe != nil, pid != nil, comm != nil, ppid != nil { break }
             i = v
             while i < end, line[i] == 0x20 { i += 1 }
         }
