@@ -1,3 +1,6 @@
+import CAuparse
+import Foundation
+
 /// An audit `arch=` value (AUDIT_ARCH_* from linux/audit.h), e.g. 0xc000003e for x86_64.
 /// It decides how the record's syscall number and signal number read.
 public struct AuditArch: Hashable, Sendable {
@@ -241,3 +244,47 @@ extension AuditArch {
     }
 }
 
+
+// MARK: - execve, from libaudit's tables
+
+extension AuditArch {
+    /// True when `number` is execve or execveat on this arch, by libaudit's syscall tables
+    /// (resolved once per arch, at first use): an arch libaudit does not know has none.
+    public func isExecve(syscallNumber number: Int) -> Bool {
+        for entry in Self.execveNumbers where entry.code == code { return entry.numbers.contains(number) }
+        return false
+    }
+
+    /// False when `number` is execve or execveat on no arch libaudit knows: most SYSCALL
+    /// records of a busy log are ruled out by this, before their arch is read.
+    public static func mayExecve(syscallNumber number: Int) -> Bool {
+        number >= 0 && number < execveBits.count * 64 && execveBits[number >> 6] & (1 << UInt64(number & 63)) != 0
+    }
+
+    /// Per arch code, execve's and execveat's numbers: every arch killdb names and every
+    /// machine libaudit has tables for.
+    static let execveNumbers: [(code: UInt32, numbers: [Int])] = {
+        SignalEventDecoder.auparseLock.lock()
+        defer { SignalEventDecoder.auparseLock.unlock() }
+        var codes = known.map(\.code)
+        // libaudit's machines are numbered from 0; a gap is an arch this build left out.
+        for machine in Int32(0)..<64 where audit_machine_to_name(machine) != nil {
+            let code = UInt32(truncatingIfNeeded: audit_machine_to_elf(machine))
+            if code != 0, !codes.contains(code) { codes.append(code) }
+        }
+        return codes.compactMap { code in
+            let machine = audit_elf_to_machine(code)
+            guard machine >= 0 else { return nil }
+            let numbers = [Int(audit_name_to_syscall("execve", machine)), Int(audit_name_to_syscall("execveat", machine))]
+                .filter { $0 >= 0 }
+            return numbers.isEmpty ? nil : (code, numbers)
+        }
+    }()
+
+    private static let execveBits: [UInt64] = {
+        let numbers = execveNumbers.flatMap(\.numbers)
+        var bits = [UInt64](repeating: 0, count: (numbers.max() ?? 0) / 64 + 1)
+        for n in numbers { bits[n >> 6] |= 1 << UInt64(n & 63) }
+        return bits
+    }()
+}

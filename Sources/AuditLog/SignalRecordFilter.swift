@@ -75,7 +75,8 @@ public struct ProcessExec: Sendable, Equatable {
     public var ppid: Int64?
     public var comm: [UInt8]?
     public var exe: [UInt8]?
-    public var argv: [[UInt8]]
+    /// argv joined by NULs, as `process_execs` stores it; nil when the records name none.
+    public var arguments: [UInt8]?
 
     public init(id: EventID, pid: Int64, ppid: Int64?, comm: [UInt8]?, exe: [UInt8]?, argv: [[UInt8]]) {
         self.id = id
@@ -83,45 +84,161 @@ public struct ProcessExec: Sendable, Equatable {
         self.ppid = ppid
         self.comm = comm
         self.exe = exe
-        self.argv = argv
+        arguments = argv.isEmpty ? nil : Array(argv.joined(separator: [0]))
     }
 
-    /// From the SYSCALL line and the EXECVE lines of one event; nil when they say no process.
-    static func parse(syscall: [UInt8], execve: [[UInt8]]) -> ProcessExec? {
-        syscall.withUnsafeBufferPointer { line -> ProcessExec? in
-            guard case .success(let h) = RecordHeader.parse(line),
-                  let pid = RecordHeader.field("pid", in: line, header: h).flatMap({ AuditField.decimal($0) }) else { return nil }
-            let ppid = RecordHeader.field("ppid", in: line, header: h).flatMap { AuditField.decimal($0) }
-            let comm = RecordHeader.field("comm", in: line, header: h).flatMap { AuditField.decodeString($0) }
-            let exe = RecordHeader.field("exe", in: line, header: h).flatMap { AuditField.decodeString($0) }
-            return ProcessExec(id: h.eventID, pid: pid, ppid: ppid, comm: comm, exe: exe, argv: arguments(execve))
+    public var argv: [[UInt8]] {
+        arguments.map { $0.split(separator: 0, omittingEmptySubsequences: false).map(Array.init) } ?? []
+    }
+
+    /// From the SYSCALL line: pid, ppid, comm and exe, read in one pass over its body; nil
+    /// when it names no pid.
+    static func begin(_ line: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, id: EventID) -> ProcessExec? {
+        var pid: Int64?, ppid: Int64?, comm: [UInt8]?, exe: [UInt8]?
+        var i = start
+        while i < end {
+            var e = i
+            while e < end, line[e] != 0x3d, line[e] != 0x20 { e += 1 }
+            var v = e
+            while v < end, line[v] != 0x20 { v += 1 }
+            if e < end, line[e] == 0x3d {
+                let value = UnsafeBufferPointer(rebasing: line[(e + 1)..<v])
+                switch e - i {
+                case 3 where line[i] == 0x70 && line[i + 1] == 0x69 && line[i + 2] == 0x64:  // pid
+                    pid = AuditField.decimal(value)
+                case 4 where line[i] == 0x70 && line[i + 1] == 0x70 && line[i + 2] == 0x69 && line[i + 3] == 0x64:  // ppid
+                    ppid = AuditField.decimal(value)
+                case 4 where line[i] == 0x63 && line[i + 1] == 0x6f && line[i + 2] == 0x6d && line[i + 3] == 0x6d:  // comm
+                    comm = AuditField.decodeString(value)
+                case 3 where line[i] == 0x65 && line[i + 1] == 0x78 && line[i + 2] == 0x65:  // exe
+                    exe = AuditField.decodeString(value)
+                default: break
+                }
+            }
+            // exe is the last of them the kernel writes (before subj= and key=).
+            if exe != nil, pid != nil, comm != nil, ppid != nil { break }
+            i = v
+            while i < end, line[i] == 0x20 { i += 1 }
+        }
+        guard let pid else { return nil }
+        return ProcessExec(id: id, pid: pid, ppid: ppid, comm: comm, exe: exe, argv: [])
+    }
+}
+
+/// An execve event's arguments as its EXECVE records give them, `argc=3 a0="ls" a1=2D6C
+/// a2_len=9000 a2[0]=… a2[1]=…`, decoded as the records come into argv joined by NULs (the
+/// kernel writes them in order: a long argument's pieces, then the next argument).
+struct ExecArguments {
+    private var joined: [UInt8] = []
+    /// Arguments begun so far (0...n-1 are in `joined`).
+    private var begun = 0
+    private var argc: Int?
+    /// Arguments that came out of order (only damaged or edited logs): by number, from then on.
+    private var scattered: [Int: [UInt8]]?
+    static let limit = 4096
+
+    /// The body of one EXECVE record.
+    mutating func take(_ line: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) {
+        var i = start
+        while i < end {
+            var e = i
+            while e < end, line[e] != 0x3d, line[e] != 0x20 { e += 1 }
+            var v = e
+            while v < end, line[v] != 0x20 { v += 1 }
+            if e < end, line[e] == 0x3d { field(line, name: i..<e, value: (e + 1)..<v) }
+            i = v
+            while i < end, line[i] == 0x20 { i += 1 }
         }
     }
 
-    /// `argc=3 a0="ls" a1=2D6C a2_len=9000 a2[0]=… a2[1]=…`: argv, a long argument's pieces joined.
-    static func arguments(_ lines: [[UInt8]]) -> [[UInt8]] {
-        var args: [Int: [UInt8]] = [:]
-        var argc: Int?
-        for line in lines {
-            let body: [UInt8] = line.withUnsafeBufferPointer { b in
-                guard case .success(let h) = RecordHeader.parse(b) else { return [] }
-                return Array(b[h.bodyStart..<h.bodyEnd])
-            }
-            for token in body.split(separator: 0x20) {
-                guard let eq = token.firstIndex(of: 0x3d) else { continue }
-                let name = token[token.startIndex..<eq], value = token[(eq + 1)...]
-                if name.elementsEqual("argc".utf8) { argc = AuditField.decimal(value).map(Int.init); continue }
-                guard name.first == UInt8(ascii: "a") else { continue }
-                var digits = name.dropFirst()
-                if let bracket = digits.firstIndex(of: UInt8(ascii: "[")) { digits = digits[digits.startIndex..<bracket] }
-                guard !digits.isEmpty, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), digits.count < 7,
-                      let n = Int(String(decoding: digits, as: UTF8.self)), n < 4096,
-                      let decoded = AuditField.decodeString(value) else { continue }
-                args[n, default: []] += decoded
-            }
+    private mutating func field(_ line: UnsafeBufferPointer<UInt8>, name: Range<Int>, value: Range<Int>) {
+        let n = name.lowerBound
+        if name.count == 4, line[n] == 0x61, line[n + 1] == 0x72, line[n + 2] == 0x67, line[n + 3] == 0x63 {  // argc
+            argc = AuditField.decimal(UnsafeBufferPointer(rebasing: line[value])).map { Int(clamping: $0) }
+            return
         }
-        let count = min(argc ?? (args.keys.max().map { $0 + 1 } ?? 0), 4096)
-        return (0..<count).map { args[$0] ?? [] }
+        // aN or aN[k]; aN_len says only how long aN is.
+        guard line[n] == 0x61 else { return }
+        var index = 0, digits = 0, j = n + 1
+        while j < name.upperBound, line[j] >= 0x30, line[j] <= 0x39, digits < 6 {
+            index = index * 10 + Int(line[j] - 0x30)
+            digits += 1
+            j += 1
+        }
+        guard digits > 0, index < Self.limit, j == name.upperBound || line[j] == 0x5b else { return }
+        let raw = UnsafeBufferPointer(rebasing: line[value])
+        if raw.count == 6, raw[0] == 0x28, raw.elementsEqual("(null)".utf8) || raw.elementsEqual("(none)".utf8) { return }
+        if scattered == nil, index == begun - 1 {
+            Self.decode(raw, into: &joined)
+        } else if scattered == nil, index >= begun {
+            // Missing arguments before it are empty, as a missing aN always was.
+            while begun <= index {
+                if begun > 0 { joined.append(0) }
+                begun += 1
+            }
+            Self.decode(raw, into: &joined)
+        } else {
+            if scattered == nil {
+                var pieces: [Int: [UInt8]] = [:]
+                for (k, piece) in joined.split(separator: 0, omittingEmptySubsequences: false).enumerated() where k < begun {
+                    pieces[k] = Array(piece)
+                }
+                scattered = pieces
+            }
+            var piece: [UInt8] = []
+            Self.decode(raw, into: &piece)
+            scattered![index, default: []] += piece
+        }
+    }
+
+    /// A quoted value's bytes, a hex one's decoded (an odd or non-hex one as it stands).
+    private static func decode(_ b: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        guard let first = b.first else { return }
+        if first == 0x22 {
+            let end = b.count >= 2 && b[b.count - 1] == 0x22 ? b.count - 1 : b.count
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: b[1..<end]))
+            return
+        }
+        if b.count % 2 == 0, b.allSatisfy({ hexValue($0) != 0xff }) {
+            var k = 0
+            while k < b.count {
+                out.append(hexValue(b[k]) << 4 | hexValue(b[k + 1]))
+                k += 2
+            }
+        } else {
+            out.append(contentsOf: b)
+        }
+    }
+
+    @inline(__always)
+    private static func hexValue(_ c: UInt8) -> UInt8 {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x41...0x46: return c - 0x41 + 10
+        case 0x61...0x66: return c - 0x61 + 10
+        default: return 0xff
+        }
+    }
+
+    /// argv joined by NULs: `argc` of them when the record says (missing ones empty), else
+    /// as many as came; nil for none.
+    func finish() -> [UInt8]? {
+        if let scattered {
+            let count = min(argc ?? (scattered.keys.max().map { $0 + 1 } ?? 0), Self.limit)
+            guard count > 0 else { return nil }
+            return Array((0..<count).map { scattered[$0] ?? [] }.joined(separator: [0]))
+        }
+        let count = min(argc ?? begun, Self.limit)
+        guard count > 0 else { return nil }
+        if count == begun { return joined }
+        if count > begun { return joined + [UInt8](repeating: 0, count: count - begun - (begun == 0 ? 1 : 0)) }
+        // argc says fewer than came: the first `count`.
+        var seen = 0
+        for (k, b) in joined.enumerated() where b == 0 {
+            seen += 1
+            if seen == count { return Array(joined[..<k]) }
+        }
+        return joined
     }
 }
 
@@ -199,6 +316,10 @@ public struct SignalRecordFilter {
         var sequence: Int
         /// The `fileEpoch` of the file in progress once its first record there was seen.
         var seenInFile = -1
+        /// Its open execve events in the order they began, from `execHead` on: the sweep
+        /// completes the oldest without looking at the others.
+        var execOrder: [RecentIDs.Key] = []
+        var execHead = 0
     }
     private var nodes: [Node] = []
     private var nodeNumbers: [String: Int] = [:]
@@ -245,8 +366,20 @@ public struct SignalRecordFilter {
     private var daemonRecords: [DaemonRecord] = []
     /// SECCOMP and ANOM_ABEND records: fatal signals the kernel delivered itself.
     private var kernelRecords: [KernelActionRecord] = []
-    /// execve events being read (SYSCALL line, EXECVE lines), and those complete.
-    private var execOpen: [EventID: (syscall: [UInt8], execve: [[UInt8]])] = [:]
+    /// execve events being read (what the SYSCALL record said, the arguments so far), and
+    /// those complete. Keyed without Strings: a busy log opens one per execve.
+    private struct OpenExec {
+        var exec: ProcessExec
+        var arguments = ExecArguments()
+        var lines = 0
+
+        /// One EXECVE record of it: read up to 64 of them (a long argv's pieces).
+        mutating func take(_ line: UnsafeBufferPointer<UInt8>, _ header: RawRecordHeader) {
+            lines += 1
+            if lines <= 64 { arguments.take(line, from: header.bodyStart, to: header.bodyEnd(in: line)) }
+        }
+    }
+    private var execOpen: [RecentIDs.Key: OpenExec] = [:]
     private var execs: [ProcessExec] = []
     static let execLimit = 1 << 14
     static let kernelRecordLimit = 1 << 16
@@ -312,8 +445,9 @@ public struct SignalRecordFilter {
         return out
     }
 
-    /// Complete events and kernel records waiting to be drained.
-    public var waiting: Int { ready.count + kernelRecords.count + tracerMessages.count }
+    /// Complete events and kernel records waiting to be drained; execve events too, at half
+    /// weight, so that a log of nothing else still commits before `execLimit` drops them.
+    public var waiting: Int { ready.count + kernelRecords.count + tracerMessages.count + execs.count >> 1 }
 
     /// Where each node's serial sequence stands: saved with every checkpoint, so a run cut
     /// short does not leave the next one comparing against an old serial.
@@ -338,7 +472,7 @@ public struct SignalRecordFilter {
     @discardableResult
     public mutating func take(_ line: UnsafeBufferPointer<UInt8>, file: Int, offset: Int64) -> Int {
         takeLine(line, file: file, offset: offset)
-        return ready.count + kernelRecords.count
+        return ready.count + kernelRecords.count + execs.count >> 1
     }
 
     private mutating func takeLine(_ line: UnsafeBufferPointer<UInt8>, file: Int, offset: Int64) {
@@ -376,10 +510,7 @@ public struct SignalRecordFilter {
             let call = syscallClass(line, header)
             guard call == .signal else {
                 if !runSignal { runNoise = true }
-                if call == .execve {
-                    if execOpen.count >= Self.execLimit { execOpen.removeAll() }
-                    execOpen[id] = (Array(line), [])
-                }
+                if call == .execve { openExec(line, header, id) }
                 break
             }
             runSignal = true
@@ -401,6 +532,10 @@ public struct SignalRecordFilter {
             group.lines.append(hold(line, header, file, offset))
             open[id] = group
         case .objPID, .proctitle:
+            // The kernel writes an execve's PROCTITLE after all its EXECVE records: auditd
+            // logs no EOE, and the event need not wait for the timeout.
+            if header.kind == .proctitle, !execOpen.isEmpty,
+               let e = execOpen.removeValue(forKey: RecentIDs.Key(header, node: runNode)) { completeExec(e) }
             // After its event's SYSCALL said no signal, nothing to keep: no lookup, no copy.
             if runNoise { break }
             if open[id] != nil {
@@ -411,9 +546,9 @@ public struct SignalRecordFilter {
                 remember(hold(line, header, file, offset), id)
             }
         case .execve:
-            if execOpen[id] != nil, execOpen[id]!.execve.count < 64 { execOpen[id]!.execve.append(Array(line)) }
+            execOpen[RecentIDs.Key(header, node: runNode)]?.take(line, header)
         case .endOfEvent:
-            if let e = execOpen.removeValue(forKey: id) { completeExec(e) }
+            if !execOpen.isEmpty, let e = execOpen.removeValue(forKey: RecentIDs.Key(header, node: runNode)) { completeExec(e) }
             if let group = open.removeValue(forKey: id) { handOn(group) }
             // The event is over and was no signal: its records need not be held (a stream's
             // spool is emptied only when nothing is).
@@ -517,7 +652,13 @@ public struct SignalRecordFilter {
     /// End of the stream: every open event is as complete as it will get in this run.
     /// `complete` says whether the logs are finished (nobody is writing them).
     public mutating func finish(complete: Bool) {
-        for (_, e) in execOpen.sorted(by: { $0.key < $1.key }) { completeExec(e) }
+        for n in nodes.indices {
+            for key in nodes[n].execOrder[nodes[n].execHead...] {
+                if let e = execOpen.removeValue(forKey: key) { completeExec(e) }
+            }
+            nodes[n].execOrder.removeAll()
+            nodes[n].execHead = 0
+        }
         execOpen.removeAll()
         for (_, group) in open { handOn(group) }
         open.removeAll()
@@ -538,8 +679,35 @@ public struct SignalRecordFilter {
         return out
     }
 
-    private mutating func completeExec(_ e: (syscall: [UInt8], execve: [[UInt8]])) {
-        guard let exec = ProcessExec.parse(syscall: e.syscall, execve: e.execve) else { return }
+    /// A successful execve's SYSCALL record: what it says is read now, not kept as bytes.
+    private mutating func openExec(_ line: UnsafeBufferPointer<UInt8>, _ header: RawRecordHeader, _ id: EventID) {
+        guard let exec = ProcessExec.begin(line, from: header.bodyStart, to: header.bodyEnd(in: line), id: id) else { return }
+        let key = RecentIDs.Key(header, node: runNode)
+        // Another copy of the event (a log read twice): the first is complete.
+        if let first = execOpen.removeValue(forKey: key) { completeExec(first) }
+        if execOpen.count >= Self.execLimit { completeOldestExec() }
+        execOpen[key] = OpenExec(exec: exec)
+        nodes[runNode].execOrder.append(key)
+    }
+
+    /// Bounded: the node with the oldest open execve completes it (a log of more execve
+    /// events in a few seconds than the limit, or a node whose clock stands still).
+    private mutating func completeOldestExec() {
+        var oldest: (node: Int, key: RecentIDs.Key)?
+        for n in nodes.indices {
+            let node = nodes[n]
+            guard node.execHead < node.execOrder.count else { continue }
+            let key = node.execOrder[node.execHead]
+            if oldest == nil || key.seconds < oldest!.key.seconds { oldest = (n, key) }
+        }
+        guard let oldest else { return }
+        nodes[oldest.node].execHead += 1
+        if let e = execOpen.removeValue(forKey: oldest.key) { completeExec(e) }
+    }
+
+    private mutating func completeExec(_ e: OpenExec) {
+        var exec = e.exec
+        exec.arguments = e.arguments.finish()
         if execs.count >= Self.execLimit { execs.removeFirst(execs.count / 2) }
         execs.append(exec)
     }
@@ -556,7 +724,8 @@ public struct SignalRecordFilter {
         var i = 0
         let number = readDecimal(sc, &i).flatMap { i == sc.count ? Int(exactly: $0) : nil }
         func succeeded() -> Bool {
-            RecordHeader.field("success", in: line, from: header.bodyStart, to: end)?.elementsEqual("yes".utf8) == true
+            guard let v = RecordHeader.field("success", in: line, from: header.bodyStart, to: end) else { return false }
+            return v.count == 3 && v[0] == 0x79 && v[1] == 0x65 && v[2] == 0x73  // yes
         }
         guard let number else {
             // Pre-interpreted logs name the syscall.
@@ -569,16 +738,12 @@ public struct SignalRecordFilter {
             return (sc.elementsEqual("execve".utf8) || sc.elementsEqual("execveat".utf8)) && succeeded() ? .execve : .other
         }
         let maySignal = AuditArch.maySignal(syscallNumber: number)
-        guard maySignal || Self.anyExecveNumber.contains(number),
+        guard maySignal || AuditArch.mayExecve(syscallNumber: number),
               let archField = RecordHeader.field("arch", in: line, from: header.bodyStart, to: end),
               let arch = AuditArch(field: archField) else { return .other }
         if maySignal, arch.signalSyscall(number: number) != nil { return .signal }
-        return Self.execveNumbers[arch]?.contains(number) == true && succeeded() ? .execve : .other
+        return arch.isExecve(syscallNumber: number) && succeeded() ? .execve : .other
     }
-
-    /// execve and execveat, per arch.
-    static let execveNumbers: [AuditArch: Set<Int>] = [.x86_64: [59, 322], .i386: [11, 358], .aarch64: [221, 281], .arm: [11, 387]]
-    static let anyExecveNumber = Set(execveNumbers.values.joined())
 
     private func hold(_ line: UnsafeBufferPointer<UInt8>, _ header: RawRecordHeader, _ file: Int, _ offset: Int64) -> HeldLine {
         HeldLine(bytes: Array(line), kind: header.kind, file: file, offset: offset)
@@ -608,9 +773,19 @@ public struct SignalRecordFilter {
     /// log time, and forgets finished events too old to get late records.
     private mutating func sweep() {
         lastSweepSecond = newestSecond
-        for (id, e) in execOpen where id.seconds < newest[id.node, default: .min] - Self.eventTimeout {
-            execOpen.removeValue(forKey: id)
-            completeExec(e)
+        for n in nodes.indices where nodes[n].execHead < nodes[n].execOrder.count {
+            let cutoff = nodes[n].newest - Self.eventTimeout
+            while nodes[n].execHead < nodes[n].execOrder.count {
+                let key = nodes[n].execOrder[nodes[n].execHead]
+                // Those that began later wait behind it, at most a few seconds of the log.
+                guard key.seconds < cutoff else { break }
+                nodes[n].execHead += 1
+                if let e = execOpen.removeValue(forKey: key) { completeExec(e) }
+            }
+            if nodes[n].execHead > 4096 {
+                nodes[n].execOrder.removeFirst(nodes[n].execHead)
+                nodes[n].execHead = 0
+            }
         }
         for (id, group) in open where id.seconds < newest[id.node, default: .min] - Self.eventTimeout {
             open.removeValue(forKey: id)
@@ -633,7 +808,7 @@ public struct SignalRecordFilter {
 /// an id, and interleaving is shallow, so a small window of recent ids is enough.
 struct RecentIDs {
     /// An event id with its node as the filter numbers it: compared without Strings.
-    struct Key: Equatable {
+    struct Key: Hashable {
         var seconds: Int64
         var milliseconds: Int32
         var serial: UInt32

@@ -92,8 +92,9 @@ public enum ProcessChainQuery {
     }
 
     /// From the audit logs alone: the sender as its record names it, then its parents as
-    /// their own execve records do (the newest execve of each parent pid at or before the
-    /// kill). nil when the logs hold none for its parent.
+    /// their own execve records do (the newest execve of each parent pid before the kill, by
+    /// time and serial: a parent's `exec` later in the kill's second ran after it). nil when
+    /// the logs hold none for its parent.
     static func fromExecs(_ db: Database, for row: SignalRow) throws -> EventContext? {
         guard let ppid = row.senderPpid, ppid > 1, try db.tableExists("process_execs"),
               let node = try Int64.fetchOne(db, sql: "SELECT id FROM strings WHERE value = ?", arguments: [Data(row.node ?? [])])
@@ -104,14 +105,16 @@ public enum ProcessChainQuery {
             LEFT JOIN strings comm ON comm.id = x.comm_id
             LEFT JOIN strings exe ON exe.id = x.exe_id
             LEFT JOIN strings argv ON argv.id = x.argv_id
-            WHERE x.node_id = ? AND x.pid = ? AND x.sec <= ?
+            WHERE x.node_id = ? AND x.pid = ? AND x.sec <= ? AND (x.sec, x.msec, x.serial) < (?, ?, ?)
             ORDER BY x.sec DESC, x.msec DESC, x.serial DESC LIMIT 1
             """)
+        let stamp = row.eventID.split(whereSeparator: { $0 == "." || $0 == ":" }).compactMap { Int64($0) }
+        guard stamp.count == 3 else { return nil }
         var chain = [fromRecord(row)]
         var next: Int64? = ppid
         var seen: Set<Int64> = [row.senderPid ?? 0]
         while let pid = next, pid > 0, chain.count < 32, seen.insert(pid).inserted,
-              let r = try Row.fetchOne(statement, arguments: [node, pid, Int64(row.eventTime.rounded(.down))]) {
+              let r = try Row.fetchOne(statement, arguments: [node, pid, stamp[0], stamp[0], stamp[1], stamp[2]]) {
             func bytes(_ c: String) -> [UInt8]? { (r[c] as Data?).map { [UInt8]($0) } }
             let sec: Int64 = r["sec"], msec: Int64 = r["msec"]
             chain.append(ProcessRecord(pid: pid, ppid: r["ppid"], comm: bytes("comm"), exe: bytes("exe"),

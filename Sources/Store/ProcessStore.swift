@@ -64,15 +64,34 @@ extension StoreTransaction {
     /// Successful execve events, each once (node, time, serial): what each process ran and
     /// its parent, for naming a sender's parents from the audit logs alone.
     func store(_ execs: [ProcessExec]) throws {
-        let statement = try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO process_execs (node_id, sec, msec, serial, pid, ppid, comm_id, exe_id, argv_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
         func id(_ b: [UInt8]?) throws -> Int64? { try b.map { try store.intern($0, db) } }
-        for e in execs {
-            try statement.execute(arguments: [try store.intern(Array(e.id.node.utf8), db), e.id.seconds, Int64(e.id.milliseconds),
-                                              Int64(e.id.serial), e.pid, e.ppid, try id(e.comm), try id(e.exe),
-                                              try id(e.argv.isEmpty ? nil : Array(e.argv.joined(separator: [0])))])
+        var node: (name: String, id: Int64)?
+        var start = execs.startIndex
+        while start < execs.endIndex {
+            // Many rows a statement, bound through the C API: a busy host's log has one per
+            // execve, and a statement's own run was most of the cost of each.
+            let rows = min(Self.execRowsPerInsert, execs.endIndex - start)
+            var insert = try BoundStatement(db, "INSERT OR IGNORE INTO process_execs (node_id, sec, msec, serial, pid, ppid, comm_id, exe_id, argv_id) VALUES "
+                                            + Array(repeating: "(?,?,?,?,?,?,?,?,?)", count: rows).joined(separator: ","))
+            insert.begin()
+            for e in execs[start..<(start + rows)] {
+                if node?.name != e.id.node { node = (e.id.node, try store.intern(name: e.id.node, db)) }
+                insert.bind(node!.id)
+                insert.bind(e.id.seconds)
+                insert.bind(e.id.milliseconds)
+                insert.bind(e.id.serial)
+                insert.bind(e.pid)
+                insert.bind(e.ppid)
+                insert.bind(try id(e.comm))
+                insert.bind(try id(e.exe))
+                insert.bind(try id(e.arguments))
+            }
+            try insert.run(db)
+            start += rows
         }
     }
+
+    /// Rows per INSERT of `store(_: [ProcessExec])`: a batch's remainder takes a statement
+    /// of its own length, so at most this many statements are cached.
+    static let execRowsPerInsert = 32
 }
