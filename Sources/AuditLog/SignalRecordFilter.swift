@@ -787,9 +787,13 @@ public struct SignalRecordFilter {
                 nodes[n].execHead = 0
             }
         }
-        for (id, group) in open where id.seconds < newest[id.node, default: .min] - Self.eventTimeout {
-            open.removeValue(forKey: id)
-            handOn(group)
+        // Ids first, then removal: removing while iterating copies the whole dictionary.
+        var expired: [EventID] = []
+        for id in open.keys where id.seconds < newest[id.node, default: .min] - Self.eventTimeout {
+            expired.append(id)
+        }
+        for id in expired {
+            if let group = open.removeValue(forKey: id) { handOn(group) }
         }
         while carriedHead < carriedOrder.count {
             let id = carriedOrder[carriedHead]

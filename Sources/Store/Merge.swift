@@ -38,6 +38,9 @@ public struct MergeResult: Sendable, Equatable {
     /// Kills the kernel made (OOM killer, seccomp ...) and systemd's kills, not held yet.
     public var newKernelKills = 0
     public var newSystemdActions = 0
+    /// Successful execve events kept for ancestry (migration 011): a merged host's senders
+    /// keep their parents' programs.
+    public var newExecs = 0
     /// Ingest runs of the source copied, or refreshed because the source's copy moved on.
     public var copiedRuns = 0
     public var copiedFileReads = 0
@@ -267,6 +270,7 @@ extension SignalStore {
             """)
         r.newSerialGaps = db.changesCount
         try copyKernelKills(db, s, into: &r)
+        try copyExecs(db, s, into: &r)
         // Checkpoints and serial cursors are not copied: they say where this database's own
         // reading of its own logs stands, which another database's say nothing about.
 
@@ -295,6 +299,21 @@ extension SignalStore {
                OR m.sender_exe_id IS NOT \(s("sender_exe_id", "x"))
             ORDER BY x.id
             """)
+    }
+
+    /// The execve events kept for ancestry (migration 011; 016 keyed them by pid, with the same
+    /// columns). An execve is one event of its host: one the target holds is held already.
+    private static func copyExecs(_ db: Database, _ s: (String, String) -> String, into r: inout MergeResult) throws {
+        guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM src.sqlite_master WHERE name = 'process_execs')") == true else {
+            return
+        }
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO main.process_execs (node_id, pid, sec, msec, serial, ppid, comm_id, exe_id, argv_id)
+            SELECT \(s("node_id", "x")), x.pid, x.sec, x.msec, x.serial, x.ppid, \(s("comm_id", "x")), \(s("exe_id", "x")),
+              \(s("argv_id", "x"))
+            FROM src.process_execs x ORDER BY 1, 2, 3, 4, 5
+            """)
+        r.newExecs = db.changesCount
     }
 
     /// Kernel kills (migration 002) by their entries' identities: a kill any of whose log

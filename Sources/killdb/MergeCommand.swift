@@ -126,7 +126,7 @@ enum MergeSummary {
                     ("new_strings", .integer(r.newStrings)), ("new_daemon_records", .integer(r.newDaemonRecords)),
                     ("new_serial_gaps", .integer(r.newSerialGaps)), ("copied_runs", .integer(r.copiedRuns)),
                     ("new_kernel_kills", .integer(r.newKernelKills)), ("new_systemd_actions", .integer(r.newSystemdActions)),
-                    ("copied_file_reads", .integer(r.copiedFileReads)),
+                    ("copied_file_reads", .integer(r.copiedFileReads)), ("new_execs", .integer(r.newExecs)),
                     ("new_trace_sessions", .integer(r.newTraceSessions)), ("new_traced_signals", .integer(r.newTracedSignals)),
                     ("conflicting_copies", .integer(r.conflictingEvents)),
                 ])

@@ -39,6 +39,28 @@ struct AuditExecChainTests {
         return WhoReport.text(try Who.ask(q, in: try SignalStore.openReadOnly(path: db.path)), SenderChainTests.context)
     }
 
+    @Test("merged into a collector's database, the execve events come along: the sender's parents are still named, once however often merged")
+    func mergedExecs() throws {
+        try TestLogs.withScratch { dir in
+            let t = 1_780_000_000.0
+            var log = Self.execEvent(pid: 700, ppid: 1, comm: "cron", exe: "/usr/sbin/cron", args: ["/usr/sbin/cron", "-f"],
+                                     time: t, serial: 1)
+            log += Self.execEvent(pid: 701, ppid: 700, comm: "job.sh", exe: "/usr/bin/bash", args: ["/bin/bash", "/opt/job.sh"],
+                                  time: t + 1, serial: 2)
+            log += SenderChainTests.killEvent(sender: 703, ppid: 701, target: 30954, time: t + 3, serial: 4)
+            let file = dir.appendingPathComponent("audit.log")
+            try log.write(to: file, atomically: true, encoding: .utf8)
+            let source = dir.appendingPathComponent("host.sqlite")
+            _ = try Ingest.run(paths: [file.path], databasePath: source.path)
+            let target = dir.appendingPathComponent("fleet.sqlite")
+            let store = try SignalStore.openForWriting(path: target.path)
+            #expect(try store.merge(from: source.path).newExecs == 2)
+            #expect(try store.merge(from: source.path).newExecs == 0)
+            let text = try Self.chainText(target, target: 30954)
+            #expect(text.contains("/bin/bash /opt/job.sh (pid 701) ← /usr/sbin/cron -f (pid 700) (from the audit log's execve records)"), "\(text)")
+        }
+    }
+
     @Test("execve on ppc64le and s390x: numbered by libaudit's tables for the record's own arch")
     func otherArches() throws {
         try TestLogs.withScratch { dir in
