@@ -86,7 +86,7 @@ public enum LiveTrace {
         options.ready?()
 
         var completion = TraceCompletion()
-        var lostSeen: UInt64 = 0
+        var lostSeen: UInt64 = 0, lostContextsSeen: UInt64 = 0
         var lostCheckedAt = Date().timeIntervalSince1970
         var failure: (any Error)?
         while !control.stopRequested {
@@ -110,6 +110,11 @@ public enum LiveTrace {
                     forwarder?.enqueue([.loss(TraceLoss(from: lostCheckedAt, to: now, count: lost - lostSeen))])
                     options.log?(true, "the kernel's ring buffer was full: \(lost - lostSeen) records lost")
                     lostSeen = lost
+                }
+                let lostContexts = tracer.lostContexts()
+                if lostContexts > lostContextsSeen {
+                    options.log?(true, "the kernel's ring buffer was full: \(lostContexts - lostContextsSeen) context records lost (their signals are stored with sender_context_missing = 1)")
+                    lostContextsSeen = lostContexts
                 }
                 lostCheckedAt = now
             }
