@@ -52,7 +52,7 @@ public enum LiveTrace {
     /// Appends to a writer's queue bounded at `limit`, dropping its oldest beyond that (the
     /// tracer never blocks on its writers); returns how many were dropped.
     static func append<T>(_ items: [T], to queue: inout [T], limit: Int) -> Int {
-        queue.append(contentsOf: items)
+        if queue.isEmpty { queue = items } else { queue.append(contentsOf: items) }
         guard queue.count > limit else { return 0 }
         let excess = queue.count - limit
         queue.removeFirst(excess)
@@ -214,7 +214,8 @@ final class TraceWriter: @unchecked Sendable {
             let queueEmpty = queue.isEmpty
             condition.unlock()
 
-            let taken = Array(pending[head..<min(pending.count, head + maxBatch)])
+            // The whole of `pending` is handed over as it is when it fits (no copy of it).
+            let taken = head == 0 && pending.count <= maxBatch ? pending : Array(pending[head..<min(pending.count, head + maxBatch)])
             let more = !queueEmpty || head + taken.count < pending.count
             let now = Date().timeIntervalSince1970
             let heartbeatDue = now - lastHeartbeat >= options.heartbeat
@@ -232,7 +233,7 @@ final class TraceWriter: @unchecked Sendable {
                 lastHeartbeat = now
                 reportedBusy = false
                 head += taken.count
-                if head == pending.count { pending.removeAll(keepingCapacity: true); head = 0 }
+                if head == pending.count { pending = []; head = 0 }
                 condition.lock()
                 losses.removeFirst(min(lossBatch.count, losses.count))
                 status.records += taken.count

@@ -147,8 +147,11 @@ public final class SignalTracer {
         let c = ring_buffer__consume(ring)
         if c < 0 && -c != EINTR { throw .libbpf(step: "read its ring buffer", errno: -c, log: "") }
         decoded.append(contentsOf: decoder.endOfPoll())
-        defer { decoded.removeAll(keepingCapacity: true) }
-        return decoded
+        // Handed over whole (keeping the capacity here would allocate it again while the
+        // caller holds the records).
+        var out: [TracedSignal] = []
+        swap(&out, &decoded)
+        return out
     }
 
     /// Every record still held back (at the end).
