@@ -147,17 +147,22 @@ extension StoreTransaction {
         let node: Int64
         var senders: [[ProcessIdentity]: Int64] = [:]
         var targets: [ProcessIdentity: Int64] = [:]
+        /// The previous record's sender and parents (arrays compare by identity first).
+        var last: (sender: ProcessIdentity, ancestors: [TracedAncestor], row: Int64)?
     }
 
     /// The record's sender with its parents, and its target, each stored once (node, boot,
     /// pid, start time); the caller links them to the record with the cgroup each was in at the event.
     private func storeProcesses(of r: TracedSignal, session: TraceSession, podLogs: PodLogs?,
                                 rows: inout ProcessRows) throws -> (sender: Int64, target: Int64) {
-        let chainKey = [r.sender.process] + r.ancestors.map(\.process)
         let sender: Int64
-        if let known = rows.senders[chainKey] {
+        if let l = rows.last, l.sender == r.sender.process, l.ancestors == r.ancestors {
+            sender = l.row
+        } else if let known = rows.senders[[r.sender.process] + r.ancestors.map(\.process)] {
             sender = known
+            rows.last = (r.sender.process, r.ancestors, known)
         } else {
+            let chainKey = [r.sender.process] + r.ancestors.map(\.process)
             let chain = TracedProcesses.chain(r, bootID: session.bootID, bootTime: session.bootTime, podLogs: podLogs)
             var ids: [Int64] = []
             for p in chain { ids.append(try store(p, node: rows.node)) }
@@ -167,6 +172,7 @@ extension StoreTransaction {
             }
             sender = ids[0]
             rows.senders[chainKey] = sender
+            rows.last = (r.sender.process, r.ancestors, sender)
         }
         let target: Int64
         if let known = rows.targets[r.target.process] {

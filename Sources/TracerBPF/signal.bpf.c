@@ -107,6 +107,13 @@ static __always_inline void read_pidns(struct task_struct *leader, struct kt_tas
         *reaper = BPF_CORE_READ(up.ns, child_reaper) == leader;
 }
 
+/* A task's name (always NUL-terminated in the kernel): two direct loads, not a helper call. */
+static __always_inline void copy_comm(char *dst, const char *src)
+{
+    ((__u64 *)dst)[0] = ((const __u64 *)src)[0];
+    ((__u64 *)dst)[1] = ((const __u64 *)src)[1];
+}
+
 static __always_inline void read_task(struct task_struct *t, struct kt_task *out, bool *reaper)
 {
     struct task_struct *leader = t->group_leader;
@@ -114,8 +121,7 @@ static __always_inline void read_task(struct task_struct *t, struct kt_task *out
     out->tgid = t->tgid;
     out->start_boottime = leader->start_boottime;
     out->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
-    /* Always NUL-terminated in the kernel: 16 bytes copied, not scanned. */
-    bpf_probe_read_kernel(out->comm, sizeof(out->comm), t->comm);
+    copy_comm(out->comm, t->comm);
     read_pidns(leader, out, reaper);
 }
 
@@ -412,7 +418,7 @@ int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct ta
     r->exec_id = v.exec_id;
     r->parent_tgid = v.parent_tgid;
     r->parent_start_boottime = v.parent_start_boottime;
-    bpf_probe_read_kernel(r->parent_comm, sizeof(r->parent_comm), parent->comm);
+    copy_comm(r->parent_comm, parent->comm);
 
     bool reaper = false;
     read_task(cur, &r->sender, &reaper);
