@@ -65,6 +65,8 @@ public enum TraceAuditFormat {
                   ("skt", s.senderIsKernelThread ? "1" : "0"), ("suid", String(s.uid)), ("seuid", String(s.euid)),
                   ("sauid", String(s.loginUID)), ("sses", String(s.sessionID)),
                   ("ppid", String(s.parent.pid)), ("pst", String(s.parent.startNanoseconds)), ("pcomm", hex(s.parentComm))]
+            // Only when missing: sexe and sargv then say "unknown", not "none".
+            if s.contextMissing { f.append(("sctx", "0")) }
             f += task("t", s.target)
         case .session(let o, let state, let version, let hostname, let records, let lost, let t):
             f = [("op", "killdb-trace-session")] + common(o)
@@ -178,7 +180,7 @@ public enum TraceAuditFormat {
             default: throw .field("cause")
             }
             guard let result = SignalResult(rawValue: try int("result")) else { throw .field("result") }
-            let s = TracedSignal(
+            var s = TracedSignal(
                 bootNanoseconds: try int("ns"), time: try double("t"), signal: try int("sig"), code: try int("code"),
                 processDirected: try raw("grp") == "1", result: result, syscallNumber: try optionalInt("sysno"),
                 cause: cause, sender: try task("s"), target: try task("t"), uid: try int("suid"), euid: try int("seuid"),
@@ -186,6 +188,7 @@ public enum TraceAuditFormat {
                 parent: ProcessIdentity(pid: try int("ppid"), startNanoseconds: try int("pst")),
                 parentComm: try bytes("pcomm") ?? [], argv: try bytes("sargv"), argvTruncated: try raw("strunc") == "1",
                 exe: try bytes("sexe"), senderIsKernelThread: try raw("skt") == "1")
+            s.contextMissing = fields["sctx"] == [0x30]
             guard (1...64).contains(s.signal) else { throw .field("sig") }
             return .signal(s, origin)
         case "killdb-trace-session":

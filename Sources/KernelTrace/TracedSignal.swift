@@ -39,6 +39,9 @@ public struct TracedSignal: Sendable, Equatable {
     public var ancestors: [TracedAncestor] = []
     /// More parents than the kernel read, and none of them read from /proc.
     public var ancestryTruncated = false
+    /// The tracer did not have the sender's context (command line, executable, parents) for
+    /// this signal: `argv`, `exe` and the parents past `parent` are unknown, not empty.
+    public var contextMissing = false
     /// The sender's /proc/PID/cgroup (every hierarchy, named v1 ones too), read a moment
     /// after the event while it lived; nil when it had exited.
     public var senderProcCgroup: [UInt8]?

@@ -52,7 +52,7 @@ public enum LiveTrace {
     /// Appends to a writer's queue bounded at `limit`, dropping its oldest beyond that (the
     /// tracer never blocks on its writers); returns how many were dropped.
     static func append<T>(_ items: [T], to queue: inout [T], limit: Int) -> Int {
-        queue.append(contentsOf: items)
+        if queue.isEmpty { queue = items } else { queue.append(contentsOf: items) }
         guard queue.count > limit else { return 0 }
         let excess = queue.count - limit
         queue.removeFirst(excess)
@@ -86,7 +86,7 @@ public enum LiveTrace {
         options.ready?()
 
         var completion = TraceCompletion()
-        var lostSeen: UInt64 = 0
+        var lostSeen: UInt64 = 0, lostContextsSeen: UInt64 = 0
         var lostCheckedAt = Date().timeIntervalSince1970
         var failure: (any Error)?
         while !control.stopRequested {
@@ -110,6 +110,11 @@ public enum LiveTrace {
                     forwarder?.enqueue([.loss(TraceLoss(from: lostCheckedAt, to: now, count: lost - lostSeen))])
                     options.log?(true, "the kernel's ring buffer was full: \(lost - lostSeen) records lost")
                     lostSeen = lost
+                }
+                let lostContexts = tracer.lostContexts()
+                if lostContexts > lostContextsSeen {
+                    options.log?(true, "the kernel's ring buffer was full: \(lostContexts - lostContextsSeen) context records lost (their signals are stored with sender_context_missing = 1)")
+                    lostContextsSeen = lostContexts
                 }
                 lostCheckedAt = now
             }
@@ -209,7 +214,8 @@ final class TraceWriter: @unchecked Sendable {
             let queueEmpty = queue.isEmpty
             condition.unlock()
 
-            let taken = Array(pending[head..<min(pending.count, head + maxBatch)])
+            // The whole of `pending` is handed over as it is when it fits (no copy of it).
+            let taken = head == 0 && pending.count <= maxBatch ? pending : Array(pending[head..<min(pending.count, head + maxBatch)])
             let more = !queueEmpty || head + taken.count < pending.count
             let now = Date().timeIntervalSince1970
             let heartbeatDue = now - lastHeartbeat >= options.heartbeat
@@ -227,7 +233,7 @@ final class TraceWriter: @unchecked Sendable {
                 lastHeartbeat = now
                 reportedBusy = false
                 head += taken.count
-                if head == pending.count { pending.removeAll(keepingCapacity: true); head = 0 }
+                if head == pending.count { pending = []; head = 0 }
                 condition.lock()
                 losses.removeFirst(min(lossBatch.count, losses.count))
                 status.records += taken.count

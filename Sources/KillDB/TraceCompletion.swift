@@ -21,15 +21,37 @@ struct TraceCompletion {
     init(reader: ProcReader = ProcReader(podLogs: nil)) { self.reader = reader }
 
     /// A new poll: the budget is renewed.
-    mutating func newPoll() { reads = 0 }
+    mutating func newPoll() {
+        reads = 0
+        last = nil
+    }
 
     mutating func complete(_ records: [TracedSignal], now: Double) -> [TracedSignal] {
-        records.map { complete($0, now: now) }
+        var records = records
+        for i in records.indices { complete(&records[i], now: now) }
+        return records
     }
+
+    /// The previous record's sender and parents as the kernel gave them, and as completed:
+    /// a busy sender's next record has the same (the arrays compare by identity first).
+    private var last: (sender: ProcessIdentity, ancestors: [TracedAncestor], truncated: Bool,
+                       completed: (cgroup: [UInt8]?, ancestors: [TracedAncestor], truncated: Bool))?
 
     mutating func complete(_ s: TracedSignal, now: Double) -> TracedSignal {
         var s = s
-        guard !s.senderIsKernelThread else { return s }
+        complete(&s, now: now)
+        return s
+    }
+
+    mutating func complete(_ s: inout TracedSignal, now: Double) {
+        guard !s.senderIsKernelThread else { return }
+        if let l = last, l.sender == s.sender.process, l.truncated == s.ancestryTruncated, l.ancestors == s.ancestors {
+            s.senderProcCgroup = l.completed.cgroup
+            s.ancestors = l.completed.ancestors
+            s.ancestryTruncated = l.completed.truncated
+            return
+        }
+        let given = (s.sender.process, s.ancestors, s.ancestryTruncated)
         if let sender = read(s.sender.process, now: now) { s.senderProcCgroup = sender.cgroup }
         for i in s.ancestors.indices {
             guard let p = read(s.ancestors[i].process, now: now) else { continue }
@@ -57,7 +79,7 @@ struct TraceCompletion {
             }
             s.ancestryTruncated = false
         }
-        return s
+        last = (given.0, given.1, given.2, (s.senderProcCgroup, s.ancestors, s.ancestryTruncated))
     }
 
     static let nanosecondsPerTick = UInt64(1_000_000_000) / UInt64(max(1, sysconf(Int32(_SC_CLK_TCK))))

@@ -161,7 +161,8 @@ public struct EventPipeline {
     /// Records of the tracer (`killdb trace`): already decoded by it, batched here with
     /// everything else a transaction holds.
     public mutating func take(_ records: [TracedSignal]) {
-        tracedSignals.append(contentsOf: records)
+        // Shared, not copied, when nothing waits (a traced record is large).
+        if tracedSignals.isEmpty { tracedSignals = records } else { tracedSignals.append(contentsOf: records) }
     }
 
     /// Records the tracer's ring buffer had no room for.
@@ -228,7 +229,7 @@ public struct EventPipeline {
         batch.systemdActions = systemdActions
         systemdActions.removeAll()
         batch.tracedSignals = tracedSignals
-        tracedSignals.removeAll(keepingCapacity: true)
+        tracedSignals = []  // handed over, not reallocated
         batch.traceLosses = traceLosses
         traceLosses.removeAll()
         batch.serialGaps = out.serialGaps

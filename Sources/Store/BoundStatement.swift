@@ -30,6 +30,20 @@ struct BoundStatement {
     mutating func bind(_ value: Int32?) { bind(value.map(Int64.init)) }
     mutating func bind(_ value: UInt32?) { bind(value.map(Int64.init)) }
 
+    mutating func bind(_ value: Double?) {
+        index += 1
+        if let value { sqlite3_bind_double(raw, index, value) } else { sqlite3_bind_null(raw, index) }
+    }
+
+    mutating func bind(_ value: String?) {
+        index += 1
+        guard var value else { sqlite3_bind_null(raw, index); return }
+        value.withUTF8 { p in
+            _ = sqlite3_bind_text(raw, index, p.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
+                                  Int32(p.count), Self.transient)
+        }
+    }
+
     /// Bytes as a BLOB; an empty array is an empty BLOB, not NULL.
     mutating func bind(_ value: [UInt8]?) {
         index += 1

@@ -50,18 +50,19 @@ extension StoreTransaction {
     @discardableResult
     public func store(_ records: [TracedSignal], session: TraceSession, podLogs: PodLogs? = nil) throws -> Int {
         var inserted = 0
-        let statement = try db.cachedStatement(sql: """
+        var statement = try BoundStatement(db, """
             INSERT OR IGNORE INTO traced_signal_records (session_id, boot_id, boot_ns, time, signal, signal_name_id,
               si_code, process_directed, result, cause, cause_detail_id, cause_pidns, syscall,
               sender_pid, sender_tid, sender_start_ns, sender_comm_id, sender_exe_id, sender_cmdline_id, sender_argv_id,
               sender_argv_truncated, sender_kthread, sender_uid, sender_euid, sender_auid, sender_ses,
               sender_pidns, sender_ns_pid, sender_cgroup_id, parent_pid, parent_start_ns, parent_comm_id,
-              target_pid, target_tid, target_start_ns, target_comm_id, target_pidns, target_ns_pid, target_cgroup_id)
-            VALUES (\(Array(repeating: "?", count: 39).joined(separator: ",")))
+              target_pid, target_tid, target_start_ns, target_comm_id, target_pidns, target_ns_pid, target_cgroup_id,
+              sender_context_missing)
+            VALUES (\(Array(repeating: "?", count: 40).joined(separator: ",")))
             """)
         // A busy sender's records repeat its names and command line: the previous record's
         // string ids are compared before the interning table is hashed.
-        var last: [Int: ([UInt8], Int64)] = [:]
+        var last: [([UInt8], Int64)?] = Array(repeating: nil, count: 16)
         var column = 0
         func id(_ b: [UInt8]?) throws -> Int64? {
             column += 1
@@ -71,52 +72,117 @@ extension StoreTransaction {
             last[column] = (b, id)
             return id
         }
+        // And its processes: the same sender, parents and target, stored once per batch.
+        var processRows = ProcessRows(node: try store.intern([], db))
+        var link = try BoundStatement(db, """
+            INSERT OR IGNORE INTO traced_record_processes (record_id, role, process_id, cgroup_id) VALUES (?, ?, ?, ?)
+            """)
         for r in records {
             column = 0
             let s = r.sender, t = r.target
             let pidns: Int64? = if case .pidNamespaceTeardown(let ns) = r.cause { Int64(ns) } else { nil }
-            let values: [(any DatabaseValueConvertible)?] = [
-                session.runID, session.bootID, Int64(bitPattern: r.bootNanoseconds), r.time, r.signal,
-                try id(Array(AuditArch.native.signalName(r.signal).utf8)),
-                r.code, r.processDirected ? 1 : 0, r.result.name, r.cause.name, try id(r.cause.detail.map { Array($0.utf8) }),
-                pidns, r.syscallNumber,
-                s.process.pid, s.tid, Int64(bitPattern: s.process.startNanoseconds), try id(s.comm), try id(r.exe),
-                try id(r.commandLine), try id(r.argv), r.argvTruncated ? 1 : 0, r.senderIsKernelThread ? 1 : 0,
-                Int64(r.uid), Int64(r.euid), Int64(r.loginUID), Int64(r.sessionID),
-                Int64(s.pidNamespace), s.namespacePid, Int64(bitPattern: s.cgroupID),
-                r.parent.pid, Int64(bitPattern: r.parent.startNanoseconds), try id(r.parentComm),
-                t.process.pid, t.tid, Int64(bitPattern: t.process.startNanoseconds), try id(t.comm),
-                Int64(t.pidNamespace), t.namespacePid, Int64(bitPattern: t.cgroupID),
-            ]
-            try statement.execute(arguments: StatementArguments(values))
+            statement.begin()
+            statement.bind(session.runID)
+            statement.bind(session.bootID)
+            statement.bind(Int64(bitPattern: r.bootNanoseconds))
+            statement.bind(r.time)
+            statement.bind(r.signal)
+            statement.bind(try store.intern(name: AuditArch.native.signalName(r.signal), db))
+            statement.bind(r.code)
+            statement.bind(r.processDirected ? 1 : 0)
+            statement.bind(r.result.name)
+            statement.bind(r.cause.name)
+            statement.bind(try id(r.cause.detail.map { Array($0.utf8) }))
+            statement.bind(pidns)
+            statement.bind(r.syscallNumber)
+            statement.bind(s.process.pid)
+            statement.bind(s.tid)
+            statement.bind(Int64(bitPattern: s.process.startNanoseconds))
+            statement.bind(try id(s.comm))
+            statement.bind(try id(r.exe))
+            statement.bind(try id(r.commandLine))
+            statement.bind(try id(r.argv))
+            statement.bind(r.argvTruncated ? 1 : 0)
+            statement.bind(r.senderIsKernelThread ? 1 : 0)
+            statement.bind(Int64(r.uid))
+            statement.bind(Int64(r.euid))
+            statement.bind(Int64(r.loginUID))
+            statement.bind(Int64(r.sessionID))
+            statement.bind(Int64(s.pidNamespace))
+            statement.bind(s.namespacePid)
+            statement.bind(Int64(bitPattern: s.cgroupID))
+            statement.bind(r.parent.pid)
+            statement.bind(Int64(bitPattern: r.parent.startNanoseconds))
+            statement.bind(try id(r.parentComm))
+            statement.bind(t.process.pid)
+            statement.bind(t.tid)
+            statement.bind(Int64(bitPattern: t.process.startNanoseconds))
+            statement.bind(try id(t.comm))
+            statement.bind(Int64(t.pidNamespace))
+            statement.bind(t.namespacePid)
+            statement.bind(Int64(bitPattern: t.cgroupID))
+            statement.bind(r.contextMissing ? 1 : 0)
+            try statement.run(db)
             if db.changesCount > 0 {
                 inserted += 1
-                try storeProcesses(of: r, record: db.lastInsertedRowID, session: session, podLogs: podLogs)
+                let record = db.lastInsertedRowID
+                let (sender, target) = try storeProcesses(of: r, session: session, podLogs: podLogs, rows: &processRows)
+                func linked(_ role: String, _ process: Int64, _ cgroup: [UInt8]?) throws {
+                    link.begin()
+                    link.bind(record)
+                    link.bind(role)
+                    link.bind(process)
+                    link.bind(try id(cgroup))
+                    try link.run(db)
+                }
+                try linked("sender", sender, r.sender.cgroupPath)
+                try linked("target", target, r.target.cgroupPath)
             }
         }
         return inserted
     }
 
+    /// The process rows a batch has stored, so a busy sender's chain is walked once.
+    struct ProcessRows {
+        let node: Int64
+        var senders: [[ProcessIdentity]: Int64] = [:]
+        var targets: [ProcessIdentity: Int64] = [:]
+        /// The previous record's sender and parents (arrays compare by identity first).
+        var last: (sender: ProcessIdentity, ancestors: [TracedAncestor], row: Int64)?
+    }
+
     /// The record's sender with its parents, and its target, each stored once (node, boot,
-    /// pid, start time), and linked to the record with the cgroup each was in at the event.
-    private func storeProcesses(of r: TracedSignal, record: Int64, session: TraceSession, podLogs: PodLogs?) throws {
-        let node = try store.intern([], db)
-        let chain = TracedProcesses.chain(r, bootID: session.bootID, bootTime: session.bootTime, podLogs: podLogs)
-        var rows: [Int64] = []
-        for p in chain { rows.append(try store(p, node: node)) }
-        for (child, parent) in zip(rows, rows.dropFirst()) {
-            try db.cachedStatement(sql: "UPDATE processes SET parent_id = ? WHERE id = ? AND parent_id IS NULL")
-                .execute(arguments: [parent, child])
+    /// pid, start time); the caller links them to the record with the cgroup each was in at the event.
+    private func storeProcesses(of r: TracedSignal, session: TraceSession, podLogs: PodLogs?,
+                                rows: inout ProcessRows) throws -> (sender: Int64, target: Int64) {
+        let sender: Int64
+        if let l = rows.last, l.sender == r.sender.process, l.ancestors == r.ancestors {
+            sender = l.row
+        } else if let known = rows.senders[[r.sender.process] + r.ancestors.map(\.process)] {
+            sender = known
+            rows.last = (r.sender.process, r.ancestors, known)
+        } else {
+            let chainKey = [r.sender.process] + r.ancestors.map(\.process)
+            let chain = TracedProcesses.chain(r, bootID: session.bootID, bootTime: session.bootTime, podLogs: podLogs)
+            var ids: [Int64] = []
+            for p in chain { ids.append(try store(p, node: rows.node)) }
+            for (child, parent) in zip(ids, ids.dropFirst()) {
+                try db.cachedStatement(sql: "UPDATE processes SET parent_id = ? WHERE id = ? AND parent_id IS NULL")
+                    .execute(arguments: [parent, child])
+            }
+            sender = ids[0]
+            rows.senders[chainKey] = sender
+            rows.last = (r.sender.process, r.ancestors, sender)
         }
-        let link = try db.cachedStatement(sql: """
-            INSERT OR IGNORE INTO traced_record_processes (record_id, role, process_id, cgroup_id) VALUES (?, ?, ?, ?)
-            """)
-        if let sender = rows.first {
-            try link.execute(arguments: [record, "sender", sender, try r.sender.cgroupPath.map { try store.intern($0, db) }])
+        let target: Int64
+        if let known = rows.targets[r.target.process] {
+            target = known
+        } else {
+            target = try store(TracedProcesses.target(r, bootID: session.bootID, bootTime: session.bootTime, podLogs: podLogs),
+                               node: rows.node)
+            rows.targets[r.target.process] = target
         }
-        let target = TracedProcesses.target(r, bootID: session.bootID, bootTime: session.bootTime, podLogs: podLogs)
-        try link.execute(arguments: [record, "target", try store(target, node: node),
-                                     try r.target.cgroupPath.map { try store.intern($0, db) }])
+        return (sender, target)
     }
 
     /// The session is alive: its totals so far, and, at the end, that it finished.

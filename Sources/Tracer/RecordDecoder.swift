@@ -11,31 +11,134 @@ import Glibc
 ///
 /// The OOM killer's SIGKILL is followed, in the same thread, by an oom:mark_victim record;
 /// a SIGKILL that could be one is held until the end of the next poll to meet it.
+///
+/// A sender's command line, executable and parents come once per process image (a context
+/// record), a cgroup's path once per cgroup (a cgroup record), ahead of the first signal
+/// that needs them; they are kept here to complete every signal after. A signal whose
+/// context is not held here (or not for its execve and parent) is never given another: it
+/// is marked `contextMissing`, and `forget` has the program send the context again.
 final class RecordDecoder {
     private var held: [(signal: TracedSignal, polls: Int)] = []
     private var clock = BootClock()
 
-    func decode(_ r: kt_record) -> [TracedSignal] {
-        switch Int(r.kind) {
+    /// What a process image's context record said.
+    struct Context {
+        var execID: UInt64
+        var parent: ProcessIdentity
+        var argv: [UInt8]?
+        var argvTruncated: Bool
+        var exe: [UInt8]?
+        var ancestors: [TracedAncestor]
+        var ancestryTruncated: Bool
+    }
+    private var contexts: [ProcessIdentity: Context] = [:]
+    private var contextOrder: [ProcessIdentity] = []
+    private var cgroups: [UInt64: [UInt8]] = [:]
+    private var cgroupOrder: [UInt64] = []
+    /// More than the program's maps hold (16,384 and 4,096): what is dropped here is
+    /// mostly long gone there too, and what is not is deleted there through `forget`.
+    let contextLimit: Int
+    let cgroupLimit: Int
+    /// Deletes the program's entry for a context, or a cgroup, so that it is sent again.
+    var forgetContext: (ProcessIdentity) -> Void = { _ in }
+    var forgetCgroup: (UInt64) -> Void = { _ in }
+    /// Signals stored without their context, and contexts asked for again.
+    private(set) var contextsMissing = 0
+
+    init(contextLimit: Int = 32768, cgroupLimit: Int = 8192) {
+        self.contextLimit = contextLimit
+        self.cgroupLimit = cgroupLimit
+    }
+
+    /// One record of `size` bytes from the ring buffer; the signals it completes are appended to `out`.
+    func decode(_ data: UnsafeRawPointer, size: Int, into out: inout [TracedSignal]) {
+        guard size >= 4 else { return }
+        switch Int(data.loadUnaligned(as: UInt32.self)) {
         case Int(KT_KIND_SIGNAL.rawValue):
-            let s = signal(r)
+            guard size >= MemoryLayout<kt_signal>.size else { return }
+            let r = data.loadUnaligned(as: kt_signal.self)
+            var cgroupKillPath: String?
+            if r.cause == KT_CAUSE_CGROUP_KILL.rawValue, size >= MemoryLayout<kt_signal_cgroup_kill>.size {
+                let k = data.loadUnaligned(as: kt_signal_cgroup_kill.self)
+                cgroupKillPath = Self.cgroupPath(k.cgpath, length: r.cgpath_len, truncated: r.flags & UInt32(KT_FLAG_PATH_TRUNCATED) != 0)
+            }
+            let s = signal(r, cgroupKillPath: cgroupKillPath)
             if mayBeOOM(s) {
                 held.append((s, 0))
-                return []
+                return
             }
-            return [s]
+            out.append(s)
         case Int(KT_KIND_OOM_VICTIM.rawValue):
-            let cgroup = Self.cgroupPath(r)
+            guard size >= MemoryLayout<kt_oom>.size else { return }
+            let r = data.loadUnaligned(as: kt_oom.self)
+            let cgroup = Self.cgroupPath(r.cgpath, length: r.cgpath_len, truncated: r.flags & UInt32(KT_FLAG_PATH_TRUNCATED) != 0)
             let sender = Int32(bitPattern: r.sender.tid), victim = Int32(bitPattern: r.target.tgid)
             if let i = held.lastIndex(where: { $0.signal.sender.tid == sender && $0.signal.target.process.pid == victim }) {
                 var s = held.remove(at: i).signal
                 s.cause = .oom(memoryCgroup: cgroup)
-                return [s]
+                out.append(s)
             }
-            return []
+        case Int(KT_KIND_CONTEXT.rawValue):
+            guard size >= MemoryLayout<kt_context>.size else { return }
+            context(data.loadUnaligned(as: kt_context.self))
+        case Int(KT_KIND_CGROUP.rawValue):
+            guard size >= MemoryLayout<kt_cgroup>.size else { return }
+            let r = data.loadUnaligned(as: kt_cgroup.self)
+            let path = Self.path(r.path, length: r.path_len, truncated: r.flags & UInt32(KT_CGROUP_TRUNCATED) != 0)
+            if cgroups.updateValue(path, forKey: r.cgroup_id) == nil {
+                cgroupOrder.append(r.cgroup_id)
+                if cgroupOrder.count > cgroupLimit {
+                    for id in cgroupOrder.prefix(cgroupLimit / 2) {
+                        cgroups[id] = nil
+                        forgetCgroup(id)
+                    }
+                    cgroupOrder.removeFirst(cgroupLimit / 2)
+                }
+            }
         default:
-            return []
+            return
         }
+    }
+
+    private func context(_ r: kt_context) {
+        let id = ProcessIdentity(pid: Int32(bitPattern: r.key.tgid), startNanoseconds: r.key.start_boottime)
+        let flags = r.flags
+        let c = Context(
+            execID: r.validity.exec_id,
+            parent: ProcessIdentity(pid: Int32(bitPattern: r.validity.parent_tgid), startNanoseconds: r.validity.parent_start_boottime),
+            argv: r.args_len > 0 ? withUnsafeBytes(of: r.args) { Array($0.prefix(Int(min(r.args_len, UInt32(KT_ARGS_LEN))))) } : nil,
+            argvTruncated: flags & UInt32(KT_CTX_ARGS_TRUNCATED) != 0,
+            exe: Self.exePath(r), ancestors: Self.ancestors(r),
+            ancestryTruncated: flags & UInt32(KT_CTX_ANCESTRY_TRUNCATED) != 0)
+        if contexts.updateValue(c, forKey: id) == nil {
+            contextOrder.append(id)
+            if contextOrder.count > contextLimit {
+                for old in contextOrder.prefix(contextLimit / 2) {
+                    contexts[old] = nil
+                    forgetContext(old)
+                }
+                contextOrder.removeFirst(contextLimit / 2)
+            }
+        }
+    }
+
+    /// The context the program sent for this signal's sender, execve and parent.
+    private func context(for r: kt_signal) -> Context? {
+        let id = ProcessIdentity(pid: Int32(bitPattern: r.sender.tgid), startNanoseconds: r.sender.start_boottime)
+        if let c = contexts[id], c.execID == r.exec_id, c.parent.pid == Int32(bitPattern: r.parent_tgid),
+           c.parent.startNanoseconds == r.parent_start_boottime {
+            return c
+        }
+        contextsMissing += 1
+        contexts[id] = nil
+        forgetContext(id)
+        return nil
+    }
+
+    private func cgroupPath(_ id: UInt64) -> [UInt8]? {
+        if let path = cgroups[id] { return path }
+        forgetCgroup(id)
+        return nil
     }
 
     /// Called after each poll: records held through a whole poll met no OOM marker.
@@ -65,16 +168,34 @@ final class RecordDecoder {
         return .kernel
     }
 
-    private func signal(_ r: kt_record) -> TracedSignal {
+    /// The names of the previous record's sender, target and parent: a busy sender's repeat,
+    /// and each new array is an allocation (the profile at 60,000 signals/s).
+    private var lastComms: [(key: (UInt64, UInt64), bytes: [UInt8])] = Array(repeating: ((0, 0), []), count: 3)
+
+    private func comm<T>(_ tuple: T, slot: Int) -> [UInt8] {
+        let key = withUnsafeBytes(of: tuple) { ($0.loadUnaligned(as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)) }
+        if lastComms[slot].key == key && key != (0, 0) { return lastComms[slot].bytes }
+        let bytes = Self.string(tuple)
+        lastComms[slot] = (key, bytes)
+        return bytes
+    }
+
+    private func task(_ t: kt_task, slot: Int) -> TracedTask {
+        TracedTask(process: ProcessIdentity(pid: Int32(bitPattern: t.tgid), startNanoseconds: t.start_boottime),
+                   tid: Int32(bitPattern: t.tid), comm: comm(t.comm, slot: slot), cgroupID: t.cgroup_id,
+                   pidNamespace: t.pidns_inum, namespacePid: Int32(bitPattern: t.ns_tgid))
+    }
+
+    private func signal(_ r: kt_signal, cgroupKillPath: String?) -> TracedSignal {
         let flags = r.flags
-        let sender = Self.task(r.sender)
-        let target = Self.task(r.target)
+        let sender = task(r.sender, slot: 0)
+        let target = task(r.target, slot: 1)
         var cause: TraceCause
         var syscallNumber: Int32?
         let code = r.si_code, sig = r.sig
         switch Int(r.cause) {
         case Int(KT_CAUSE_CGROUP_KILL.rawValue):
-            cause = .cgroupKill(cgroup: Self.cgroupPath(r))
+            cause = .cgroupKill(cgroup: cgroupKillPath)
         case Int(KT_CAUSE_PIDNS_TEARDOWN.rawValue):
             cause = .pidNamespaceTeardown(namespace: r.cause_pidns_inum)
         default:
@@ -93,28 +214,36 @@ final class RecordDecoder {
             }
         }
         var senderTask = sender, targetTask = target
-        senderTask.cgroupPath = Self.path(r.sender_cgpath, length: r.sender_cgpath_len,
-                                          truncated: flags & UInt32(KT_FLAG_SENDER_CGPATH_TRUNCATED) != 0)
-        targetTask.cgroupPath = Self.path(r.target_cgpath, length: r.target_cgpath_len,
-                                          truncated: flags & UInt32(KT_FLAG_TARGET_CGPATH_TRUNCATED) != 0)
-        let argv: [UInt8]? = r.args_len > 0 ? withUnsafeBytes(of: r.args) { Array($0.prefix(Int(r.args_len))) } : nil
+        senderTask.cgroupPath = cgroupPath(r.sender.cgroup_id)
+        targetTask.cgroupPath = cgroupPath(r.target.cgroup_id)
         let kthread = flags & UInt32(KT_FLAG_KTHREAD) != 0
+        let parent = ProcessIdentity(pid: Int32(bitPattern: r.parent_tgid), startNanoseconds: r.parent_start_boottime)
+        let parentComm = comm(r.parent_comm, slot: 2)
+        let context = context(for: r)
         var s = TracedSignal(
             bootNanoseconds: r.boot_ns, time: clock.wallTime(bootNanoseconds: r.boot_ns),
             signal: sig, code: code, processDirected: r.group != 0,
             result: SignalResult(rawValue: r.result) ?? .delivered, syscallNumber: syscallNumber, cause: cause,
             sender: senderTask, target: targetTask, uid: r.uid, euid: r.euid, loginUID: r.loginuid, sessionID: r.sessionid,
-            parent: ProcessIdentity(pid: Int32(bitPattern: r.parent_tgid), startNanoseconds: r.parent_start_boottime),
-            parentComm: Self.string(r.parent_comm), argv: argv,
-            argvTruncated: flags & UInt32(KT_FLAG_ARGS_TRUNCATED) != 0,
-            exe: kthread ? nil : Self.exePath(r), senderIsKernelThread: kthread)
-        s.ancestors = Self.ancestors(r)
-        s.ancestryTruncated = flags & UInt32(KT_FLAG_ANCESTRY_TRUNCATED) != 0
+            parent: parent, parentComm: parentComm, argv: context?.argv,
+            argvTruncated: context?.argvTruncated ?? false,
+            exe: kthread ? nil : context?.exe, senderIsKernelThread: kthread)
+        if let context {
+            s.ancestors = context.ancestors
+            s.ancestryTruncated = context.ancestryTruncated
+        } else {
+            // What the signal record proves: the parent; the rest is read from /proc while it lives.
+            s.contextMissing = true
+            if parent.pid > 0 {
+                s.ancestors = [TracedAncestor(process: parent, comm: parentComm)]
+                s.ancestryTruncated = parent.pid != 1
+            }
+        }
         return s
     }
 
     /// The parents the BPF program read, the sender's parent first.
-    static func ancestors(_ r: kt_record) -> [TracedAncestor] {
+    static func ancestors(_ r: kt_context) -> [TracedAncestor] {
         let n = Int(min(r.ancestors_len, UInt32(KT_ANCESTRY_DEPTH)))
         return withUnsafeBytes(of: r.ancestors) { raw in
             (0..<n).map { i in
@@ -143,19 +272,18 @@ final class RecordDecoder {
     }
 
     /// The components BPF wrote leaf first, as a path from the hierarchy's root.
-    static func cgroupPath(_ r: kt_record) -> String? {
-        guard r.cgpath_len > 0 else { return nil }
-        let bytes = withUnsafeBytes(of: r.cgpath) { Array($0.prefix(Int(min(r.cgpath_len, UInt32(KT_CGPATH_LEN))))) }
-        let path = joinComponents(bytes, truncated: r.flags & UInt32(KT_FLAG_PATH_TRUNCATED) != 0)
-        return String(decoding: path, as: UTF8.self)
+    static func cgroupPath<T>(_ tuple: T, length: UInt32, truncated: Bool) -> String? {
+        guard length > 0 else { return nil }
+        let bytes = withUnsafeBytes(of: tuple) { Array($0.prefix(Int(min(length, UInt32(KT_CGPATH_LEN))))) }
+        return String(decoding: joinComponents(bytes, truncated: truncated), as: UTF8.self)
     }
 
     /// The executable as the kernel knew it at the event (a `kill` that exits a moment
     /// later is still named), from the root of its mount.
-    static func exePath(_ r: kt_record) -> [UInt8]? {
+    static func exePath(_ r: kt_context) -> [UInt8]? {
         guard r.exe_len > 0 else { return nil }
         let bytes = withUnsafeBytes(of: r.exe) { Array($0.prefix(Int(min(r.exe_len, UInt32(KT_EXE_LEN))))) }
-        return joinComponents(bytes, truncated: r.flags & UInt32(KT_FLAG_EXE_TRUNCATED) != 0)
+        return joinComponents(bytes, truncated: r.flags & UInt32(KT_CTX_EXE_TRUNCATED) != 0)
     }
 
     /// NUL-terminated names, leaf first, to "/a/b/leaf" (bytes: names need not be UTF-8).

@@ -27,7 +27,7 @@ public final class SignalTracer {
     /// Opens, loads and attaches the program. Throws `TracerError.unavailable` when the
     /// machine cannot run it, `.libbpf` with libbpf's (and the verifier's) words otherwise.
     /// `ringBufferBytes`: the kernel's buffer between the program and `poll` (a power of two,
-    /// a multiple of the page size); 8 MiB holds about 4,000 records.
+    /// a multiple of the page size); 8 MiB holds about 40,000 signal records.
     public init(filter: SignalFilter, ringBufferBytes: UInt32 = 8 << 20) throws(TracerError) {
         self.filter = filter
         self.ringBufferBytes = ringBufferBytes
@@ -83,6 +83,21 @@ public final class SignalTracer {
             throw .libbpf(step: "find its maps", errno: ENOENT, log: "")
         }
         lostMapFD = bpf_map__fd(lost)
+        guard let contexts = bpf_object__find_map_by_name(obj, "contexts"),
+              let cgroups = bpf_object__find_map_by_name(obj, "cgroups") else {
+            throw .libbpf(step: "find its maps", errno: ENOENT, log: "")
+        }
+        // A context or cgroup the decoder does not hold is deleted from the program's
+        // maps, so that the next signal that needs it sends it again.
+        let contextsFD = bpf_map__fd(contexts), cgroupsFD = bpf_map__fd(cgroups)
+        decoder.forgetContext = { id in
+            var key = kt_context_key(start_boottime: id.startNanoseconds, tgid: UInt32(bitPattern: id.pid), unused: 0)
+            _ = bpf_map_delete_elem(contextsFD, &key)
+        }
+        decoder.forgetCgroup = { id in
+            var key = id
+            _ = bpf_map_delete_elem(cgroupsFD, &key)
+        }
 
         let context = Unmanaged.passUnretained(self).toOpaque()
         guard let rb = ring_buffer__new(bpf_map__fd(events), { ctx, data, size in
@@ -132,8 +147,11 @@ public final class SignalTracer {
         let c = ring_buffer__consume(ring)
         if c < 0 && -c != EINTR { throw .libbpf(step: "read its ring buffer", errno: -c, log: "") }
         decoded.append(contentsOf: decoder.endOfPoll())
-        defer { decoded.removeAll(keepingCapacity: true) }
-        return decoded
+        // Handed over whole (keeping the capacity here would allocate it again while the
+        // caller holds the records).
+        var out: [TracedSignal] = []
+        swap(&out, &decoded)
+        return out
     }
 
     /// Every record still held back (at the end).
@@ -141,21 +159,28 @@ public final class SignalTracer {
         decoder.endOfPoll() + decoder.endOfPoll()
     }
 
-    /// Records the kernel could not write since the program was loaded (all CPUs).
-    public func lostRecords() -> UInt64 {
+    /// Signal records the kernel could not write since the program was loaded (all CPUs).
+    public func lostRecords() -> UInt64 { lost(UInt32(KT_LOST_SIGNALS)) }
+
+    /// Context and cgroup records the kernel could not write: their signals were stored
+    /// without them (`contextMissing`), and the next signal sends them again.
+    public func lostContexts() -> UInt64 { lost(UInt32(KT_LOST_CONTEXTS)) }
+
+    /// Signals decoded without their sender's context.
+    public var contextsMissing: Int { decoder.contextsMissing }
+
+    private func lost(_ which: UInt32) -> UInt64 {
         guard lostMapFD >= 0 else { return 0 }
         let cpus = Int(libbpf_num_possible_cpus())
         guard cpus > 0 else { return 0 }
         var values = [UInt64](repeating: 0, count: cpus)
-        var key: UInt32 = 0
+        var key = which
         guard bpf_map_lookup_elem(lostMapFD, &key, &values) == 0 else { return 0 }
         return values.reduce(0, &+)
     }
 
     fileprivate func consume(_ data: UnsafeRawPointer, _ size: Int) {
-        guard size >= MemoryLayout<kt_record>.size else { return }
-        let record = data.loadUnaligned(as: kt_record.self)
-        decoded.append(contentsOf: decoder.decode(record))
+        decoder.decode(data, size: size, into: &decoded)
     }
 
     /// Detaches and unloads everything. Safe to call twice.

@@ -26,6 +26,7 @@ enum bpf_map_type {
     BPF_MAP_TYPE_HASH = 1,
     BPF_MAP_TYPE_ARRAY = 2,
     BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+    BPF_MAP_TYPE_LRU_HASH = 9,
     BPF_MAP_TYPE_RINGBUF = 27,
 };
 enum { BPF_ANY = 0 };
@@ -85,6 +86,7 @@ struct task_struct {
     struct css_set *cgroups;
     kuid_t loginuid;
     unsigned int sessionid;
+    __u64 self_exec_id;
 };
 
 struct kernel_siginfo { int si_signo; int si_errno; int si_code; };

@@ -4,7 +4,11 @@
  * signal:signal_generate tracepoint, at the end of __send_signal_locked), whatever sent it.
  *
  * The tracepoint runs in the sender's context, so "current" is the sender: its identity and
- * its command line are read here, before a short-lived `kill` can exit. Kills that no
+ * its command line are read here, before a short-lived `kill` can exit. What a process keeps
+ * until its next execve (command line, executable, parents) is read and sent once per
+ * process image, in a context record before its first signal; each signal record carries
+ * only what changes per signal (~200 bytes, where everything read per signal was 2.2 KB
+ * and cost more than kill(2) itself). Kills that no
  * syscall makes are recognised from the sender's state at the moment, not from hooks on
  * the kernel functions that make them: fentry, fexit and kprobes are not available on every
  * kernel (this project's machines refuse fentry with EPERM and have no kprobes), tracepoints
@@ -35,13 +39,33 @@ struct {
     __uint(max_entries, 8 * 1024 * 1024);
 } events SEC(".maps");
 
-/* Records the ring buffer had no room for, per CPU: user space turns them into coverage. */
+/* Records the ring buffer had no room for, per CPU, by KT_LOST_*: user space turns lost
+ * signals into coverage. */
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __uint(max_entries, 1);
+    __uint(max_entries, 2);
     __type(key, __u32);
     __type(value, __u64);
 } lost SEC(".maps");
+
+/* The process images whose context record was sent, with what made it current. Reading a
+ * sender's command line, executable and parents for every signal cost more than kill(2)
+ * itself (1.2-2.4 us a signal); they change only with an execve or a new parent. An entry
+ * is written only after its record was submitted; user space deletes one it does not hold. */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 16384);
+    __type(key, struct kt_context_key);
+    __type(value, struct kt_context_validity);
+} contexts SEC(".maps");
+
+/* The cgroups whose path was sent (kernfs ids are not reused within a boot). */
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 4096);
+    __type(key, __u64);
+    __type(value, __u32);
+} cgroups SEC(".maps");
 
 static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
 {
@@ -50,27 +74,55 @@ static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
     return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
 }
 
-static __always_inline void read_pidns(struct task_struct *leader, struct kt_task *out)
+/* The hot path reads through direct loads: the tracepoint's arguments and
+ * bpf_get_current_task_btf() are BTF pointers, which the verifier lets the program
+ * dereference (a faulting load reads 0), with no helper call. BPF_CORE_READ is a
+ * bpf_probe_read_kernel call per pointer followed: the ~60 of them the signal path made
+ * were most of its 2 us a signal (bpf_stats, this VM). The rare paths keep them. */
+
+/* Its pid namespace and its tgid there; whether the thread group is that namespace's init. */
+static __always_inline void read_pidns(struct task_struct *leader, struct kt_task *out, bool *reaper)
 {
-    struct pid *pid = BPF_CORE_READ(leader, thread_pid);
-    unsigned int level = BPF_CORE_READ(pid, level);
+    struct pid *pid = leader->thread_pid;
+    unsigned int level = pid->level;
+    struct pid_namespace *ns = 0;
+    if (level == 0) {
+        /* The host's namespace: most processes. */
+        out->ns_tgid = pid->numbers[0].nr;
+        ns = pid->numbers[0].ns;
+        out->pidns_inum = ns->ns.inum;
+        if (reaper)
+            *reaper = ns->child_reaper == leader;
+        return;
+    }
+    struct pid *p = 0;
     struct upid up = {};
     if (level > 32)
         return;
-    bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level]);
+    bpf_probe_read_kernel(&p, sizeof(p), &leader->thread_pid);
+    bpf_probe_read_kernel(&up, sizeof(up), &p->numbers[level]);
     out->ns_tgid = up.nr;
     out->pidns_inum = BPF_CORE_READ(up.ns, ns.inum);
+    if (reaper)
+        *reaper = BPF_CORE_READ(up.ns, child_reaper) == leader;
 }
 
-static __always_inline void read_task(struct task_struct *t, struct kt_task *out)
+/* A task's name (always NUL-terminated in the kernel): two direct loads, not a helper call. */
+static __always_inline void copy_comm(char *dst, const char *src)
 {
-    struct task_struct *leader = BPF_CORE_READ(t, group_leader);
-    out->tid = BPF_CORE_READ(t, pid);
-    out->tgid = BPF_CORE_READ(t, tgid);
-    out->start_boottime = BPF_CORE_READ(leader, start_boottime);
-    out->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
-    bpf_probe_read_kernel_str(out->comm, sizeof(out->comm), t->comm);
-    read_pidns(leader, out);
+    ((__u64 *)dst)[0] = ((const __u64 *)src)[0];
+    ((__u64 *)dst)[1] = ((const __u64 *)src)[1];
+}
+
+static __always_inline void read_task(struct task_struct *t, struct kt_task *out, bool *reaper)
+{
+    struct task_struct *leader = t->group_leader;
+    out->tid = t->pid;
+    out->tgid = t->tgid;
+    out->start_boottime = leader->start_boottime;
+    out->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
+    copy_comm(out->comm, t->comm);
+    read_pidns(leader, out, reaper);
 }
 
 static __always_inline bool is_cgroup_kill(const char *name)
@@ -138,16 +190,11 @@ static __always_inline __u32 cgroup_path(struct kernfs_node *kn, char *buf, __u3
     return pos;
 }
 
-static __always_inline struct kt_record *reserve(void)
+static __always_inline void count_lost(__u32 which)
 {
-    struct kt_record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
-    if (!r) {
-        __u32 zero = 0;
-        __u64 *n = bpf_map_lookup_elem(&lost, &zero);
-        if (n)
-            *n += 1;
-    }
-    return r;
+    __u64 *n = bpf_map_lookup_elem(&lost, &which);
+    if (n)
+        *n += 1;
 }
 
 /* Wakes the reader only when the buffer's fill crosses another eighth of it: the reader
@@ -155,11 +202,10 @@ static __always_inline struct kt_record *reserve(void)
  * one's senders do not each pay for a wakeup (BPF_RB_NO_WAKEUP; a wakeup is an irq_work,
  * a self-interrupt, which in a VM is an exit: forcing one per record cut a sender to a
  * tenth of its rate). */
-static __always_inline __u64 wakeup_flags(void)
+static __always_inline __u64 wakeup_flags(__u64 size)
 {
     __u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
     __u64 step = bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 8;
-    __u64 size = sizeof(struct kt_record);
     if (step == 0 || avail < size)
         return BPF_RB_NO_WAKEUP;
     return avail / step != (avail - size) / step ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
@@ -196,12 +242,12 @@ static __always_inline __u32 exe_path(struct mm_struct *mm, char *buf, __u32 *fl
         pos += n;
         d = parent;
     }
-    *flags |= KT_FLAG_EXE_TRUNCATED;
+    *flags |= KT_CTX_EXE_TRUNCATED;
     return pos;
 }
 
 /* The sender's parents, from `parent` (its real_parent's leader) up to PID 1. */
-static __always_inline void read_ancestry(struct task_struct *p, struct kt_record *r)
+static __always_inline void read_ancestry(struct task_struct *p, struct kt_context *r)
 {
     r->ancestors_len = 0;
     for (int i = 0; i < KT_ANCESTRY_DEPTH; i++) {
@@ -220,7 +266,77 @@ static __always_inline void read_ancestry(struct task_struct *p, struct kt_recor
             return;
         p = up;
     }
-    r->flags |= KT_FLAG_ANCESTRY_TRUNCATED;
+    r->flags |= KT_CTX_ANCESTRY_TRUNCATED;
+}
+
+/* The sender's command line, executable and parents, sent when the program has not sent
+ * them for this process image and parent (an execve, a reparenting, or an entry the LRU map
+ * or user space dropped). A failed reserve leaves no entry: the next signal tries again. */
+static __always_inline void send_context(struct task_struct *cur, struct kt_context_key *key,
+                                         struct kt_context_validity *v, struct task_struct *parent,
+                                         unsigned int task_flags)
+{
+    struct kt_context_validity *have = bpf_map_lookup_elem(&contexts, key);
+    if (have && have->exec_id == v->exec_id && have->parent_tgid == v->parent_tgid
+        && have->parent_start_boottime == v->parent_start_boottime)
+        return;
+    struct kt_context *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+    if (!r) {
+        count_lost(KT_LOST_CONTEXTS);
+        return;
+    }
+    r->kind = KT_KIND_CONTEXT;
+    r->flags = 0;
+    r->key = *key;
+    r->validity = *v;
+    r->unused = 0;
+    read_ancestry(parent, r);
+    /* From the sender's own memory (none for a task past exit_mm, such as an init tearing
+     * down its namespace). */
+    r->args_len = 0;
+    r->exe_len = 0;
+    struct mm_struct *mm = BPF_CORE_READ(cur, mm);
+    if (mm && !(task_flags & PF_KTHREAD)) {
+        r->exe_len = exe_path(mm, r->exe, &r->flags);
+        unsigned long start = BPF_CORE_READ(mm, arg_start);
+        unsigned long end = BPF_CORE_READ(mm, arg_end);
+        unsigned long len = end > start ? end - start : 0;
+        if (len > KT_ARGS_LEN) {
+            len = KT_ARGS_LEN;
+            r->flags |= KT_CTX_ARGS_TRUNCATED;
+        }
+        if (len > 0) {
+            if (bpf_probe_read_user(r->args, len, (void *)start) == 0)
+                r->args_len = len;
+            else
+                r->flags |= KT_CTX_ARGS_UNREAD;
+        }
+    } else {
+        r->flags |= KT_CTX_NO_MM;
+    }
+    bpf_ringbuf_submit(r, wakeup_flags(sizeof(*r)));
+    bpf_map_update_elem(&contexts, key, v, BPF_ANY);
+}
+
+/* A cgroup's path, the first time a signal names it: an id alone names nothing once the
+ * cgroup is removed, and a container's or pod's cgroup is removed as it dies. */
+static __always_inline void send_cgroup(struct kernfs_node *kn, __u64 id)
+{
+    if (!kn || bpf_map_lookup_elem(&cgroups, &id))
+        return;
+    struct kt_cgroup *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+    if (!r) {
+        count_lost(KT_LOST_CONTEXTS);
+        return;
+    }
+    r->kind = KT_KIND_CGROUP;
+    r->flags = 0;
+    r->cgroup_id = id;
+    r->unused = 0;
+    r->path_len = cgroup_path(kn, r->path, &r->flags, KT_CGROUP_TRUNCATED);
+    bpf_ringbuf_submit(r, wakeup_flags(sizeof(*r)));
+    __u32 one = 1;
+    bpf_map_update_elem(&cgroups, &id, &one, BPF_ANY);
 }
 
 static __always_inline bool wanted(int sig, struct task_struct *target)
@@ -232,7 +348,7 @@ static __always_inline bool wanted(int sig, struct task_struct *target)
     if (!(c->signal_mask & (1ULL << (sig - 1))))
         return false;
     if (c->skip_self_sigurg && sig == 23 &&
-        BPF_CORE_READ(target, tgid) == (int)(bpf_get_current_pid_tgid() >> 32))
+        target->tgid == (int)(bpf_get_current_pid_tgid() >> 32))
         return false;
     return true;
 }
@@ -244,119 +360,114 @@ int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct ta
     if (!wanted(sig, target))
         return 0;
 
-    struct kt_record *r = reserve();
-    if (!r)
-        return 0;
     struct task_struct *cur = bpf_get_current_task_btf();
+    unsigned int task_flags = cur->flags;
+    /* SEND_SIG_NOINFO (0) and SEND_SIG_PRIV (1) stand for SI_USER and SI_KERNEL. */
+    unsigned long info_ptr = (unsigned long)info;
+    int si_code = info_ptr == 0 ? 0 : info_ptr == 1 ? 0x80 : info->si_code;
+    struct pt_regs *regs = 0;
+    if (!(task_flags & PF_KTHREAD))
+        regs = (struct pt_regs *)bpf_task_pt_regs(cur);
+
+    /* The rare causes are read at the event, and decide the record's size. */
+    struct kernfs_node *killed_cg = 0;
+    if (sig == 9 && si_code == 0 && !group && regs)
+        /* __cgroup_kill sends send_sig(SIGKILL, task, 0): SI_USER, thread-directed. */
+        killed_cg = cgroup_kill_target(cur, regs);
+
+    struct task_struct *parent = cur->real_parent->group_leader;
+    struct task_struct *leader = cur->group_leader;
+    struct kt_context_key key = {};
+    struct kt_context_validity v = {};
+    key.tgid = cur->tgid;
+    key.start_boottime = leader->start_boottime;
+    v.exec_id = cur->self_exec_id;
+    v.parent_tgid = parent->tgid;
+    v.parent_start_boottime = parent->start_boottime;
+    /* Before the signal record, so that user space reads them first. */
+    send_context(cur, &key, &v, parent, task_flags);
+    struct kernfs_node *scg = cur->cgroups->dfl_cgrp->kn;
+    struct kernfs_node *tcg = target->cgroups->dfl_cgrp->kn;
+    __u64 scg_id = scg->id, tcg_id = tcg->id;
+    send_cgroup(scg, scg_id);
+    if (tcg_id != scg_id)
+        send_cgroup(tcg, tcg_id);
+
+    struct kt_signal *r;
+    __u64 size;
+    if (killed_cg) {
+        size = sizeof(struct kt_signal_cgroup_kill);
+        r = bpf_ringbuf_reserve(&events, sizeof(struct kt_signal_cgroup_kill), 0);
+    } else {
+        size = sizeof(struct kt_signal);
+        r = bpf_ringbuf_reserve(&events, sizeof(struct kt_signal), 0);
+    }
+    if (!r) {
+        count_lost(KT_LOST_SIGNALS);
+        return 0;
+    }
 
     r->kind = KT_KIND_SIGNAL;
     r->cpu = bpf_get_smp_processor_id();
     r->boot_ns = bpf_ktime_get_boot_ns();
     r->sig = sig;
-    /* SEND_SIG_NOINFO (0) and SEND_SIG_PRIV (1) stand for SI_USER and SI_KERNEL. */
-    unsigned long info_ptr = (unsigned long)info;
-    if (info_ptr == 0)
-        r->si_code = 0;
-    else if (info_ptr == 1)
-        r->si_code = 0x80;
-    else
-        r->si_code = BPF_CORE_READ(info, si_code);
+    r->si_code = si_code;
     r->group = group;
     r->result = result;
     r->flags = 0;
+    r->exec_id = v.exec_id;
+    r->parent_tgid = v.parent_tgid;
+    r->parent_start_boottime = v.parent_start_boottime;
+    copy_comm(r->parent_comm, parent->comm);
 
-    read_task(cur, &r->sender);
-    read_task(target, &r->target);
-    struct task_struct *parent = BPF_CORE_READ(cur, real_parent, group_leader);
-    r->parent_tgid = BPF_CORE_READ(parent, tgid);
-    r->parent_start_boottime = BPF_CORE_READ(parent, start_boottime);
-    bpf_probe_read_kernel_str(r->parent_comm, sizeof(r->parent_comm), parent->comm);
-    read_ancestry(parent, r);
-    /* Where sender and target live, as paths: an id alone names nothing once the cgroup
-     * is removed, and a container's or pod's cgroup is removed as it dies. */
-    r->sender_cgpath_len = cgroup_path(BPF_CORE_READ(cur, cgroups, dfl_cgrp, kn), r->sender_cgpath, &r->flags,
-                                       KT_FLAG_SENDER_CGPATH_TRUNCATED);
-    r->target_cgpath_len = cgroup_path(BPF_CORE_READ(target, cgroups, dfl_cgrp, kn), r->target_cgpath, &r->flags,
-                                       KT_FLAG_TARGET_CGPATH_TRUNCATED);
-    r->uid = BPF_CORE_READ(cur, cred, uid.val);
-    r->euid = BPF_CORE_READ(cur, cred, euid.val);
+    bool reaper = false;
+    read_task(cur, &r->sender, &reaper);
+    read_task(target, &r->target, 0);
+    const struct cred *cred = cur->cred;
+    r->uid = cred->uid.val;
+    r->euid = cred->euid.val;
     if (bpf_core_field_exists(cur->loginuid)) {
-        r->loginuid = BPF_CORE_READ(cur, loginuid.val);
-        r->sessionid = BPF_CORE_READ(cur, sessionid);
+        r->loginuid = cur->loginuid.val;
+        r->sessionid = cur->sessionid;
     } else {
         r->loginuid = (__u32)-1;
         r->sessionid = (__u32)-1;
     }
 
-    unsigned int task_flags = BPF_CORE_READ(cur, flags);
-    struct pt_regs *regs = 0;
     r->syscall_nr = -1;
     if (task_flags & PF_KTHREAD) {
         r->flags |= KT_FLAG_KTHREAD;
-    } else {
-        regs = (struct pt_regs *)bpf_task_pt_regs(cur);
+    } else if (regs) {
 #if defined(__TARGET_ARCH_x86)
-        r->syscall_nr = (int)BPF_CORE_READ(regs, orig_ax);
+        r->syscall_nr = (int)regs->orig_ax;
 #elif defined(__TARGET_ARCH_arm64)
-        r->syscall_nr = BPF_CORE_READ(regs, syscallno);
+        r->syscall_nr = regs->syscallno;
 #else
         r->flags |= KT_FLAG_NO_SYSCALL;
 #endif
     }
     if (task_flags & PF_EXITING)
         r->flags |= KT_FLAG_EXITING;
-    struct task_struct *leader = BPF_CORE_READ(cur, group_leader);
-    struct pid *pid = BPF_CORE_READ(leader, thread_pid);
-    unsigned int level = BPF_CORE_READ(pid, level);
-    if (level <= 32) {
-        struct upid up = {};
-        bpf_probe_read_kernel(&up, sizeof(up), &pid->numbers[level]);
-        if (BPF_CORE_READ(up.ns, child_reaper) == leader)
-            r->flags |= KT_FLAG_REAPER;
-    }
-
-    /* The command line, from the sender's own memory (none for a kernel thread, nor for a
-     * task past exit_mm, such as an init tearing down its namespace). */
-    r->args_len = 0;
-    r->exe_len = 0;
-    struct mm_struct *mm = BPF_CORE_READ(cur, mm);
-    if (mm && !(task_flags & PF_KTHREAD)) {
-        r->exe_len = exe_path(mm, r->exe, &r->flags);
-        unsigned long start = BPF_CORE_READ(mm, arg_start);
-        unsigned long end = BPF_CORE_READ(mm, arg_end);
-        unsigned long len = end > start ? end - start : 0;
-        if (len > KT_ARGS_LEN) {
-            len = KT_ARGS_LEN;
-            r->flags |= KT_FLAG_ARGS_TRUNCATED;
-        }
-        if (len > 0) {
-            if (bpf_probe_read_user(r->args, len, (void *)start) == 0)
-                r->args_len = len;
-            else
-                r->flags |= KT_FLAG_ARGS_UNREAD;
-        }
-    }
+    if (reaper)
+        r->flags |= KT_FLAG_REAPER;
 
     r->cause = KT_CAUSE_NONE;
     r->cause_pidns_inum = 0;
     r->cause_cgroup_id = 0;
     r->cgpath_len = 0;
-    if (sig == 9 && r->si_code == 0 && !group && regs) {
-        /* __cgroup_kill sends send_sig(SIGKILL, task, 0): SI_USER, thread-directed. */
-        struct kernfs_node *cg = cgroup_kill_target(cur, regs);
-        if (cg) {
-            r->cause = KT_CAUSE_CGROUP_KILL;
-            r->cause_cgroup_id = BPF_CORE_READ(cg, id);
-            r->cgpath_len = cgroup_path(cg, r->cgpath, &r->flags, KT_FLAG_PATH_TRUNCATED);
-        }
-    } else if (sig == 9 && r->si_code == 0x80 && (r->flags & KT_FLAG_EXITING) && (r->flags & KT_FLAG_REAPER)
+    if (killed_cg) {
+        r->cause = KT_CAUSE_CGROUP_KILL;
+        r->cause_cgroup_id = BPF_CORE_READ(killed_cg, id);
+        r->cgpath_len = cgroup_path(killed_cg, ((struct kt_signal_cgroup_kill *)r)->cgpath, &r->flags,
+                                    KT_FLAG_PATH_TRUNCATED);
+    } else if (sig == 9 && si_code == 0x80 && (r->flags & KT_FLAG_EXITING) && (r->flags & KT_FLAG_REAPER)
                && r->target.tgid != r->sender.tgid) {
         /* zap_pid_ns_processes: the exiting init SIGKILLs every other task of its namespace. */
         r->cause = KT_CAUSE_PIDNS_TEARDOWN;
         r->cause_pidns_inum = r->sender.pidns_inum;
     }
 
-    bpf_ringbuf_submit(r, wakeup_flags());
+    bpf_ringbuf_submit(r, wakeup_flags(size));
     return 0;
 }
 
@@ -365,21 +476,23 @@ int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 SEC("tp_btf/mark_victim")
 int BPF_PROG(on_mark_victim, struct task_struct *victim, unsigned int uid)
 {
-    struct kt_record *r = reserve();
-    if (!r)
+    struct kt_oom *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+    if (!r) {
+        count_lost(KT_LOST_SIGNALS);
         return 0;
+    }
     struct task_struct *cur = bpf_get_current_task_btf();
-    /* Ring buffer memory is not zeroed: user space reads only the fields set here. */
+    /* Ring buffer memory is not zeroed: every field is set. */
     r->kind = KT_KIND_OOM_VICTIM;
     r->flags = 0;
     r->cause_cgroup_id = 0;
     r->cgpath_len = 0;
+    r->unused = 0;
     r->cpu = bpf_get_smp_processor_id();
     r->boot_ns = bpf_ktime_get_boot_ns();
-    r->sig = 9;
     r->uid = uid;
-    read_task(cur, &r->sender);
-    read_task(victim, &r->target);
+    read_task(cur, &r->sender, 0);
+    read_task(victim, &r->target, 0);
     /* The victim's memory cgroup, in whichever hierarchy the memory controller is on. */
     if (bpf_core_enum_value_exists(enum cgroup_subsys_id, memory_cgrp_id)) {
         int id = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
