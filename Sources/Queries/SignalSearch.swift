@@ -321,7 +321,7 @@ struct SignalSearch {
     }
 
     /// The events found by the number the sender gave (a group, a thread, no process
-    /// reached): the only ones events_target_arg holds (migration 018), and every one these
+    /// reached): the only ones events_target_arg holds (migration 017), and every one these
     /// questions can match. Written out, so SQLite sees the partial index applies.
     private static let byTargetArg = "e.by_target_arg IS NOT NULL"
 

@@ -200,7 +200,7 @@ extension SignalStore {
         let interned = ["node_id", "arch_name_id", "syscall_name_id", "signal_name_id", "errno_id", "sender_tty_id",
                         "sender_comm_id", "sender_exe_id", "sender_cmdline_id", "sender_argv_id", "sender_subj_id",
                         "sender_uid_name_id", "sender_auid_name_id", "sender_euid_name_id", "key_id"]
-        // Migration 018's encodings, whichever the source has: arch as signed 32-bit, and the
+        // Migration 017's encodings, whichever the source has: arch as signed 32-bit, and the
         // mark of the events found by the number the sender gave (a source without it has
         // every event indexed so; here it is worked out again).
         let arch = "CASE WHEN e.arch >= 2147483648 AND e.arch < 4294967296 THEN e.arch - 4294967296 ELSE e.arch END"

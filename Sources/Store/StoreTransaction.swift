@@ -180,7 +180,7 @@ public struct StoreTransaction {
     }
 
     /// Whether a question must find this event by the number the sender gave (events_target_arg,
-    /// migration 018): a process group or every process, a thread (the kernel logs its process),
+    /// migration 017): a process group or every process, a thread (the kernel logs its process),
     /// or no process reached. Any other event is found by the process it reached.
     static func foundByTargetArgument(_ call: SignalCall, reachedAny: Bool) -> Bool {
         guard let arg = call.targetArgument else { return false }
@@ -252,7 +252,7 @@ public struct StoreTransaction {
             let signalName = try call.signal.map { try store.intern(name: call.arch.signalName($0), db) }
             let errnoName = try call.exit.flatMap(AuditField.errnoName).map { try store.intern(name: $0, db) }
             func argument(_ i: Int) -> Int64 { i < call.arguments.count ? Int64(bitPattern: call.arguments[i]) : 0 }
-            // Migration 018: a0 and a1 only when they say more than the decoded columns.
+            // Migration 017: a0 and a1 only when they say more than the decoded columns.
             let a0 = argument(0), a1 = argument(1)
             let named = call.threadGroupArgument ?? call.targetArgument ?? call.pidfd
             var q = st.insert

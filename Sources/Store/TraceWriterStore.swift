@@ -3,7 +3,7 @@ import GRDB
 import Pipeline
 
 extension StoreTransaction {
-    /// The spans of tracer writers' anchors an ingest saw (migration 019): each upserted by
+    /// The spans of tracer writers' anchors an ingest saw (migration 018): each upserted by
     /// its node, pid and first anchor, its last anchor the latest seen.
     func store(traceWriters spans: [TraceWriterSpan]) throws {
         for s in spans {

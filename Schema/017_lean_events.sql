@@ -1,4 +1,4 @@
--- killdb schema, migration 018: narrower event rows, and the index by the pid the sender gave
+-- killdb schema, migration 017: narrower event rows, and the index by the pid the sender gave
 -- only where a question needs it.
 --
 -- Measured with the dbstat table on 200,000 signal-dense kills (each its own command line),

@@ -1,4 +1,4 @@
--- killdb schema, migration 019: the kernel's own word on who wrote a forwarded tracer message.
+-- killdb schema, migration 018: the kernel's own word on who wrote a forwarded tracer message.
 --
 -- A USER record's exe= is libaudit's, read from /proc/self/exe in the writer: the kernel adds
 -- the writer's pid and uid, never its executable. `killdb trace --audit` therefore makes the
