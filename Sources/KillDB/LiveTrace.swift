@@ -300,6 +300,7 @@ final class AuditForwarder: @unchecked Sendable {
     private var done = false
     private var written = 0, failed = 0, records = 0, lost: UInt64 = 0
     private var reported = false
+    private var anchorReported = false
     private let hostname = ProcessInfo.processInfo.hostName
 
     init(writer: TraceAuditWriter, origin: TraceOrigin, options: LiveTraceOptions) {
@@ -333,6 +334,10 @@ final class AuditForwarder: @unchecked Sendable {
             }
         } else {
             written += 1
+        }
+        if let e = writer.anchorError, !anchorReported {
+            anchorReported = true
+            options.log?(true, "--audit: the kernel's record of this writer (a seccomp SECCOMP_RET_LOG anchor) could not be made: \(String(cString: strerror(e))); a collector will keep these messages as unverified")
         }
     }
 

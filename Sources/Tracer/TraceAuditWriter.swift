@@ -14,6 +14,9 @@ public final class TraceAuditWriter {
     private var fd: Int32
     private let hostname: String
     private var anchoredAt = 0.0
+    /// Why the kernel's record of this writer (the anchor) could not be made, once it failed:
+    /// a collector then keeps this writer's messages as unverified.
+    public private(set) var anchorError: Int32?
 
     /// Opens the audit netlink socket. Throws when there is none (no audit in the kernel).
     public init(hostname: String) throws(TracerError) {
@@ -41,9 +44,12 @@ public final class TraceAuditWriter {
         // within a minute before a message: at a session's start, heartbeats and end, and
         // every 5 s while a backlog is sent (a busy writer may send no heartbeat for long).
         let now = Date().timeIntervalSince1970
-        if case .session = m { anchoredAt = now; _ = killdb_audit_anchor() } else if now - anchoredAt >= 5 {
+        var anchor = false
+        if case .session = m { anchor = true } else if now - anchoredAt >= 5 { anchor = true }
+        if anchor {
             anchoredAt = now
-            _ = killdb_audit_anchor()
+            let e = killdb_audit_anchor()
+            if e != 0, anchorError == nil { anchorError = e }
         }
         errno = 0
         let r = text.withCString { msg in
