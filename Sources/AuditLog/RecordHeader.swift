@@ -222,6 +222,23 @@ extension RecordHeader {
         field(name, in: line, from: header.bodyStart, to: header.bodyEnd)
     }
 
+    /// Calls `body` with each `name=value` field's name and value ranges between body offsets
+    /// `start` and `end` (a token without `=` is passed over), until it returns false.
+    @inline(__always)
+    static func eachField(in line: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int,
+                          _ body: (_ name: Range<Int>, _ value: Range<Int>) -> Bool) {
+        var i = start
+        while i < end {
+            var e = i
+            while e < end, line[e] != 0x3d, line[e] != 0x20 { e += 1 }
+            var v = e
+            while v < end, line[v] != 0x20 { v += 1 }
+            if e < end, line[e] == 0x3d, !body(i..<e, (e + 1)..<v) { return }
+            i = v
+            while i < end, line[i] == 0x20 { i += 1 }
+        }
+    }
+
     /// The value of field `name` between body offsets `start` and `end`.
     static func field(_ name: StaticString, in line: UnsafeBufferPointer<UInt8>,
                       from start: Int, to end: Int) -> UnsafeBufferPointer<UInt8>? {

@@ -95,30 +95,22 @@ public struct ProcessExec: Sendable, Equatable {
     /// when it names no pid.
     static func begin(_ line: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int, id: EventID) -> ProcessExec? {
         var pid: Int64?, ppid: Int64?, comm: [UInt8]?, exe: [UInt8]?
-        var i = start
-        while i < end {
-            var e = i
-            while e < end, line[e] != 0x3d, line[e] != 0x20 { e += 1 }
-            var v = e
-            while v < end, line[v] != 0x20 { v += 1 }
-            if e < end, line[e] == 0x3d {
-                let value = UnsafeBufferPointer(rebasing: line[(e + 1)..<v])
-                switch e - i {
-                case 3 where line[i] == 0x70 && line[i + 1] == 0x69 && line[i + 2] == 0x64:  // pid
-                    pid = AuditField.decimal(value)
-                case 4 where line[i] == 0x70 && line[i + 1] == 0x70 && line[i + 2] == 0x69 && line[i + 3] == 0x64:  // ppid
-                    ppid = AuditField.decimal(value)
-                case 4 where line[i] == 0x63 && line[i + 1] == 0x6f && line[i + 2] == 0x6d && line[i + 3] == 0x6d:  // comm
-                    comm = AuditField.decodeString(value)
-                case 3 where line[i] == 0x65 && line[i + 1] == 0x78 && line[i + 2] == 0x65:  // exe
-                    exe = AuditField.decodeString(value)
-                default: break
-                }
+        RecordHeader.eachField(in: line, from: start, to: end) { name, valueRange in
+            let i = name.lowerBound
+            let value = UnsafeBufferPointer(rebasing: line[valueRange])
+            switch name.count {
+            case 3 where line[i] == 0x70 && line[i + 1] == 0x69 && line[i + 2] == 0x64:  // pid
+                pid = AuditField.decimal(value)
+            case 4 where line[i] == 0x70 && line[i + 1] == 0x70 && line[i + 2] == 0x69 && line[i + 3] == 0x64:  // ppid
+                ppid = AuditField.decimal(value)
+            case 4 where line[i] == 0x63 && line[i + 1] == 0x6f && line[i + 2] == 0x6d && line[i + 3] == 0x6d:  // comm
+                comm = AuditField.decodeString(value)
+            case 3 where line[i] == 0x65 && line[i + 1] == 0x78 && line[i + 2] == 0x65:  // exe
+                exe = AuditField.decodeString(value)
+            default: break
             }
             // exe is the last of them the kernel writes (before subj= and key=).
-            if exe != nil, pid != nil, comm != nil, ppid != nil { break }
-            i = v
-            while i < end, line[i] == 0x20 { i += 1 }
+            return exe == nil || pid == nil || comm == nil || ppid == nil
         }
         guard let pid else { return nil }
         return ProcessExec(id: id, pid: pid, ppid: ppid, comm: comm, exe: exe, argv: [])
@@ -139,15 +131,9 @@ struct ExecArguments {
 
     /// The body of one EXECVE record.
     mutating func take(_ line: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) {
-        var i = start
-        while i < end {
-            var e = i
-            while e < end, line[e] != 0x3d, line[e] != 0x20 { e += 1 }
-            var v = e
-            while v < end, line[v] != 0x20 { v += 1 }
-            if e < end, line[e] == 0x3d { field(line, name: i..<e, value: (e + 1)..<v) }
-            i = v
-            while i < end, line[i] == 0x20 { i += 1 }
+        RecordHeader.eachField(in: line, from: start, to: end) { name, value in
+            field(line, name: name, value: value)
+            return true
         }
     }
 
