@@ -31,11 +31,7 @@ extension TracerKernelTests {
         try TestLogs.withScratch { dir in
             // A cgroup laid out as kubelet's systemd driver lays it out, in a private mount
             // of the unified hierarchy (the machine's own mount is left alone).
-            let mount = dir.appendingPathComponent("cgroup2").path
-            try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: false)
-            guard Glibc.mount("none", mount, "cgroup2", 0, nil) == 0 else {
-                throw T.Failure("cannot mount a private cgroup2 hierarchy: \(String(cString: strerror(errno)))")
-            }
+            let mount = try TraceSandbox.mountCgroup2(in: dir)
             let uid = UUID().uuidString.lowercased()
             let id = Self.containerID()
             let levels = ["kubepods.slice", "kubepods-burstable.slice",

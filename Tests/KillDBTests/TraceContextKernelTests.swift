@@ -52,11 +52,7 @@ struct TraceContextKernelTests {
     func senderMovesCgroup() throws {
         try TracerKernelTests.requireTracer()
         try TestLogs.withScratch { dir in
-            let mount = dir.appendingPathComponent("cgroup2").path
-            try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: false)
-            guard Glibc.mount("none", mount, "cgroup2", 0, nil) == 0 else {
-                throw T.Failure("cannot mount a private cgroup2 hierarchy: \(String(cString: strerror(errno)))")
-            }
+            let mount = try TraceSandbox.mountCgroup2(in: dir)
             let top = "killdb-ctx-\(UInt32.random(in: 0...UInt32.max))"
             let a = "\(mount)/\(top)/killdb-first.service", b = "\(mount)/\(top)/killdb-second.service"
             var victims: [Process] = []

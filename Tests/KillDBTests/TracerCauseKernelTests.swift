@@ -319,11 +319,7 @@ struct TracerCauseKernelTests {
         try Self.requireTracer()
         let sender = try #require(T.sender, "cannot build signal_sender")
         try TestLogs.withScratch { dir in
-            let mount = dir.appendingPathComponent("cgroup2").path
-            try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: false)
-            guard Glibc.mount("none", mount, "cgroup2", 0, nil) == 0 else {
-                throw T.Failure("cannot mount a private cgroup2 hierarchy: \(String(cString: strerror(errno)))")
-            }
+            let mount = try TraceSandbox.mountCgroup2(in: dir)
             let cgroup = mount + "/killdb-test-\(UInt32.random(in: 0...UInt32.max))"
             var victim: Process?
             defer {

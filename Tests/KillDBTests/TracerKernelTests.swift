@@ -107,11 +107,7 @@ struct TracerKernelTests {
     func cgroupKill() throws {
         try Self.requireTracer()
         try TestLogs.withScratch { dir in
-            let mount = dir.appendingPathComponent("cgroup2").path
-            try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: false)
-            guard Glibc.mount("none", mount, "cgroup2", 0, nil) == 0 else {
-                throw T.Failure("cannot mount a private cgroup2 hierarchy: \(String(cString: strerror(errno)))")
-            }
+            let mount = try TraceSandbox.mountCgroup2(in: dir)
             let name = "killdb-test-\(UInt32.random(in: 0...UInt32.max))"
             let cgroup = mount + "/" + name
             let worker = cgroup + "/worker"

@@ -28,6 +28,17 @@ enum TraceSandbox {
         init(_ d: String) { description = d }
     }
 
+    /// A private cgroup2 hierarchy mounted at `dir/cgroup2` (the caller unmounts it with
+    /// `umount2(path, MNT_DETACH)` once its cgroups are removed).
+    static func mountCgroup2(in dir: URL) throws -> String {
+        let mount = dir.appendingPathComponent("cgroup2").path
+        try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: false)
+        guard Glibc.mount("none", mount, "cgroup2", 0, nil) == 0 else {
+            throw Failure("cannot mount a private cgroup2 hierarchy: \(String(cString: strerror(errno)))")
+        }
+        return mount
+    }
+
     /// Runs the tracer with `signals`, calls `body` once it is attached, stops it, and
     /// returns the database.
     static func trace(_ signals: String = "KILL", in dir: URL, ringBufferBytes: UInt32 = 8 << 20,
